@@ -1,0 +1,40 @@
+"""One settings object, read from the environment. The defaults give the embedded mode."""
+
+from functools import lru_cache
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EMBEDDED_DATABASE_URL = "sqlite+aiosqlite:///./hogflows.sqlite3"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = Field(default=EMBEDDED_DATABASE_URL, validation_alias="DATABASE_URL")
+    redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+    secret_key: str = Field(default="insecure-dev-secret", validation_alias="HOGFLOWS_SECRET_KEY")
+    site_url: str = Field(default="http://localhost:8000", validation_alias="HOGFLOWS_SITE_URL")
+    log_level: str = Field(default="INFO", validation_alias="HOGFLOWS_LOG_LEVEL")
+    log_json: bool = Field(default=False, validation_alias="HOGFLOWS_LOG_JSON")
+    # A flow with hundreds of actions stays far below this; anything bigger is abuse.
+    max_request_body_bytes: int = Field(default=5 * 1024 * 1024, validation_alias="HOGFLOWS_MAX_BODY_BYTES")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, url: str) -> str:
+        # Operators paste the URL their platform gives them; the service only speaks async drivers.
+        for plain, driver in (("postgres://", "postgresql+asyncpg://"), ("postgresql://", "postgresql+asyncpg://"),
+                              ("sqlite://", "sqlite+aiosqlite://")):
+            if url.startswith(plain):
+                return driver + url[len(plain):]
+        return url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

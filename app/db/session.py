@@ -1,0 +1,61 @@
+"""Engines and sessions. The API gets one session per request; jobs get one per unit of work."""
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+def _json_contains(container: Any, contained: Any) -> bool:
+    """PostgreSQL's `@>` for JSON values, so SQLite can answer the same list filter."""
+    if isinstance(container, dict) and isinstance(contained, dict):
+        return all(k in container and _json_contains(container[k], v) for k, v in contained.items())
+    if isinstance(container, list) and isinstance(contained, list):
+        return all(any(_json_contains(item, want) for item in container) for want in contained)
+    if isinstance(container, list) and not isinstance(contained, (dict, list)):
+        return contained in container
+    return bool(container == contained)
+
+
+def _sqlite_json_contains(container: str | None, contained: str | None) -> int:
+    if container is None or contained is None:
+        return 0
+    return int(_json_contains(json.loads(container), json.loads(contained)))
+
+
+def create_engine(database_url: str) -> AsyncEngine:
+    if database_url.startswith("sqlite"):
+        engine = create_async_engine(database_url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.create_function("json_contains", 2, _sqlite_json_contains, deterministic=True)
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()
+
+        return engine
+    return create_async_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def session_scope(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One unit of work: commit on success, roll back on any exception."""
+    async with sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+__all__ = ["create_engine", "create_sessionmaker", "session_scope"]
