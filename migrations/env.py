@@ -37,10 +37,6 @@ def _run(connection: Connection) -> None:
 
 
 async def run_migrations_online() -> None:
-    connectable = context.config.attributes.get("connection")
-    if connectable is not None:
-        _run(connectable)
-        return
     engine = create_async_engine(_url(), poolclass=pool.NullPool)
     async with engine.connect() as connection:
         await connection.run_sync(_run)
@@ -49,5 +45,8 @@ async def run_migrations_online() -> None:
 
 if context.is_offline_mode():
     run_migrations_offline()
+elif context.config.attributes.get("connection") is not None:
+    # Called from inside the service (app.db.migrate), which already holds a connection.
+    _run(context.config.attributes["connection"])
 else:
     asyncio.run(run_migrations_online())

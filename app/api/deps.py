@@ -1,0 +1,128 @@
+"""Request dependencies: the database session, authentication, the team in the URL, scopes."""
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.api.errors import AuthenticationFailed, NotAuthenticated, NotFound, PermissionDenied
+from app.db.models import PersonalAPIKey, Team, User
+from app.db.repositories.tenancy import TenancyRepository
+from app.services.api_keys import hash_key, scope_satisfied
+
+
+async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request; committed before the response is sent, rolled back on error."""
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+DBSession = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    user: User
+    key: PersonalAPIKey
+
+
+@dataclass(frozen=True)
+class TeamContext:
+    team: Team
+    user: User
+    key: PersonalAPIKey
+
+
+async def _read_key(request: Request) -> tuple[str, str] | None:
+    """Find a personal API key the way PostHog does: header, then body, then query string."""
+    authorization = request.headers.get("authorization", "")
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() == "bearer" and token and not token.startswith("pha_"):
+        return token, "Authorization header"
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("personal_api_key"), str):
+            return body["personal_api_key"], "body"
+    query_key = request.query_params.get("personal_api_key")
+    if query_key:
+        return query_key, "query string"
+    return None
+
+
+async def authenticate(request: Request, session: DBSession) -> Authenticated:
+    found = await _read_key(request)
+    if found is None:
+        raise NotAuthenticated()
+    key_value, source = found
+    repo = TenancyRepository(session)
+    match = await repo.get_key_with_user(hash_key(key_value))
+    if match is None or not match[1].is_active:
+        raise AuthenticationFailed(f"Personal API key found in request {source} is invalid.")
+    key, user = match
+    repo.touch_key(key)
+    return Authenticated(user=user, key=key)
+
+
+def _parse_team_id(raw: str, user: User) -> int:
+    if raw == "@current":
+        if user.current_team_id is None:
+            raise NotFound("Project not found.")
+        return user.current_team_id
+    if not raw.isdigit() or len(raw) > 18:
+        raise NotFound("Project not found.")
+    return int(raw)
+
+
+def team_with_scope(required_scope: str) -> Callable[..., Awaitable[TeamContext]]:
+    """Resolve the URL's team for a caller that holds `required_scope`, in PostHog's check order."""
+
+    async def dependency(
+        session: DBSession,
+        auth: Annotated[Authenticated, Depends(authenticate)],
+        team_id: Annotated[str, Path(description="Team (environment) id, or `@current`.")],
+    ) -> TeamContext:
+        key = auth.key
+        if key.scopes is not None and not scope_satisfied(key.scopes, required_scope):
+            raise PermissionDenied(f"API key missing required scope '{required_scope}'")
+        repo = TenancyRepository(session)
+        team = await repo.get_team(_parse_team_id(team_id, auth.user))
+        if team is None:
+            raise NotFound("Project not found.")
+        if key.scoped_teams is not None and team.id not in key.scoped_teams:
+            raise PermissionDenied(f"API key does not have access to the requested project: ID {team.id}.")
+        if key.scoped_organizations is not None and str(team.organization_id) not in key.scoped_organizations:
+            raise PermissionDenied(
+                f"API key does not have access to the requested organization: ID {team.organization_id}."
+            )
+        membership = await repo.get_membership(auth.user.id, team.organization_id)
+        if membership is None:
+            raise PermissionDenied("You don't have access to the project.")
+        organization = await repo.get_organization(team.organization_id)
+        if (
+            organization is not None
+            and not organization.members_can_use_personal_api_keys
+            and membership.level < membership.ADMIN
+        ):
+            raise PermissionDenied(
+                f"Organization '{organization.name}' does not allow using personal API keys. "
+                "Contact an admin to enable personal API keys for this organization."
+            )
+        return TeamContext(team=team, user=auth.user, key=key)
+
+    return dependency
+
+
+ReadTeam = Annotated[TeamContext, Depends(team_with_scope("hog_flow:read"))]
+WriteTeam = Annotated[TeamContext, Depends(team_with_scope("hog_flow:write"))]

@@ -1,0 +1,100 @@
+"""`/hog_flows/`: list, create, retrieve, update, partial update, delete."""
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.api.deps import DBSession, ReadTeam, WriteTeam
+from app.api.errors import NotFound, ValidationError
+from app.api.pagination import Pagination
+from app.db.repositories.hog_flow import HogFlowListFilters, HogFlowRepository
+from app.schemas.hog_flow import HogFlow, HogFlowCreate, HogFlowMinimal, HogFlowPage, HogFlowStatus, HogFlowWrite
+from app.services import hog_flows as service
+
+router = APIRouter(prefix="/hog_flows", tags=["hog_flows"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Validation error"},
+    401: {"description": "Not authenticated"},
+    403: {"description": "Missing scope or no access to the project"},
+    404: {"description": "Not found"},
+}
+
+
+def parse_flow_id(flow_id: str) -> UUID:
+    try:
+        return UUID(flow_id)
+    except ValueError:
+        raise NotFound() from None
+
+
+def _parse_trigger(raw: str | None) -> dict[str, Any] | None:
+    if not raw:
+        return None
+    try:
+        trigger = json.loads(raw)
+    except ValueError:
+        raise ValidationError("Invalid trigger", attr="trigger") from None
+    if not isinstance(trigger, dict):
+        raise ValidationError("Invalid trigger", attr="trigger")
+    return trigger or None
+
+
+@router.get("/", response_model=HogFlowPage, responses=_ERRORS, summary="List hog flows")
+async def list_hog_flows(
+    session: DBSession,
+    ctx: ReadTeam,
+    page: Pagination,
+    id: UUID | None = None,
+    created_by: int | None = Query(default=None, description="User id of the creator."),
+    created_at: datetime | None = None,
+    updated_at: datetime | None = None,
+    status_filter: Annotated[HogFlowStatus | None, Query(alias="status")] = None,
+    trigger: Annotated[str | None, Query(description='JSON the trigger must contain, e.g. {"type":"webhook"}.')] = None,
+) -> dict[str, Any]:
+    """Flows of the team, newest update first."""
+    filters = HogFlowListFilters(
+        id=id, created_by=created_by, created_at=created_at, updated_at=updated_at,
+        status=status_filter.value if status_filter else None, trigger=_parse_trigger(trigger),
+    )
+    count, flows = await HogFlowRepository(session).list(ctx.team.id, filters, limit=page.limit, offset=page.offset)
+    next_url, previous_url = page.links(count)
+    results = [HogFlowMinimal.model_validate(flow) for flow in flows]
+    return {"count": count, "next": next_url, "previous": previous_url, "results": results}
+
+
+@router.post("/", response_model=HogFlow, status_code=status.HTTP_201_CREATED, responses=_ERRORS,
+             summary="Create a hog flow")
+async def create_hog_flow(session: DBSession, ctx: WriteTeam, payload: HogFlowCreate) -> Any:
+    """Create a flow. `active` flows are validated strictly, drafts leniently."""
+    return await service.create_flow(session, ctx.team, ctx.user, payload)
+
+
+@router.get("/{flow_id}/", response_model=HogFlow, responses=_ERRORS, summary="Retrieve a hog flow")
+async def retrieve_hog_flow(session: DBSession, ctx: ReadTeam, flow_id: str) -> Any:
+    """One flow, with every action rendered in full."""
+    return await service.get_flow(session, ctx.team, parse_flow_id(flow_id))
+
+
+@router.put("/{flow_id}/", response_model=HogFlow, responses=_ERRORS, summary="Replace a hog flow")
+async def update_hog_flow(session: DBSession, ctx: WriteTeam, flow_id: str, payload: HogFlowCreate) -> Any:
+    """Update a flow; `actions` is required."""
+    return await service.update_flow(session, ctx.team, parse_flow_id(flow_id), payload)
+
+
+@router.patch("/{flow_id}/", response_model=HogFlow, responses=_ERRORS, summary="Update part of a hog flow")
+async def partial_update_hog_flow(session: DBSession, ctx: WriteTeam, flow_id: str, payload: HogFlowWrite) -> Any:
+    """Update the fields given. `{"status": "active"}` activates a draft after strict validation."""
+    return await service.update_flow(session, ctx.team, parse_flow_id(flow_id), payload)
+
+
+@router.delete("/{flow_id}/", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS,
+               summary="Delete a hog flow")
+async def delete_hog_flow(session: DBSession, ctx: WriteTeam, flow_id: str) -> Response:
+    """Delete a flow for good."""
+    flow = await service.get_flow(session, ctx.team, parse_flow_id(flow_id))
+    await HogFlowRepository(session).delete(flow)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,51 @@
+"""DRF's LimitOffsetPagination: `count`, `next`, `previous`, `results`, with absolute URLs."""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+DEFAULT_PAGE_SIZE = 100
+
+
+def _non_negative(raw: str | None, default: int) -> int:
+    # DRF silently falls back to the default for values it cannot use.
+    try:
+        value = int(raw) if raw is not None else default
+    except ValueError:
+        return default
+    return value if value >= 0 else default
+
+
+@dataclass(frozen=True)
+class Page:
+    request: Request
+    limit: int
+    offset: int
+
+    def links(self, count: int) -> tuple[str | None, str | None]:
+        url = self.request.url
+        next_url = None
+        if self.offset + self.limit < count:
+            next_url = str(url.include_query_params(limit=self.limit, offset=self.offset + self.limit))
+        previous_url = None
+        if self.offset > 0:
+            previous_offset = max(self.offset - self.limit, 0)
+            previous = url.include_query_params(limit=self.limit)
+            previous_url = str(
+                previous.remove_query_params("offset") if previous_offset == 0
+                else previous.include_query_params(offset=previous_offset)
+            )
+        return next_url, previous_url
+
+
+def page_params(
+    request: Request,
+    limit: Annotated[str | None, Query(description="Number of results per page (default 100).")] = None,
+    offset: Annotated[str | None, Query(description="Index of the first result.")] = None,
+) -> Page:
+    size = _non_negative(limit, DEFAULT_PAGE_SIZE) or DEFAULT_PAGE_SIZE
+    return Page(request=request, limit=size, offset=_non_negative(offset, 0))
+
+
+Pagination = Annotated[Page, Depends(page_params)]

@@ -1,0 +1,42 @@
+"""Small builders for flow payloads and authenticated requests."""
+
+from typing import Any
+
+from app.services.bootstrap import Tenant
+
+
+def auth(tenant: Tenant) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tenant.api_key}"}
+
+
+def flows_url(tenant: Tenant, prefix: str = "environments") -> str:
+    return f"/api/{prefix}/{tenant.team_id}/hog_flows/"
+
+
+def trigger_action(config: dict[str, Any] | None = None, action_id: str = "trigger_node") -> dict[str, Any]:
+    return {
+        "id": action_id,
+        "name": "trigger_1",
+        "type": "trigger",
+        "config": config or {"type": "event", "filters": {"events": [{"id": "$pageview", "type": "events"}]}},
+    }
+
+
+def webhook_trigger() -> dict[str, Any]:
+    return trigger_action(
+        {"type": "webhook", "template_id": "template-webhook", "inputs": {"url": {"value": "https://example.com"}}}
+    )
+
+
+def exit_action(action_id: str = "exit_node") -> dict[str, Any]:
+    return {"id": action_id, "name": "exit", "type": "exit", "config": {"reason": "done"}}
+
+
+def flow_payload(**overrides: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "name": "Test Flow",
+        "actions": [trigger_action(), exit_action()],
+        "edges": [{"from": "trigger_node", "to": "exit_node", "type": "continue"}],
+    }
+    payload.update(overrides)
+    return payload

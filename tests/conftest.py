@@ -1,0 +1,91 @@
+"""Shared fixtures: a real database (PostgreSQL by default, SQLite on request) and the real app."""
+
+import os
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.db.migrate import upgrade_to_head
+from app.db.session import create_engine, create_sessionmaker, session_scope
+from app.main import create_app
+from app.services.bootstrap import Tenant, bootstrap_tenant
+
+POSTGRES_URL = "postgresql+asyncpg://127.0.0.1:5432/test"
+REQUIRE_SERVICES = os.environ.get("HOGFLOWS_REQUIRE_SERVICES") == "1"
+
+
+def _database_url() -> str:
+    url = os.environ.get("HOGFLOWS_TEST_DATABASE_URL", POSTGRES_URL)
+    if url == "sqlite":
+        return f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'test.sqlite3'}"
+    return url
+
+
+def service_unavailable(what: str, error: Exception) -> None:
+    """A missing service fails the run in CI and skips locally."""
+    message = f"{what} is not reachable: {error}"
+    if REQUIRE_SERVICES:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    return _database_url()
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                await connection.execute(text("DROP SCHEMA public CASCADE"))
+                await connection.execute(text("CREATE SCHEMA public"))
+    except OSError as error:
+        await engine.dispose()
+        service_unavailable("PostgreSQL", error)
+    await upgrade_to_head(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_sessionmaker(engine)
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, engine: AsyncEngine) -> Any:
+    return create_app(Settings(DATABASE_URL=database_url))
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+TenantFactory = Callable[..., Awaitable[Tenant]]
+
+
+@pytest.fixture
+def make_tenant(sessionmaker: async_sessionmaker[AsyncSession]) -> TenantFactory:
+    async def factory(**kwargs: Any) -> Tenant:
+        async with session_scope(sessionmaker) as session:
+            return await bootstrap_tenant(session, **kwargs)
+
+    return factory
+
+
+@pytest.fixture
+async def tenant(make_tenant: TenantFactory) -> Tenant:
+    return await make_tenant()
