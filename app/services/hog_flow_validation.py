@@ -16,6 +16,11 @@ from app.services.flow_compilation import CompileError, TeamFilterContext, compi
 from app.services.input_validation import InputError, validate_inputs
 
 BILLABLE_ACTION_TYPES = frozenset({"function", "function_email", "function_sms", "function_push"})
+# Types the executor runs; any type containing "function" is a function step (PostHog's own test).
+ACTION_TYPES = frozenset({
+    "trigger", "delay", "wait_until_condition", "wait_until_time_window", "conditional_branch",
+    "random_cohort_branch", "exit",
+})
 FUNCTION_TRIGGER_TYPES = frozenset({"webhook", "manual", "tracking_pixel"})
 DELAY_PATTERN = re.compile(r"^\d*\.?\d+[dhm]$")
 DELAY_ERROR = (
@@ -78,6 +83,8 @@ class FlowValidator:
         return rendered
 
     def _validate_config(self, action_type: str, config: dict[str, Any]) -> dict[str, Any]:
+        if action_type not in ACTION_TYPES and "function" not in action_type:
+            raise ActionError(f'"{action_type}" is not a valid action type.', "type")
         if action_type == "trigger":
             config = self._validate_trigger(config)
         elif "function" in action_type:
