@@ -57,8 +57,12 @@ async def list_hog_flows(
 ) -> dict[str, Any]:
     """Flows of the team, newest update first."""
     filters = HogFlowListFilters(
-        id=id, created_by=created_by, created_at=created_at, updated_at=updated_at,
-        status=status_filter.value if status_filter else None, trigger=_parse_trigger(trigger),
+        id=id,
+        created_by=created_by,
+        created_at=created_at,
+        updated_at=updated_at,
+        status=status_filter.value if status_filter else None,
+        trigger=_parse_trigger(trigger),
     )
     count, flows = await HogFlowRepository(session).list(ctx.team.id, filters, limit=page.limit, offset=page.offset)
     next_url, previous_url = page.links(count)
@@ -66,8 +70,9 @@ async def list_hog_flows(
     return {"count": count, "next": next_url, "previous": previous_url, "results": results}
 
 
-@router.post("/", response_model=HogFlow, status_code=status.HTTP_201_CREATED, responses=_ERRORS,
-             summary="Create a hog flow")
+@router.post(
+    "/", response_model=HogFlow, status_code=status.HTTP_201_CREATED, responses=_ERRORS, summary="Create a hog flow"
+)
 async def create_hog_flow(session: DBSession, ctx: WriteTeam, payload: HogFlowCreate) -> Any:
     """Create a flow. `active` flows are validated strictly, drafts leniently."""
     return await service.create_flow(session, ctx.team, ctx.user, payload)
@@ -91,8 +96,7 @@ async def partial_update_hog_flow(session: DBSession, ctx: WriteTeam, flow_id: s
     return await service.update_flow(session, ctx.team, parse_flow_id(flow_id), payload)
 
 
-@router.delete("/{flow_id}/", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS,
-               summary="Delete a hog flow")
+@router.delete("/{flow_id}/", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS, summary="Delete a hog flow")
 async def delete_hog_flow(session: DBSession, ctx: WriteTeam, flow_id: str) -> Response:
     """Delete a flow for good."""
     flow = await service.get_flow(session, ctx.team, parse_flow_id(flow_id))

@@ -33,7 +33,8 @@ class Page:
             previous_offset = max(self.offset - self.limit, 0)
             previous = url.include_query_params(limit=self.limit)
             previous_url = str(
-                previous.remove_query_params("offset") if previous_offset == 0
+                previous.remove_query_params("offset")
+                if previous_offset == 0
                 else previous.include_query_params(offset=previous_offset)
             )
         return next_url, previous_url

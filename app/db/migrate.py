@@ -7,12 +7,15 @@ from alembic.config import Config
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-ROOT = Path(__file__).resolve().parents[2]
+import migrations
+
+# The migrations ship inside the installed package, so this works outside a source checkout too.
+SCRIPT_LOCATION = Path(migrations.__file__).resolve().parent
 
 
 def alembic_config() -> Config:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPT_LOCATION))
     return config
 
 

@@ -99,7 +99,9 @@ class Filters(BaseModel):
     def _only_given_keys(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         # Filters round-trip as stored: keys nobody sent must not appear as nulls.
         data: dict[str, Any] = handler(self)
-        return {key: value for key, value in data.items() if key in self.model_fields_set or key in (self.model_extra or {})}
+        return {
+            key: value for key, value in data.items() if key in self.model_fields_set or key in (self.model_extra or {})
+        }
 
 
 class ActionIn(RequestSchema):
@@ -189,7 +191,7 @@ class HogFlowWrite(RequestSchema):
 
 
 class HogFlowCreate(HogFlowWrite):
-    actions: list[ActionIn]  # type: ignore[assignment]
+    actions: list[ActionIn]
 
 
 class HogFlowBase(BaseModel):
@@ -231,4 +233,3 @@ class HogFlowPage(BaseModel):
     next: str | None
     previous: str | None
     results: list[HogFlowMinimal]
-

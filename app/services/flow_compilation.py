@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-
 class CompileError(Exception):
     """Compilation failed; the message is the reason, without PostHog's prefix."""
 
@@ -22,9 +21,7 @@ def compile_flow_filters(filters: dict[str, Any], team: TeamFilterContext) -> di
     from app.filters import FiltersCompileError, compile_filters
 
     try:
-        return compile_filters(
-            filters, test_account_filters=team.test_account_filters, timezone=team.timezone
-        )
+        return compile_filters(filters, test_account_filters=team.test_account_filters, timezone=team.timezone)
     except FiltersCompileError as error:
         raise CompileError(str(error)) from error
 

@@ -17,10 +17,17 @@ from app.services.input_validation import InputError, validate_inputs
 
 BILLABLE_ACTION_TYPES = frozenset({"function", "function_email", "function_sms", "function_push"})
 # Types the executor runs; any type containing "function" is a function step (PostHog's own test).
-ACTION_TYPES = frozenset({
-    "trigger", "delay", "wait_until_condition", "wait_until_time_window", "conditional_branch",
-    "random_cohort_branch", "exit",
-})
+ACTION_TYPES = frozenset(
+    {
+        "trigger",
+        "delay",
+        "wait_until_condition",
+        "wait_until_time_window",
+        "conditional_branch",
+        "random_cohort_branch",
+        "exit",
+    }
+)
 FUNCTION_TRIGGER_TYPES = frozenset({"webhook", "manual", "tracking_pixel"})
 DELAY_PATTERN = re.compile(r"^\d*\.?\d+[dhm]$")
 DELAY_ERROR = (
@@ -171,8 +178,12 @@ class FlowValidator:
             bytecode = compile_input(masking["hash"])
         except CompileError as error:
             raise ValidationError(f"Invalid template: {error}", attr="trigger_masking__hash") from error
-        return {"hash": masking["hash"], "ttl": masking.get("ttl"), "threshold": masking.get("threshold"),
-                "bytecode": bytecode}
+        return {
+            "hash": masking["hash"],
+            "ttl": masking.get("ttl"),
+            "threshold": masking.get("threshold"),
+            "bytecode": bytecode,
+        }
 
     def validate_conversion(self, conversion: dict[str, Any] | None) -> dict[str, Any] | None:
         if conversion is None:

@@ -123,9 +123,7 @@ def upgrade() -> None:
             name=op.f("fk_hog_flows_created_by_id_users"),
             ondelete="SET NULL",
         ),
-        sa.ForeignKeyConstraint(
-            ["team_id"], ["teams.id"], name=op.f("fk_hog_flows_team_id_teams"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["team_id"], ["teams.id"], name=op.f("fk_hog_flows_team_id_teams"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_hog_flows")),
     )
     with op.batch_alter_table("hog_flows", schema=None) as batch_op:

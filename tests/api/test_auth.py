@@ -63,7 +63,9 @@ class TestAuthentication:
 
 
 class TestScopes:
-    async def test_read_scope_reads_but_cannot_write(self, client: httpx.AsyncClient, make_tenant: TenantFactory) -> None:
+    async def test_read_scope_reads_but_cannot_write(
+        self, client: httpx.AsyncClient, make_tenant: TenantFactory
+    ) -> None:
         tenant = await make_tenant(scopes=["hog_flow:read"])
         assert (await client.get(flows_url(tenant), headers=auth(tenant))).status_code == 200
         response = await client.post(flows_url(tenant), json=SCHEDULE_FLOW, headers=auth(tenant))
@@ -118,8 +120,12 @@ class TestTenantIsolation:
         intruder = await make_tenant()
         flow_id = await _create_flow(client, owner)
         flow_url = f"{flows_url(owner)}{flow_id}/"
-        denied = {"type": "authentication_error", "code": "permission_denied",
-                  "detail": "You don't have access to the project.", "attr": None}
+        denied = {
+            "type": "authentication_error",
+            "code": "permission_denied",
+            "detail": "You don't have access to the project.",
+            "attr": None,
+        }
         for method, url, body in [
             ("GET", flows_url(owner), None),
             ("POST", flows_url(owner), SCHEDULE_FLOW),
@@ -153,8 +159,12 @@ class TestTeamInUrl:
         for team in ("999999", "abc", "-1", "1.5"):
             response = await client.get(f"/api/environments/{team}/hog_flows/", headers=auth(tenant))
             assert response.status_code == 404
-            assert response.json() == {"type": "invalid_request", "code": "not_found",
-                                       "detail": "Project not found.", "attr": None}
+            assert response.json() == {
+                "type": "invalid_request",
+                "code": "not_found",
+                "detail": "Project not found.",
+                "attr": None,
+            }
 
     async def test_current_team_and_both_prefixes(self, client: httpx.AsyncClient, tenant: Tenant) -> None:
         flow_id = await _create_flow(client, tenant)

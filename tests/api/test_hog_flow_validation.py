@@ -21,7 +21,12 @@ async def post(client: httpx.AsyncClient, tenant: Tenant, payload: Any) -> httpx
 
 
 async def assert_rejected(
-    client: httpx.AsyncClient, tenant: Tenant, payload: Any, *, attr: str | None, detail: str | None = None,
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    payload: Any,
+    *,
+    attr: str | None,
+    detail: str | None = None,
     code: str | None = None,
 ) -> dict[str, Any]:
     before = (await client.get(flows_url(tenant), headers=auth(tenant))).json()["count"]
@@ -51,13 +56,22 @@ class TestTriggerRule:
     ) -> None:
         response = await post(client, tenant, flow_payload(actions=actions, status=status))
         assert response.status_code == 400
-        assert response.json() == {"type": "validation_error", "code": "invalid_input",
-                                   "detail": "Exactly one trigger action is required", "attr": "actions"}
+        assert response.json() == {
+            "type": "validation_error",
+            "code": "invalid_input",
+            "detail": "Exactly one trigger action is required",
+            "attr": "actions",
+        }
 
     async def test_invalid_trigger_type_strict_only(self, client: httpx.AsyncClient, tenant: Tenant) -> None:
         actions = [trigger_action({"type": "carrier-pigeon"})]
-        await assert_rejected(client, tenant, flow_payload(actions=actions, status="active"),
-                              attr="actions__0__config", detail="Invalid trigger type")
+        await assert_rejected(
+            client,
+            tenant,
+            flow_payload(actions=actions, status="active"),
+            attr="actions__0__config",
+            detail="Invalid trigger type",
+        )
         assert (await post(client, tenant, flow_payload(actions=actions))).status_code == 201
 
     @pytest.mark.parametrize(
@@ -100,19 +114,31 @@ class TestActionFields:
     async def test_field_rules_apply_to_drafts(
         self, client: httpx.AsyncClient, tenant: Tenant, change: dict[str, Any], attr: str, code: str
     ) -> None:
-        await assert_rejected(client, tenant, flow_payload(actions=[SCHEDULE, {**exit_action(), **change}]),
-                              attr=attr, code=code)
+        await assert_rejected(
+            client, tenant, flow_payload(actions=[SCHEDULE, {**exit_action(), **change}]), attr=attr, code=code
+        )
 
     @pytest.mark.parametrize("missing", ["id", "name", "type", "config"])
     async def test_required_action_fields(self, client: httpx.AsyncClient, tenant: Tenant, missing: str) -> None:
         action = {k: v for k, v in exit_action().items() if k != missing}
-        await assert_rejected(client, tenant, flow_payload(actions=[SCHEDULE, action]),
-                              attr=f"actions__1__{missing}", detail="This field is required.", code="required")
+        await assert_rejected(
+            client,
+            tenant,
+            flow_payload(actions=[SCHEDULE, action]),
+            attr=f"actions__1__{missing}",
+            detail="This field is required.",
+            code="required",
+        )
 
     async def test_unknown_action_type_in_active_flow(self, client: httpx.AsyncClient, tenant: Tenant) -> None:
         action = {"id": "x", "name": "x", "type": "teleport", "config": {}}
-        await assert_rejected(client, tenant, flow_payload(actions=[SCHEDULE, action], status="active"),
-                              attr="actions__1__type", detail='"teleport" is not a valid action type.')
+        await assert_rejected(
+            client,
+            tenant,
+            flow_payload(actions=[SCHEDULE, action], status="active"),
+            attr="actions__1__type",
+            detail='"teleport" is not a valid action type.',
+        )
         assert (await post(client, tenant, flow_payload(actions=[SCHEDULE, action]))).status_code == 201
 
 
@@ -123,8 +149,14 @@ class TestDelay:
     ) -> None:
         config = {} if duration is None else {"delay_duration": duration}
         delay = {"id": "wait", "name": "wait", "type": "delay", "config": config}
-        await assert_rejected(client, tenant, flow_payload(actions=[SCHEDULE, delay], status="active"),
-                              attr="actions__1__config", detail=DELAY_ERROR, code="invalid_input")
+        await assert_rejected(
+            client,
+            tenant,
+            flow_payload(actions=[SCHEDULE, delay], status="active"),
+            attr="actions__1__config",
+            detail=DELAY_ERROR,
+            code="invalid_input",
+        )
         assert (await post(client, tenant, flow_payload(actions=[SCHEDULE, delay]))).status_code == 201
 
     @pytest.mark.parametrize("duration", ["30m", "2h", "1d", "1.5h", "0.5m", ".5d"])
@@ -149,8 +181,13 @@ class TestFlowFields:
         ],
     )
     async def test_field_errors(
-        self, client: httpx.AsyncClient, tenant: Tenant, change: dict[str, Any], attr: str | None,
-        code: str | None, detail: str | None,
+        self,
+        client: httpx.AsyncClient,
+        tenant: Tenant,
+        change: dict[str, Any],
+        attr: str | None,
+        code: str | None,
+        detail: str | None,
     ) -> None:
         payload = flow_payload(**{"actions": [SCHEDULE], **change})
         if attr is None:
@@ -159,8 +196,9 @@ class TestFlowFields:
         await assert_rejected(client, tenant, payload, attr=attr, code=code, detail=detail)
 
     async def test_missing_actions(self, client: httpx.AsyncClient, tenant: Tenant) -> None:
-        await assert_rejected(client, tenant, {"name": "x"}, attr="actions", code="required",
-                              detail="This field is required.")
+        await assert_rejected(
+            client, tenant, {"name": "x"}, attr="actions", code="required", detail="This field is required."
+        )
 
 
 class TestVariables:
@@ -173,21 +211,31 @@ class TestVariables:
     @pytest.mark.parametrize("value", [True, None, [1], {"a": 1}])
     async def test_non_string_values_rejected(self, client: httpx.AsyncClient, tenant: Tenant, value: Any) -> None:
         variables = [{"key": "k", "default": value}]
-        body = await assert_rejected(client, tenant, flow_payload(actions=[SCHEDULE], variables=variables),
-                                     attr="variables__0__default")
+        body = await assert_rejected(
+            client, tenant, flow_payload(actions=[SCHEDULE], variables=variables), attr="variables__0__default"
+        )
         expected = "This field may not be null." if value is None else "Not a valid string."
         assert body["detail"] == expected
 
     async def test_unique_keys(self, client: httpx.AsyncClient, tenant: Tenant) -> None:
         variables = [{"key": "a", "default": "1"}, {"key": "a", "default": "2"}]
-        await assert_rejected(client, tenant, flow_payload(actions=[SCHEDULE], variables=variables),
-                              attr="variables__non_field_errors", detail="Variable keys must be unique")
+        await assert_rejected(
+            client,
+            tenant,
+            flow_payload(actions=[SCHEDULE], variables=variables),
+            attr="variables__non_field_errors",
+            detail="Variable keys must be unique",
+        )
 
     async def test_size_limit(self, client: httpx.AsyncClient, tenant: Tenant) -> None:
         too_big = [{"key": f"k{i}", "default": "x" * 1000} for i in range(6)]
-        await assert_rejected(client, tenant, flow_payload(actions=[SCHEDULE], variables=too_big),
-                              attr="variables__non_field_errors",
-                              detail="Total size of variables definition must be less than 5KB")
+        await assert_rejected(
+            client,
+            tenant,
+            flow_payload(actions=[SCHEDULE], variables=too_big),
+            attr="variables__non_field_errors",
+            detail="Total size of variables definition must be less than 5KB",
+        )
         fits = [{"key": f"k{i}", "default": "x" * 1200} for i in range(4)]
         assert (await post(client, tenant, flow_payload(actions=[SCHEDULE], variables=fits))).status_code == 201
 
@@ -196,27 +244,38 @@ class TestTriggerMaskingBounds:
     @pytest.mark.parametrize(
         ("masking", "attr", "detail"),
         [
-            ({"hash": "{person.id}", "ttl": 59}, "trigger_masking__ttl",
-             "Ensure this value is greater than or equal to 60."),
-            ({"hash": "{person.id}", "ttl": 94_608_001}, "trigger_masking__ttl",
-             "Ensure this value is less than or equal to 94608000."),
+            (
+                {"hash": "{person.id}", "ttl": 59},
+                "trigger_masking__ttl",
+                "Ensure this value is greater than or equal to 60.",
+            ),
+            (
+                {"hash": "{person.id}", "ttl": 94_608_001},
+                "trigger_masking__ttl",
+                "Ensure this value is less than or equal to 94608000.",
+            ),
             ({"ttl": 600}, "trigger_masking__hash", "This field is required."),
             ({"hash": "", "ttl": 600}, "trigger_masking__hash", None),
-            ({"hash": "{person.id}", "threshold": "many"}, "trigger_masking__threshold",
-             "A valid integer is required."),
+            (
+                {"hash": "{person.id}", "threshold": "many"},
+                "trigger_masking__threshold",
+                "A valid integer is required.",
+            ),
         ],
     )
     async def test_bounds(
         self, client: httpx.AsyncClient, tenant: Tenant, masking: dict[str, Any], attr: str, detail: str | None
     ) -> None:
-        await assert_rejected(client, tenant, flow_payload(actions=[SCHEDULE], trigger_masking=masking),
-                              attr=attr, detail=detail)
+        await assert_rejected(
+            client, tenant, flow_payload(actions=[SCHEDULE], trigger_masking=masking), attr=attr, detail=detail
+        )
 
 
 class TestMalformedRequests:
     async def test_malformed_json(self, client: httpx.AsyncClient, tenant: Tenant) -> None:
-        response = await client.post(flows_url(tenant), content=b'{"name": ',
-                                     headers={**auth(tenant), "content-type": "application/json"})
+        response = await client.post(
+            flows_url(tenant), content=b'{"name": ', headers={**auth(tenant), "content-type": "application/json"}
+        )
         assert response.status_code == 400
         body = response.json()
         assert body["type"] == "invalid_request"
@@ -225,8 +284,11 @@ class TestMalformedRequests:
 
     @pytest.mark.parametrize("body", [[], "text", 3, None])
     async def test_body_not_an_object(self, client: httpx.AsyncClient, tenant: Tenant, body: Any) -> None:
-        response = await client.post(flows_url(tenant), content=json.dumps(body).encode(),
-                                     headers={**auth(tenant), "content-type": "application/json"})
+        response = await client.post(
+            flows_url(tenant),
+            content=json.dumps(body).encode(),
+            headers={**auth(tenant), "content-type": "application/json"},
+        )
         assert response.status_code == 400
         assert response.json()["type"] in ("validation_error", "invalid_request")
 

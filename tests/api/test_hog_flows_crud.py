@@ -23,9 +23,23 @@ class TestCreate:
         flow = response.json()
         assert flow["name"] is None
         assert set(flow) == {
-            "id", "name", "description", "version", "status", "created_at", "created_by", "updated_at",
-            "trigger", "trigger_masking", "conversion", "exit_condition", "edges", "actions", "abort_action",
-            "variables", "billable_action_types",
+            "id",
+            "name",
+            "description",
+            "version",
+            "status",
+            "created_at",
+            "created_by",
+            "updated_at",
+            "trigger",
+            "trigger_masking",
+            "conversion",
+            "exit_condition",
+            "edges",
+            "actions",
+            "abort_action",
+            "variables",
+            "billable_action_types",
         }
         assert flow["status"] == "draft"
         assert flow["version"] == 1
@@ -41,8 +55,15 @@ class TestCreate:
         assert flow["created_by"]["id"] == tenant.user_id
         assert flow["created_by"]["email"] == tenant.email
         assert set(flow["created_by"]) == {
-            "id", "uuid", "distinct_id", "first_name", "last_name", "email", "is_email_verified",
-            "hedgehog_config", "role_at_organization",
+            "id",
+            "uuid",
+            "distinct_id",
+            "first_name",
+            "last_name",
+            "email",
+            "is_email_verified",
+            "hedgehog_config",
+            "role_at_organization",
         }
 
     async def test_actions_rendered_in_full_and_unknown_keys_dropped(
@@ -51,8 +72,15 @@ class TestCreate:
         action = {**exit_action(), "surprise": 1, "created_at": 1700000000000}
         flow = await create(client, tenant, actions=[SCHEDULE, action])
         assert flow["actions"][1] == {
-            "id": "exit_node", "name": "exit", "description": "", "on_error": None, "filters": None,
-            "type": "exit", "config": {"reason": "done"}, "output_variable": None, "created_at": 1700000000000,
+            "id": "exit_node",
+            "name": "exit",
+            "description": "",
+            "on_error": None,
+            "filters": None,
+            "type": "exit",
+            "config": {"reason": "done"},
+            "output_variable": None,
+            "created_at": 1700000000000,
         }
 
     async def test_server_computed_fields_ignore_client_values(self, client: httpx.AsyncClient, tenant: Tenant) -> None:
@@ -64,8 +92,13 @@ class TestCreate:
             {"id": "mail2", "name": "mail again", "type": "function_email", "config": {}},
         ]
         flow = await create(
-            client, tenant, actions=actions, trigger={"type": "bogus"},
-            billable_action_types=["delay"], version=7, abort_action="x",
+            client,
+            tenant,
+            actions=actions,
+            trigger={"type": "bogus"},
+            billable_action_types=["delay"],
+            version=7,
+            abort_action="x",
         )
         assert flow["billable_action_types"] == ["function_email", "function_sms"]
         assert flow["trigger"] == {"type": "schedule"}
@@ -90,14 +123,19 @@ class TestRetrieveUpdateDelete:
         for flow_id in ("not-a-uuid", "12345", "00000000-0000-0000-0000-000000000000"):
             response = await client.get(f"{flows_url(tenant)}{flow_id}/", headers=auth(tenant))
             assert response.status_code == 404
-            assert response.json() == {"type": "invalid_request", "code": "not_found", "detail": "Not found.",
-                                       "attr": None}
+            assert response.json() == {
+                "type": "invalid_request",
+                "code": "not_found",
+                "detail": "Not found.",
+                "attr": None,
+            }
 
     async def test_patch_changes_only_given_fields(self, client: httpx.AsyncClient, tenant: Tenant) -> None:
         flow = await create(client, tenant, actions=[SCHEDULE], description="keep me")
         url = f"{flows_url(tenant)}{flow['id']}/"
-        response = await client.patch(url, json={"name": "Renamed", "exit_condition": "exit_only_at_end"},
-                                      headers=auth(tenant))
+        response = await client.patch(
+            url, json={"name": "Renamed", "exit_condition": "exit_only_at_end"}, headers=auth(tenant)
+        )
         assert response.status_code == 200, response.text
         updated = response.json()
         assert updated["name"] == "Renamed"
@@ -112,8 +150,12 @@ class TestRetrieveUpdateDelete:
         url = f"{flows_url(tenant)}{flow['id']}/"
         response = await client.put(url, json={"name": "no actions"}, headers=auth(tenant))
         assert response.status_code == 400
-        assert response.json() == {"type": "validation_error", "code": "required",
-                                   "detail": "This field is required.", "attr": "actions"}
+        assert response.json() == {
+            "type": "validation_error",
+            "code": "required",
+            "detail": "This field is required.",
+            "attr": "actions",
+        }
         response = await client.put(url, json=flow_payload(name="replaced", actions=[SCHEDULE]), headers=auth(tenant))
         assert response.status_code == 200
         assert response.json()["name"] == "replaced"

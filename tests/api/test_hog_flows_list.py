@@ -11,12 +11,15 @@ from tests.api.helpers import auth, flow_payload, flows_url, trigger_action
 from tests.conftest import TenantFactory
 
 SCHEDULE = trigger_action({"type": "schedule"})
-BATCH = trigger_action({"type": "batch", "filters": {"properties": [{"key": "plan", "value": "pro", "type": "person"}]}})
+BATCH = trigger_action(
+    {"type": "batch", "filters": {"properties": [{"key": "plan", "value": "pro", "type": "person"}]}}
+)
 
 
 async def create(client: httpx.AsyncClient, tenant: Tenant, name: str, trigger: dict = SCHEDULE) -> str:
-    response = await client.post(flows_url(tenant), json=flow_payload(name=name, actions=[trigger]),
-                                 headers=auth(tenant))
+    response = await client.post(
+        flows_url(tenant), json=flow_payload(name=name, actions=[trigger]), headers=auth(tenant)
+    )
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
 
@@ -74,8 +77,12 @@ class TestFilters:
     async def test_invalid_trigger_param(self, client: httpx.AsyncClient, tenant: Tenant, trigger: str) -> None:
         response = await list_flows(client, tenant, trigger=trigger)
         assert response.status_code == 400
-        assert response.json() == {"type": "validation_error", "code": "invalid_input", "detail": "Invalid trigger",
-                                   "attr": "trigger"}
+        assert response.json() == {
+            "type": "validation_error",
+            "code": "invalid_input",
+            "detail": "Invalid trigger",
+            "attr": "trigger",
+        }
 
     async def test_id_created_by_and_status(self, client: httpx.AsyncClient, make_tenant: TenantFactory) -> None:
         tenant = await make_tenant()

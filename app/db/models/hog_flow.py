@@ -1,8 +1,8 @@
 """A Hog Flow: a graph of actions joined by edges, with its trigger, masking and conversion goal."""
 
-from uuid import UUID
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship

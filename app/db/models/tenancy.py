@@ -1,8 +1,8 @@
 """Who owns what: organizations, projects, teams (environments), users and their API keys."""
 
-from uuid import UUID
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column

@@ -29,7 +29,7 @@ class HogFlowRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def _team_query(self, team_id: int) -> Select[tuple[HogFlow]]:
+    def _team_query(self, team_id: int) -> Select[HogFlow]:
         return select(HogFlow).where(HogFlow.team_id == team_id).options(selectinload(HogFlow.created_by))
 
     async def get(self, team_id: int, flow_id: UUID) -> HogFlow | None:

@@ -34,7 +34,13 @@ WEBHOOK = FunctionTemplate(
             "required": False,
             "default": {"Content-Type": "application/json", "Accept": "application/json"},
         },
-        {"key": "debug", "type": "boolean", "label": "Log responses", "secret": False, "required": False,
-         "default": False},
+        {
+            "key": "debug",
+            "type": "boolean",
+            "label": "Log responses",
+            "secret": False,
+            "required": False,
+            "default": False,
+        },
     ],
 )
