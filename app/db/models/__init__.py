@@ -1,6 +1,24 @@
 """Every ORM model, imported here so `Base.metadata` knows all tables (alembic reads it)."""
 
 from app.db.models.hog_flow import HogFlow
+from app.db.models.hog_flow_run import HogFlowRun, HogFlowRunStep, RunStatus
+from app.db.models.observability import AppMetric, LogEntry
+from app.db.models.person import Person, PersonDistinctId
 from app.db.models.tenancy import Organization, OrganizationMembership, PersonalAPIKey, Project, Team, User
 
-__all__ = ["HogFlow", "Organization", "OrganizationMembership", "PersonalAPIKey", "Project", "Team", "User"]
+__all__ = [
+    "AppMetric",
+    "HogFlow",
+    "HogFlowRun",
+    "HogFlowRunStep",
+    "LogEntry",
+    "Organization",
+    "OrganizationMembership",
+    "Person",
+    "PersonDistinctId",
+    "PersonalAPIKey",
+    "Project",
+    "RunStatus",
+    "Team",
+    "User",
+]

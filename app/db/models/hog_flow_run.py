@@ -1,0 +1,76 @@
+"""A run (PostHog: invocation) of a flow for one person, and the steps it took.
+
+PostgreSQL is the source of truth: a queue job only carries the run id. The lease columns let
+exactly one worker execute a pickup; a run whose lease expired is picked up again.
+"""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.base import Base, JSONType, UTCDateTime, utcnow, uuid7
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class RunStatus:
+    QUEUED = "queued"
+    RUNNING = "running"
+    WAITING = "waiting"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    PENDING = (QUEUED, WAITING)
+    FINISHED = (COMPLETED, FAILED, CANCELLED)
+
+
+class HogFlowRun(Base):
+    __tablename__ = "hog_flow_runs"
+    __table_args__ = (
+        Index("ix_hog_flow_runs_status_next_run_at", "status", "next_run_at"),
+        Index("ix_hog_flow_runs_hog_flow_id_created_at", "hog_flow_id", "created_at"),
+    )
+
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    hog_flow_id: Mapped[UUID] = mapped_column(ForeignKey("hog_flows.id", ondelete="CASCADE"))
+    # The batch job a run belongs to; it replaces the flow id as the log/metric source (PostHog).
+    parent_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default=RunStatus.QUEUED)
+    # PostHog's HogFlowInvocationContext: event, actionStepCount, variables, personId, currentAction.
+    state: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    current_action_id: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    distinct_id: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    person_id: Mapped[UUID | None] = mapped_column(Uuid, nullable=True)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    pickups: Mapped[int] = mapped_column(Integer, default=0)
+    is_manual: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class HogFlowRunStep(Base):
+    """One action a run executed, in order. (run, seq) is unique, so a step is recorded once."""
+
+    __tablename__ = "hog_flow_run_steps"
+    __table_args__ = (UniqueConstraint("run_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    run_id: Mapped[UUID] = mapped_column(ForeignKey("hog_flow_runs.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    pickup: Mapped[int] = mapped_column(Integer)
+    action_id: Mapped[str] = mapped_column(String(400))
+    action_type: Mapped[str] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(String(40))
+    next_action_id: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
