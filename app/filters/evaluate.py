@@ -1,0 +1,90 @@
+"""Evaluate compiled filters against filter globals (`filterFunctionInstrumented`, executor.md §3.2)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+NOT_COMPILED_ERROR = "Filters were not compiled correctly and so could not be executed"
+
+
+@dataclass(frozen=True)
+class FilterResult:
+    # True only when the bytecode returned the boolean `true` (or there is nothing to filter on).
+    matched: bool
+    # The error message when evaluation failed (metric `filtering_failed`); None otherwise.
+    error: str | None = None
+    # True when the event-name pre-filter rejected the event without running the bytecode.
+    prefiltered: bool = False
+    # The raw program result (for debugging), when the bytecode ran.
+    result: Any = None
+
+    @property
+    def filtered(self) -> bool:
+        """A non-match without error (metric `filtered`)."""
+        return not self.matched and self.error is None
+
+
+def passes_event_prefilter(filters: Mapping[str, Any], event_name: Any) -> bool | None:
+    """The event-name pre-filter: None when it doesn't apply, else whether the event may match.
+
+    It applies when there are event entries and no action entries; the event passes when an
+    entry has a null id (all events) or the event's name as id.
+    """
+    events = filters.get("events")
+    actions = filters.get("actions")
+    if not isinstance(events, list) or not events or (isinstance(actions, list) and actions):
+        return None
+    for entry in events:
+        if not isinstance(entry, Mapping):
+            continue
+        entry_id = entry.get("id")
+        if entry_id is None or entry_id == event_name:
+            return True
+    return False
+
+
+def evaluate_filters(
+    compiled: Mapping[str, Any] | None,
+    globals: Mapping[str, Any],
+    *,
+    limits: Any = None,
+    functions: Mapping[str, Any] | None = None,
+) -> FilterResult:
+    """Run a compiled filters object (with `bytecode`) against filter globals."""
+    filters = compiled if isinstance(compiled, Mapping) else {}
+    if len(filters) == 1 and "bytecode" in filters:
+        # Nothing to filter on: everything matches without running anything.
+        return FilterResult(matched=True)
+    if passes_event_prefilter(filters, globals.get("event")) is False:
+        return FilterResult(matched=False, prefiltered=True)
+    bytecode = filters.get("bytecode")
+    if not bytecode:
+        return FilterResult(matched=False, error=NOT_COMPILED_ERROR)
+    return run_filter_bytecode(bytecode, globals, limits=limits, functions=functions)
+
+
+def run_filter_bytecode(
+    bytecode: list[Any],
+    globals: Mapping[str, Any],
+    *,
+    limits: Any = None,
+    functions: Mapping[str, Any] | None = None,
+) -> FilterResult:
+    """Run filter bytecode; it matches only when the result is exactly boolean `true`."""
+    try:
+        execute = importlib.import_module("app.hog").execute
+        kwargs: dict[str, Any] = {}
+        if limits is not None:
+            kwargs["limits"] = limits
+        if functions is not None:
+            kwargs["functions"] = functions
+        outcome = execute(bytecode, dict(globals), **kwargs)
+    except Exception as exc:
+        return FilterResult(matched=False, error=str(exc) or type(exc).__name__)
+    if getattr(outcome, "finished", True) is False:
+        return FilterResult(matched=False, error="Filter bytecode did not finish (async calls are not allowed)")
+    result = getattr(outcome, "result", outcome)
+    return FilterResult(matched=result is True, result=result)
