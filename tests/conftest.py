@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -37,21 +38,31 @@ def service_unavailable(what: str, error: Exception) -> None:
 
 
 @pytest.fixture(scope="session")
-def database_url() -> str:
-    return _database_url()
+async def database_url() -> AsyncIterator[str]:
+    """A database of this test session's own, so concurrent runs never see each other's rows."""
+    url = _database_url()
+    if not url.startswith("postgresql"):
+        yield url
+        return
+    name = f"hogflows_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OSError as error:
+        await admin.dispose()
+        service_unavailable("PostgreSQL", error)
+    try:
+        yield url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
 
 
 @pytest.fixture(scope="session")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(database_url)
-    try:
-        async with engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                await connection.execute(text("DROP SCHEMA public CASCADE"))
-                await connection.execute(text("CREATE SCHEMA public"))
-    except OSError as error:
-        await engine.dispose()
-        service_unavailable("PostgreSQL", error)
     await upgrade_to_head(engine)
     yield engine
     await engine.dispose()

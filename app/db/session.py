@@ -26,7 +26,7 @@ def _sqlite_json_contains(container: str | None, contained: str | None) -> int:
     return int(_json_contains(json.loads(container), json.loads(contained)))
 
 
-def create_engine(database_url: str) -> AsyncEngine:
+def create_engine(database_url: str, **options: Any) -> AsyncEngine:
     if database_url.startswith("sqlite"):
         engine = create_async_engine(database_url, connect_args={"timeout": 30})
 
@@ -39,7 +39,7 @@ def create_engine(database_url: str) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_async_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=10, **options)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
