@@ -192,16 +192,13 @@ def _element_expr(prop: PropertyFilter, ctx: BuildContext) -> Node:
         if len(value) == 0:
             return always_true()
         if len(value) > 1:
-            exprs = [
-                _element_expr(PropertyFilter(prop.key, v, operator, prop.type), ctx) for v in value
-            ]
+            exprs = [_element_expr(PropertyFilter(prop.key, v, operator, prop.type), ctx) for v in value]
             return A.and_(exprs) if operator in AND_OPERATORS else A.or_(exprs)
         value = value[0]
     if prop.key in ("selector", "tag_name"):
         if operator not in ("exact", "is_not"):
             raise FiltersCompileError(
-                f"property_to_expr for element {prop.key} only supports exact and is_not operators, "
-                f"not {operator}"
+                f"property_to_expr for element {prop.key} only supports exact and is_not operators, not {operator}"
             )
         try:
             expr = selector_to_expr(str(value)) if prop.key == "selector" else tag_name_to_expr(str(value))
@@ -321,9 +318,7 @@ def compare_to_expr(expr: Node, value: Any, operator: str, prop: PropertyFilter,
         return A.compare(_DATE_OPS[operator], _to_datetime(expr), _to_datetime(A.constant(resolved)))
     if operator == "between":
         low, high = _between_bounds(value, operator)
-        return A.and_(
-            [A.compare(A.GT_EQ, expr, A.constant(low)), A.compare(A.LT_EQ, expr, A.constant(high))]
-        )
+        return A.and_([A.compare(A.GT_EQ, expr, A.constant(low)), A.compare(A.LT_EQ, expr, A.constant(high))])
     if operator == "not_between":
         low, high = _between_bounds(value, operator)
         return A.or_([A.compare(A.LT, expr, A.constant(low)), A.compare(A.GT, expr, A.constant(high))])
