@@ -105,9 +105,20 @@ def compile_expression(src: str, *, functions: Iterable[str] = ()) -> list[Any]:
     return _compile(parse_expr(src), "expr", functions, src, 0)
 
 
-def compile_ast(node: Node, *, mode: str = "expr", functions: Iterable[str] = ()) -> list[Any]:
-    """Compile a JSON AST node (the parser's format) to bytecode; `mode` is "expr" or "program"."""
-    return _compile(node, mode, functions, None, 0)
+def compile_ast(
+    node: Node,
+    *,
+    mode: str = "expr",
+    functions: Iterable[str] = (),
+    source: str | None = None,
+    source_shift: int = 0,
+) -> list[Any]:
+    """Compile a JSON AST node (the parser's format) to bytecode; `mode` is "expr" or "program".
+
+    `source` (optional) is the text the node's `start.offset` positions refer to, minus
+    `source_shift` code points; it only serves to give errors a line and column.
+    """
+    return _compile(node, mode, functions, source, source_shift)
 
 
 def _compile(node: Node, mode: str, functions: Iterable[str], source: str | None, shift: int) -> list[Any]:
@@ -435,8 +446,14 @@ class _Compiler:
         if kind == "Block":
             declarations = body.get("declarations") or []
         elif kind == "Placeholder":
-            # `x -> { expr }` is parsed as a placeholder: a block holding one expression statement.
-            declarations = [{"node": "ExprStatement", "expr": body["expr"]}]
+            # `x -> { expr }` is parsed as a placeholder: a block holding one expression statement
+            # (`{ a := 1 }` comes as a placeholder holding a named argument: an assignment).
+            inner = body["expr"]
+            if inner.get("node") == "NamedArgument":
+                target = {"node": "Field", "chain": [inner["name"]]}
+                declarations = [{"node": "VariableAssignment", "left": target, "right": inner["value"]}]
+            else:
+                declarations = [{"node": "ExprStatement", "expr": inner}]
         else:
             return [*self.expr(body), Op.RETURN]
         self.scope.begin_scope()

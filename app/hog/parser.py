@@ -114,7 +114,7 @@ def _run(func_name: str, text: str, source: str, shift: int) -> dict[str, Any]:
     if not isinstance(result, dict):
         raise HogSyntaxError("Could not parse Hog: unexpected parser output")
     if result.get("error"):
-        message = str(result.get("message") or "Syntax error")
+        message = _tidy(str(result.get("message") or "Syntax error"))
         kind = result.get("type")
         if kind and kind != "SyntaxError":
             message = f"{kind}: {message}"
@@ -124,6 +124,16 @@ def _run(func_name: str, text: str, source: str, shift: int) -> dict[str, Any]:
         line, column = position_of(source, offset - shift)
         raise HogSyntaxError(message, line, column)
     return result
+
+
+def _tidy(message: str) -> str:
+    """Shorten ANTLR's "expecting {ALL, AND, ...}" lists of 150 token names."""
+    head, sep, expected = message.partition(" expecting {")
+    if not sep or expected.count(",") < 8:
+        return message
+    if "'<EOF>'" in head:
+        return f"{head}: unexpected end of input"
+    return head
 
 
 def parse_program(src: str) -> dict[str, Any]:
