@@ -356,6 +356,7 @@ def run(filters: dict[str, Any], overrides: dict[str, Any]) -> FilterResult:
     return evaluate_filters(compiled, globals_)
 
 
+@requires_vm
 @pytest.mark.parametrize(("filters", "expected", "overrides"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_filter_matches(filters: dict[str, Any], expected: bool, overrides: dict[str, Any]) -> None:
     result = run(filters, overrides)
