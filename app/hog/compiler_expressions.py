@@ -168,6 +168,10 @@ class ExpressionsMixin(CompilerBase):
             scope.pending = saved_pending
         return code
 
+    def _expr_Alias(self, node: Node) -> Code:
+        # `expr as name` (HogQL syntax): the alias means nothing in bytecode.
+        return self.expr(node["expr"])
+
     def _expr_Lambda(self, node: Node) -> Code:
         return self._callable("lambda", node.get("args") or [], node["expr"], node)
 

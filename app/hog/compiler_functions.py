@@ -97,7 +97,6 @@ STL_FUNCTIONS: frozenset[str] = frozenset(
         "RetryError",
         "reverse",
         "round",
-        "run",
         "sha1",
         "sha1Hex",
         "sha1HmacChain",

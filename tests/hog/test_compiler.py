@@ -111,6 +111,9 @@ EXPRESSIONS = [
     ("(x -> x)(1)", [33, 1, 52, "lambda", 1, 0, 3, 36, 0, 38, 53, 0, 54, 1]),
     ("inf", [34, float("inf")]),
     ("`a b`.c", [32, "c", 32, "a b", 1, 2]),
+    ("a as b", [32, "a", 1, 1]),
+    ("interval 1 day", [33, 1, 2, "toIntervalDay", 1]),
+    ("case when a then 1 else 2 end", [32, "a", 1, 1, 40, 4, 33, 1, 39, 2, 33, 2]),
 ]
 
 
@@ -296,8 +299,8 @@ def test_compile_ast_rejects_bad_mode() -> None:
 
 
 def test_compile_ast_unknown_node() -> None:
-    with pytest.raises(HogCompileError, match="Unsupported expression in Hog: Alias"):
-        compile_ast({"node": "Alias", "alias": "a", "expr": {"node": "Constant", "value": 1}})
+    with pytest.raises(HogCompileError, match="Unsupported expression in Hog: WindowFunction"):
+        compile_ast({"node": "WindowFunction", "name": "sum", "exprs": []})
 
 
 # ---------------------------------------------------------------------------------------------------
