@@ -33,6 +33,15 @@ async def _migrate(database_url: str) -> None:
         await engine.dispose()
 
 
+def _worker(_args: argparse.Namespace) -> int:
+    from arq.worker import Worker
+
+    from app.worker.arq_worker import worker_settings
+
+    Worker(**worker_settings(get_settings())).run()
+    return 0
+
+
 def _migrate_command(_args: argparse.Namespace) -> int:
     asyncio.run(_migrate(get_settings().database_url))
     print("Database is up to date.")
@@ -96,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--migrate", action="store_true", help="Run migrations first (always on SQLite).")
     serve.set_defaults(handler=_serve)
+
+    worker = commands.add_parser("worker", help="Run an arq worker that executes flows (needs REDIS_URL).")
+    worker.set_defaults(handler=_worker)
 
     migrate = commands.add_parser("migrate", help="Bring the database schema up to date.")
     migrate.set_defaults(handler=_migrate_command)

@@ -24,6 +24,13 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    queue_name: str = Field(default="hogflows:queue", validation_alias="HOGFLOWS_QUEUE_NAME")
+    worker_concurrency: int = Field(default=20, validation_alias="HOGFLOWS_WORKER_CONCURRENCY")
+    # How often each worker looks for runs that are due or whose worker died.
+    sweep_interval_seconds: int = Field(default=5, ge=1, le=30, validation_alias="HOGFLOWS_SWEEP_INTERVAL")
+    # Outbound requests to private and loopback addresses are refused unless this is on.
+    allow_private_fetch: bool = Field(default=False, validation_alias="HOGFLOWS_ALLOW_PRIVATE_FETCH")
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, url: str) -> str:

@@ -3,14 +3,19 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from arq import create_pool
+from arq.connections import RedisSettings
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.api import hog_flows
+from app.api import hog_flow_runs, hog_flows
 from app.api.errors import register_error_handlers
 from app.api.middleware import BodySizeLimit, OptionalTrailingSlash
 from app.config import Settings, get_settings
 from app.db.session import create_engine, create_sessionmaker
 from app.logging import configure_logging
+from app.worker.embedded import EmbeddedRunner
+from app.worker.scheduling import ArqScheduler, Scheduler
 
 TEAM_PREFIXES = ("/api/environments/{team_id}", "/api/projects/{team_id}")
 
@@ -20,9 +25,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings.log_level, json_output=settings.log_json)
     engine = create_engine(settings.database_url)
 
+    sessionmaker = create_sessionmaker(engine)
+
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with run_scheduling(settings, sessionmaker) as scheduler:
+            app.state.scheduler = scheduler
+            yield
         await engine.dispose()
 
     app = FastAPI(
@@ -35,10 +44,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.sessionmaker = sessionmaker
     register_error_handlers(app)
     for prefix in TEAM_PREFIXES:
         app.include_router(hog_flows.router, prefix=prefix)
+        app.include_router(hog_flow_runs.router, prefix=prefix)
     app.add_middleware(OptionalTrailingSlash)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)
     return app
+
+
+@asynccontextmanager
+async def run_scheduling(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[Scheduler]:
+    """With Redis, new runs go to the worker pool; without, an in-process runner executes them."""
+    if settings.redis_url:
+        redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+        try:
+            yield ArqScheduler(redis, settings.queue_name)
+        finally:
+            await redis.aclose()
+        return
+    runner = EmbeddedRunner(sessionmaker)
+    runner.start()
+    try:
+        yield runner.scheduler
+    finally:
+        await runner.stop()

@@ -16,7 +16,7 @@ from app.services import hog_flows as service
 
 router = APIRouter(prefix="/hog_flows", tags=["hog_flows"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "Validation error"},
     401: {"description": "Not authenticated"},
     403: {"description": "Missing scope or no access to the project"},
@@ -43,7 +43,7 @@ def _parse_trigger(raw: str | None) -> dict[str, Any] | None:
     return trigger or None
 
 
-@router.get("/", response_model=HogFlowPage, responses=_ERRORS, summary="List hog flows")
+@router.get("/", response_model=HogFlowPage, responses=ERROR_RESPONSES, summary="List hog flows")
 async def list_hog_flows(
     session: DBSession,
     ctx: ReadTeam,
@@ -71,32 +71,38 @@ async def list_hog_flows(
 
 
 @router.post(
-    "/", response_model=HogFlow, status_code=status.HTTP_201_CREATED, responses=_ERRORS, summary="Create a hog flow"
+    "/",
+    response_model=HogFlow,
+    status_code=status.HTTP_201_CREATED,
+    responses=ERROR_RESPONSES,
+    summary="Create a hog flow",
 )
 async def create_hog_flow(session: DBSession, ctx: WriteTeam, payload: HogFlowCreate) -> Any:
     """Create a flow. `active` flows are validated strictly, drafts leniently."""
     return await service.create_flow(session, ctx.team, ctx.user, payload)
 
 
-@router.get("/{flow_id}/", response_model=HogFlow, responses=_ERRORS, summary="Retrieve a hog flow")
+@router.get("/{flow_id}/", response_model=HogFlow, responses=ERROR_RESPONSES, summary="Retrieve a hog flow")
 async def retrieve_hog_flow(session: DBSession, ctx: ReadTeam, flow_id: str) -> Any:
     """One flow, with every action rendered in full."""
     return await service.get_flow(session, ctx.team, parse_flow_id(flow_id))
 
 
-@router.put("/{flow_id}/", response_model=HogFlow, responses=_ERRORS, summary="Replace a hog flow")
+@router.put("/{flow_id}/", response_model=HogFlow, responses=ERROR_RESPONSES, summary="Replace a hog flow")
 async def update_hog_flow(session: DBSession, ctx: WriteTeam, flow_id: str, payload: HogFlowCreate) -> Any:
     """Update a flow; `actions` is required."""
     return await service.update_flow(session, ctx.team, parse_flow_id(flow_id), payload)
 
 
-@router.patch("/{flow_id}/", response_model=HogFlow, responses=_ERRORS, summary="Update part of a hog flow")
+@router.patch("/{flow_id}/", response_model=HogFlow, responses=ERROR_RESPONSES, summary="Update part of a hog flow")
 async def partial_update_hog_flow(session: DBSession, ctx: WriteTeam, flow_id: str, payload: HogFlowWrite) -> Any:
     """Update the fields given. `{"status": "active"}` activates a draft after strict validation."""
     return await service.update_flow(session, ctx.team, parse_flow_id(flow_id), payload)
 
 
-@router.delete("/{flow_id}/", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS, summary="Delete a hog flow")
+@router.delete(
+    "/{flow_id}/", status_code=status.HTTP_204_NO_CONTENT, responses=ERROR_RESPONSES, summary="Delete a hog flow"
+)
 async def delete_hog_flow(session: DBSession, ctx: WriteTeam, flow_id: str) -> Response:
     """Delete a flow for good."""
     flow = await service.get_flow(session, ctx.team, parse_flow_id(flow_id))

@@ -17,9 +17,10 @@ from typing import Any
 from app.engine.actions import HANDLERS, ActionContext, ActionError, ActionResult, FunctionRunner, Recorder
 from app.engine.exit_conditions import check_early_exit
 from app.engine.graph import FlowGraphError
-from app.engine.invocation import Invocation, Outcome, StepRecord
+from app.engine.invocation import Invocation, Outcome
 from app.engine.messages import event_token, person_token
 from app.engine.output_variables import store_result
+from app.engine.records import StepRecord
 from app.filters import evaluate_filters
 
 MAX_ACTION_STEPS = 1000
@@ -158,7 +159,9 @@ def _ensure_current_action(pickup: _Pickup) -> dict[str, Any] | None:
 async def _run_handler(pickup: _Pickup, action: dict[str, Any]) -> ActionResult:
     action_type = str(action.get("type"))
     context = ActionContext(
-        recorder=pickup.recorder, clock=pickup.options.clock, random=pickup.options.random,
+        recorder=pickup.recorder,
+        clock=pickup.options.clock,
+        random=pickup.options.random,
         run_function=pickup.options.run_function,
     )
     if "function" in action_type:
@@ -172,7 +175,10 @@ async def _run_handler(pickup: _Pickup, action: dict[str, Any]) -> ActionResult:
 
 
 def _advance(
-    pickup: _Pickup, action: dict[str, Any], started_at: datetime, reason: str,
+    pickup: _Pickup,
+    action: dict[str, Any],
+    started_at: datetime,
+    reason: str,
     next_action: dict[str, Any] | None = None,
 ) -> _Step:
     """Move to `next_action` (default: the continue edge) and count the current action."""
@@ -214,13 +220,23 @@ def _handle_error(pickup: _Pickup, action: dict[str, Any], started_at: datetime,
 
 
 def _record(
-    pickup: _Pickup, action: dict[str, Any], outcome: str, started_at: datetime, *,
-    next_action_id: str | None = None, error: str | None = None,
+    pickup: _Pickup,
+    action: dict[str, Any],
+    outcome: str,
+    started_at: datetime,
+    *,
+    next_action_id: str | None = None,
+    error: str | None = None,
 ) -> None:
     pickup.steps.append(
         StepRecord(
-            action_id=str(action["id"]), action_type=str(action.get("type")), outcome=outcome,
-            started_at=started_at, finished_at=pickup.now, next_action_id=next_action_id, error=error,
+            action_id=str(action["id"]),
+            action_type=str(action.get("type")),
+            outcome=outcome,
+            started_at=started_at,
+            finished_at=pickup.now,
+            next_action_id=next_action_id,
+            error=error,
         )
     )
 
@@ -252,8 +268,12 @@ def _fail(pickup: _Pickup, message: str, action: dict[str, Any] | None) -> Outco
 
 def _outcome(pickup: _Pickup, status: str, **kwargs: Any) -> Outcome:
     return Outcome(
-        status=status, state=pickup.invocation.state, logs=pickup.recorder.logs, metrics=pickup.recorder.metrics,
-        steps=pickup.steps, **kwargs,
+        status=status,
+        state=pickup.invocation.state,
+        logs=pickup.recorder.logs,
+        metrics=pickup.recorder.metrics,
+        steps=pickup.steps,
+        **kwargs,
     )
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.engine.graph import FlowSnapshot
-from app.engine.records import LogRecord, MetricRecord
+from app.engine.records import LogRecord, MetricRecord, StepRecord
 from app.filters import build_filter_globals
 
 
@@ -68,22 +68,7 @@ class Invocation:
         self.state["actionStepCount"] = self.step_count + (1 if count_step else 0)
 
     def filter_globals(self, *, with_variables: bool) -> dict[str, Any]:
-        return build_filter_globals(
-            self.event, self.person, self.groups, self.variables if with_variables else None
-        )
-
-
-@dataclass(frozen=True)
-class StepRecord:
-    """One action executed by a pickup, for the run's trace."""
-
-    action_id: str
-    action_type: str
-    outcome: str  # succeeded | failed | filtered | waiting | finished | exited
-    started_at: datetime
-    finished_at: datetime
-    next_action_id: str | None = None
-    error: str | None = None
+        return build_filter_globals(self.event, self.person, self.groups, self.variables if with_variables else None)
 
 
 @dataclass

@@ -29,3 +29,16 @@ class MetricRecord:
     metric_name: str
     timestamp: datetime
     count: int = 1
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One action executed by a pickup, for the run's trace."""
+
+    action_id: str
+    action_type: str
+    outcome: str  # succeeded | failed | filtered | waiting | finished | exited
+    started_at: datetime
+    finished_at: datetime
+    next_action_id: str | None = None
+    error: str | None = None

@@ -59,8 +59,9 @@ class Recorder:
 class FunctionRunner(Protocol):
     """Runs a function step (webhook, Slack, email...). Provided by the worker, not the engine."""
 
-    async def __call__(self, invocation: Invocation, action: dict[str, Any], context: "ActionContext") -> ActionResult:
-        ...
+    async def __call__(
+        self, invocation: Invocation, action: dict[str, Any], context: "ActionContext"
+    ) -> ActionResult: ...
 
 
 @dataclass

@@ -29,9 +29,7 @@ def _wake(duration: Any, invocation: Invocation, context: ActionContext) -> Any:
         raise ActionError(str(error)) from error
 
 
-async def conditional_branch(
-    invocation: Invocation, action: dict[str, Any], context: ActionContext
-) -> ActionResult:
+async def conditional_branch(invocation: Invocation, action: dict[str, Any], context: ActionContext) -> ActionResult:
     config = action.get("config") or {}
     conditions = config.get("conditions")
     conditions = conditions if isinstance(conditions, list) else []
@@ -48,25 +46,26 @@ async def conditional_branch(
     return ActionResult(next_action=invocation.flow.next_action(action["id"]))
 
 
-async def wait_until_condition(
-    invocation: Invocation, action: dict[str, Any], context: ActionContext
-) -> ActionResult:
+async def wait_until_condition(invocation: Invocation, action: dict[str, Any], context: ActionContext) -> ActionResult:
     config = action.get("config") or {}
     if _matches(invocation, config.get("condition")):
         context.recorder.log("info", f"[Action:{action['id']}] Condition matched - taking the matched path")
-        return ActionResult(next_action=invocation.flow.next_action(action["id"], branch=0),
-                            result={"conditionResult": True})
+        return ActionResult(
+            next_action=invocation.flow.next_action(action["id"], branch=0), result={"conditionResult": True}
+        )
     wake = _wake(config.get("max_wait_duration"), invocation, context)
     if wake is not None:
         current = invocation.current_action or {}
         if not current.get("waitingLogged"):
             current["waitingLogged"] = True
             deadline = invocation.current_started_at() + parse_duration(config.get("max_wait_duration"))
-            context.recorder.log("info", f"[Action:{action['id']}] Waiting for condition to match "
-                                 f"(timeout: {deadline.isoformat().replace('+00:00', 'Z')})")
+            context.recorder.log(
+                "info",
+                f"[Action:{action['id']}] Waiting for condition to match "
+                f"(timeout: {deadline.isoformat().replace('+00:00', 'Z')})",
+            )
         return ActionResult(scheduled_at=wake)
     context.recorder.log(
         "info", f"[Action:{action['id']}] Timed out waiting for events or condition - taking the timeout path"
     )
     return ActionResult(next_action=invocation.flow.next_action(action["id"]))
-

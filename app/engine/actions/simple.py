@@ -23,8 +23,9 @@ async def trigger(invocation: Invocation, action: dict[str, Any], context: Actio
 async def delay(invocation: Invocation, action: dict[str, Any], context: ActionContext) -> ActionResult:
     """Stay on the delay until it has elapsed; the duration is re-read on every wake."""
     try:
-        wake = scheduled_at((action.get("config") or {}).get("delay_duration"), invocation.current_started_at(),
-                            context.now)
+        wake = scheduled_at(
+            (action.get("config") or {}).get("delay_duration"), invocation.current_started_at(), context.now
+        )
     except DurationError as error:
         raise ActionError(str(error)) from error
     if wake is not None:
@@ -32,9 +33,7 @@ async def delay(invocation: Invocation, action: dict[str, Any], context: ActionC
     return ActionResult(next_action=invocation.flow.next_action(action["id"]))
 
 
-async def random_cohort_branch(
-    invocation: Invocation, action: dict[str, Any], context: ActionContext
-) -> ActionResult:
+async def random_cohort_branch(invocation: Invocation, action: dict[str, Any], context: ActionContext) -> ActionResult:
     """Not normalised: the first cohort whose running total reaches the draw wins, else the last."""
     cohorts = (action.get("config") or {}).get("cohorts")
     if not isinstance(cohorts, list) or not cohorts:

@@ -1,0 +1,147 @@
+"""Runs of flows: creation, leased pickups, persisting what a pickup produced, and reads."""
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import HogFlowRun, HogFlowRunStep, RunStatus
+from app.engine.records import StepRecord
+
+
+class RunRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def create(
+        self,
+        *,
+        team_id: int,
+        hog_flow_id: UUID,
+        state: dict[str, Any],
+        now: datetime,
+        distinct_id: str | None = None,
+        person_id: UUID | None = None,
+        parent_run_id: str | None = None,
+        is_manual: bool = False,
+    ) -> HogFlowRun:
+        run = HogFlowRun(
+            team_id=team_id,
+            hog_flow_id=hog_flow_id,
+            state=state,
+            status=RunStatus.QUEUED,
+            next_run_at=now,
+            distinct_id=distinct_id,
+            person_id=person_id,
+            parent_run_id=parent_run_id,
+            is_manual=is_manual,
+            created_at=now,
+            updated_at=now,
+        )
+        self.session.add(run)
+        await self.session.flush()
+        return run
+
+    async def claim(self, run_id: UUID, owner: str, now: datetime, lease: timedelta) -> HogFlowRun | None:
+        """Take the run for one pickup if it is due and nobody holds a live lease on it."""
+        statement = (
+            update(HogFlowRun)
+            .where(
+                HogFlowRun.id == run_id,
+                or_(
+                    and_(HogFlowRun.status.in_(RunStatus.PENDING), HogFlowRun.next_run_at <= now),
+                    and_(HogFlowRun.status == RunStatus.RUNNING, HogFlowRun.lease_expires_at < now),
+                ),
+            )
+            .values(
+                status=RunStatus.RUNNING,
+                lease_owner=owner,
+                lease_expires_at=now + lease,
+                pickups=HogFlowRun.pickups + 1,
+                updated_at=now,
+            )
+            .returning(HogFlowRun)
+            .execution_options(synchronize_session=False)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def finish_pickup(
+        self,
+        run: HogFlowRun,
+        owner: str,
+        *,
+        status: str,
+        state: dict[str, Any],
+        next_run_at: datetime | None,
+        error: str | None,
+        now: datetime,
+    ) -> bool:
+        """Store the pickup's result, only if this worker still holds the lease (fencing)."""
+        current_action = (state.get("currentAction") or {}).get("id")
+        statement = (
+            update(HogFlowRun)
+            .where(HogFlowRun.id == run.id, HogFlowRun.lease_owner == owner, HogFlowRun.pickups == run.pickups)
+            .values(
+                status=status,
+                state=state,
+                next_run_at=next_run_at,
+                error=error,
+                current_action_id=current_action,
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=now,
+                finished_at=now if status in RunStatus.FINISHED else None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        result = await self.session.execute(statement)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def add_steps(self, run_id: UUID, pickup: int, steps: Sequence[StepRecord]) -> None:
+        if not steps:
+            return
+        last = await self.session.scalar(select(func.max(HogFlowRunStep.seq)).where(HogFlowRunStep.run_id == run_id))
+        first_seq = (last or 0) + 1
+        self.session.add_all(
+            HogFlowRunStep(run_id=run_id, seq=first_seq + offset, pickup=pickup, **step.__dict__)
+            for offset, step in enumerate(steps)
+        )
+        await self.session.flush()
+
+    async def due(self, now: datetime, limit: int = 500) -> Sequence[tuple[UUID, int]]:
+        """Runs to hand to a worker: due and pending, or running under an expired lease."""
+        statement = (
+            select(HogFlowRun.id, HogFlowRun.pickups)
+            .where(
+                or_(
+                    and_(HogFlowRun.status.in_(RunStatus.PENDING), HogFlowRun.next_run_at <= now),
+                    and_(HogFlowRun.status == RunStatus.RUNNING, HogFlowRun.lease_expires_at < now),
+                )
+            )
+            .order_by(HogFlowRun.next_run_at)
+            .limit(limit)
+        )
+        return [(row[0], row[1]) for row in (await self.session.execute(statement)).all()]
+
+    async def get(self, team_id: int, hog_flow_id: UUID, run_id: UUID) -> HogFlowRun | None:
+        statement = select(HogFlowRun).where(
+            HogFlowRun.id == run_id, HogFlowRun.team_id == team_id, HogFlowRun.hog_flow_id == hog_flow_id
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def list_for_flow(
+        self, team_id: int, hog_flow_id: UUID, *, status: str | None, limit: int, offset: int
+    ) -> tuple[int, Sequence[HogFlowRun]]:
+        statement = select(HogFlowRun).where(HogFlowRun.team_id == team_id, HogFlowRun.hog_flow_id == hog_flow_id)
+        if status:
+            statement = statement.where(HogFlowRun.status == status)
+        count = await self.session.scalar(select(func.count()).select_from(statement.subquery()))
+        page = statement.order_by(HogFlowRun.created_at.desc(), HogFlowRun.id.desc()).limit(limit).offset(offset)
+        return count or 0, (await self.session.execute(page)).scalars().all()
+
+    async def steps(self, run_id: UUID) -> Sequence[HogFlowRunStep]:
+        statement = select(HogFlowRunStep).where(HogFlowRunStep.run_id == run_id).order_by(HogFlowRunStep.seq)
+        return (await self.session.execute(statement)).scalars().all()

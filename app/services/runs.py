@@ -1,0 +1,74 @@
+"""Starting real runs of a flow and reading them back."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.errors import NotFound, ValidationError
+from app.db.base import utcnow
+from app.db.models import HogFlow, HogFlowRun, HogFlowRunStep
+from app.db.repositories.persons import PersonRepository
+from app.db.repositories.runs import RunRepository
+
+
+def default_variables(flow: HogFlow) -> dict[str, Any]:
+    """PostHog uses `default or null`, so falsy defaults (`""`, `0`) become null."""
+    return {item["key"]: item.get("default") or None for item in flow.variables or [] if item.get("key")}
+
+
+def initial_state(flow: HogFlow, event: dict[str, Any], variables: dict[str, Any] | None) -> dict[str, Any]:
+    return {"event": event, "actionStepCount": 0, "variables": {**default_variables(flow), **(variables or {})}}
+
+
+def manual_event(distinct_id: str, now: datetime, properties: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "uuid": str(uuid.uuid4()),
+        "event": "$workflow_triggered",
+        "distinct_id": distinct_id,
+        "properties": properties or {},
+        "elements_chain": "",
+        "timestamp": now.isoformat().replace("+00:00", "Z"),
+    }
+
+
+async def start_manual_run(
+    session: AsyncSession,
+    flow: HogFlow,
+    *,
+    distinct_id: str | None,
+    person_id: UUID | None,
+    event: dict[str, Any] | None,
+    variables: dict[str, Any] | None,
+) -> HogFlowRun:
+    if flow.status != "active":
+        raise ValidationError("Workflow must be active to start a run. Enable it first.", attr="status")
+    persons = PersonRepository(session)
+    if person_id is not None and distinct_id is None:
+        person = await persons.get(flow.team_id, person_id)
+        if person is None:
+            raise ValidationError("Person not found.", attr="person_id")
+        distinct_id = next(iter(await persons.distinct_ids(person.id)), None)
+    if not distinct_id:
+        raise ValidationError("Either distinct_id or person_id is required.", attr="distinct_id")
+    now = utcnow()
+    event = {**manual_event(distinct_id, now), **(event or {}), "distinct_id": distinct_id}
+    return await RunRepository(session).create(
+        team_id=flow.team_id,
+        hog_flow_id=flow.id,
+        state=initial_state(flow, event, variables),
+        now=now,
+        distinct_id=distinct_id,
+        person_id=person_id,
+        is_manual=True,
+    )
+
+
+async def get_run(session: AsyncSession, flow: HogFlow, run_id: UUID) -> tuple[HogFlowRun, list[HogFlowRunStep]]:
+    repo = RunRepository(session)
+    run = await repo.get(flow.team_id, flow.id, run_id)
+    if run is None:
+        raise NotFound()
+    return run, list(await repo.steps(run.id))

@@ -1,0 +1,57 @@
+"""The embedded runner: without Redis, `hogflows serve` executes runs in-process.
+
+It is the same sweeper and processor as the worker pool, driven by a polling loop that
+`WakeUpScheduler` can wake early when a run is created.
+"""
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db.repositories.runs import RunRepository
+from app.db.session import session_scope
+from app.worker.processor import RunProcessor
+from app.worker.scheduling import WakeUpScheduler
+
+logger = structlog.get_logger(__name__)
+
+
+class EmbeddedRunner:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], poll_interval: float = 1.0) -> None:
+        self.sessionmaker = sessionmaker
+        self.scheduler = WakeUpScheduler()
+        self.processor = RunProcessor(sessionmaker, self.scheduler)
+        self.poll_interval = poll_interval
+        self._task: asyncio.Task[None] | None = None
+
+    async def run_due(self) -> int:
+        async with session_scope(self.sessionmaker) as session:
+            due = await RunRepository(session).due(datetime.now(UTC))
+        for run_id, _pickups in due:
+            try:
+                await self.processor.process(run_id)
+            except Exception:
+                logger.exception("app.worker.embedded.run_failed", run_id=str(run_id))
+        return len(due)
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.run_due()
+            except Exception:
+                logger.exception("app.worker.embedded.sweep_failed")
+            self.scheduler.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.scheduler.wake.wait(), timeout=self.poll_interval)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
