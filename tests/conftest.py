@@ -74,8 +74,11 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @pytest.fixture(scope="session")
-def app(database_url: str, engine: AsyncEngine) -> Any:
-    return create_app(Settings(DATABASE_URL=database_url))
+async def app(database_url: str, engine: AsyncEngine) -> AsyncIterator[Any]:
+    """The real app with its lifespan running (no Redis: runs execute in the embedded runner)."""
+    application = create_app(Settings(DATABASE_URL=database_url))
+    async with application.router.lifespan_context(application):
+        yield application
 
 
 @pytest.fixture

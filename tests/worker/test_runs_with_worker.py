@@ -1,0 +1,136 @@
+"""Runs executed by real `hogflows worker` processes over Redis: delays, crashes, lost queues."""
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+import httpx
+from redis.asyncio import Redis
+
+from app.services.bootstrap import Tenant
+from tests.api.helpers import auth, flows_url
+from tests.worker.conftest import Workers, wait_for
+
+TWO_SECONDS = "0.034m"
+
+
+def delay_flow(duration: str = TWO_SECONDS) -> dict[str, Any]:
+    return {
+        "name": "delayed",
+        "status": "active",
+        "actions": [
+            {"id": "trigger", "name": "trigger", "type": "trigger", "config": {"type": "schedule"}},
+            {"id": "wait", "name": "wait", "type": "delay", "config": {"delay_duration": duration}},
+            {
+                "id": "split",
+                "name": "split",
+                "type": "random_cohort_branch",
+                "config": {"cohorts": [{"percentage": 100}]},
+                "output_variable": {"key": "cohort"},
+            },
+            {"id": "done", "name": "done", "type": "exit", "config": {}},
+        ],
+        "edges": [
+            {"from": "trigger", "to": "wait", "type": "continue"},
+            {"from": "wait", "to": "split", "type": "continue"},
+            {"from": "split", "to": "done", "type": "branch", "index": 0},
+        ],
+    }
+
+
+async def create_flow(client: httpx.AsyncClient, tenant: Tenant, flow: dict[str, Any]) -> str:
+    response = await client.post(flows_url(tenant), json=flow, headers=auth(tenant))
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def start_run(client: httpx.AsyncClient, tenant: Tenant, flow_id: str, distinct_id: str = "user-1") -> str:
+    response = await client.post(
+        f"{flows_url(tenant)}{flow_id}/runs/", json={"distinct_id": distinct_id}, headers=auth(tenant)
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["status"] == "queued"
+    return str(response.json()["id"])
+
+
+async def get_run(client: httpx.AsyncClient, tenant: Tenant, flow_id: str, run_id: str) -> dict[str, Any]:
+    response = await client.get(f"{flows_url(tenant)}{flow_id}/runs/{run_id}/", headers=auth(tenant))
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def wait_for_status(
+    client: httpx.AsyncClient, tenant: Tenant, flow_id: str, run_id: str, status: str, within: float = 30
+) -> dict[str, Any]:
+    async def check() -> dict[str, Any] | None:
+        run = await get_run(client, tenant, flow_id, run_id)
+        assert run["status"] not in {"failed", "cancelled"} - {status}, run
+        return run if run["status"] == status else None
+
+    return dict(await wait_for(check, within=within))
+
+
+def trace(run: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(step["action_id"], step["outcome"]) for step in run["steps"]]
+
+
+async def test_two_second_delay_resumes(queue_client: httpx.AsyncClient, tenant: Tenant, workers: Workers) -> None:
+    workers.start()
+    flow_id = await create_flow(queue_client, tenant, delay_flow())
+    run_id = await start_run(queue_client, tenant, flow_id)
+    waiting = await wait_for_status(queue_client, tenant, flow_id, run_id, "waiting")
+    assert waiting["current_action_id"] == "wait"
+    assert waiting["next_run_at"] is not None
+    done = await wait_for_status(queue_client, tenant, flow_id, run_id, "completed")
+    assert trace(done) == [("wait", "waiting"), ("wait", "succeeded"), ("split", "succeeded"), ("done", "finished")]
+    assert done["variables"] == {"cohort": {"assigned_cohort": "done"}}
+    assert done["finished_at"] is not None
+    waited = (_parse(done["steps"][1]["started_at"]) - _parse(done["steps"][0]["started_at"])).total_seconds()
+    assert waited >= 2.0
+
+
+async def test_run_survives_a_killed_worker(queue_client: httpx.AsyncClient, tenant: Tenant, workers: Workers) -> None:
+    first = workers.start()
+    flow_id = await create_flow(queue_client, tenant, delay_flow("0.05m"))
+    run_id = await start_run(queue_client, tenant, flow_id)
+    await wait_for_status(queue_client, tenant, flow_id, run_id, "waiting")
+    workers.kill(first)
+    workers.start()
+    done = await wait_for_status(queue_client, tenant, flow_id, run_id, "completed")
+    assert [action for action, _ in trace(done)].count("done") == 1
+
+
+async def test_run_survives_a_redis_flush(
+    queue_client: httpx.AsyncClient, tenant: Tenant, workers: Workers, redis_url: str
+) -> None:
+    workers.start()
+    flow_id = await create_flow(queue_client, tenant, delay_flow("0.05m"))
+    run_id = await start_run(queue_client, tenant, flow_id)
+    await wait_for_status(queue_client, tenant, flow_id, run_id, "waiting")
+    redis = Redis.from_url(redis_url)
+    try:
+        await redis.flushdb()
+    finally:
+        await redis.aclose()
+    done = await wait_for_status(queue_client, tenant, flow_id, run_id, "completed")
+    assert trace(done)[-1] == ("done", "finished")
+
+
+async def test_many_runs_on_two_workers_execute_each_step_once(
+    queue_client: httpx.AsyncClient, tenant: Tenant, workers: Workers
+) -> None:
+    workers.start()
+    workers.start()
+    flow_id = await create_flow(queue_client, tenant, delay_flow("0m"))
+    run_ids = [await start_run(queue_client, tenant, flow_id, f"user-{i}") for i in range(30)]
+    for run_id in run_ids:
+        run = await wait_for_status(queue_client, tenant, flow_id, run_id, "completed")
+        assert trace(run) == [("wait", "succeeded"), ("split", "succeeded"), ("done", "finished")]
+        assert [step["seq"] for step in run["steps"]] == [1, 2, 3]
+    listed = (await queue_client.get(f"{flows_url(tenant)}{flow_id}/runs/?limit=100", headers=auth(tenant))).json()
+    assert listed["count"] == 30
+    assert Counter(run["status"] for run in listed["results"]) == {"completed": 30}
+
+
+def _parse(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
