@@ -8,7 +8,7 @@ from arq.connections import RedisSettings
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.api import hog_flow_runs, hog_flows
+from app.api import hog_flow_invocations, hog_flow_observability, hog_flow_runs, hog_flows
 from app.api.errors import register_error_handlers
 from app.api.middleware import BodySizeLimit, OptionalTrailingSlash
 from app.config import Settings, get_settings
@@ -48,7 +48,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     register_error_handlers(app)
     for prefix in TEAM_PREFIXES:
         app.include_router(hog_flows.router, prefix=prefix)
+        app.include_router(hog_flow_observability.router, prefix=prefix)
         app.include_router(hog_flow_runs.router, prefix=prefix)
+        app.include_router(hog_flow_invocations.router, prefix=prefix)
     app.add_middleware(OptionalTrailingSlash)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)
     return app

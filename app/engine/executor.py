@@ -92,6 +92,32 @@ async def execute(invocation: Invocation, options: ExecutorOptions | None = None
             return _outcome(pickup, "queued", next_run_at=pickup.now)
 
 
+@dataclass(frozen=True)
+class SingleStep:
+    """What a test invocation reports: one step, nothing persisted (PostHog's `testHogFlowInvocation`)."""
+
+    next_action_id: str | None
+    error: str | None
+    exec_result: Any
+    logs: list[Any]
+    variables: dict[str, Any]
+
+
+async def execute_single_step(invocation: Invocation, options: ExecutorOptions | None = None) -> SingleStep:
+    """Run exactly one action: no exit check, no loop. Without a current action, the first after the trigger."""
+    options = options or ExecutorOptions()
+    pickup = _Pickup(invocation, options, Recorder(invocation, options.clock))
+    step = await execute_current_action(pickup)
+    current = invocation.current_action or {}
+    return SingleStep(
+        next_action_id=current.get("id"),
+        error=step.error,
+        exec_result=step.exec_result,
+        logs=pickup.recorder.logs,
+        variables=invocation.variables,
+    )
+
+
 async def execute_current_action(pickup: _Pickup) -> _Step:
     """Execute the run's current action once (PostHog's `executeCurrentAction`)."""
     invocation, recorder = pickup.invocation, pickup.recorder

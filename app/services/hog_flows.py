@@ -49,9 +49,15 @@ def _validated_fields(payload: HogFlowWrite, flow: HogFlow | None, team: Team) -
     return fields
 
 
-async def create_flow(session: AsyncSession, team: Team, user: User, payload: HogFlowWrite) -> HogFlow:
+def validated_configuration(payload: HogFlowWrite, team: Team) -> dict[str, Any]:
+    """The columns of a new flow after validation, without saving it."""
     fields = _validated_fields(payload, None, team)
     fields.setdefault("edges", {})
+    return fields
+
+
+async def create_flow(session: AsyncSession, team: Team, user: User, payload: HogFlowWrite) -> HogFlow:
+    fields = validated_configuration(payload, team)
     flow = HogFlow(team_id=team.id, created_by_id=user.id, **fields)
     return await HogFlowRepository(session).add(flow)
 

@@ -1,0 +1,143 @@
+"""Test invocations: one step of a flow (saved, unsaved or overridden) with given globals.
+
+Nothing is stored: no run, no logs, no metrics. Mirrors PostHog's `POST .../invocations/`.
+"""
+
+import uuid
+from dataclasses import replace
+from typing import Any
+
+from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.errors import RawError, ValidationError, drf_error_from_pydantic
+from app.db.models import HogFlow, Team
+from app.db.repositories.hog_flow import HogFlowRepository
+from app.engine.executor import ExecutorOptions, execute_single_step
+from app.engine.graph import FlowSnapshot
+from app.engine.invocation import Invocation, to_millis
+from app.schemas.hog_flow import HogFlowCreate
+from app.schemas.invocations import InvocationLog, InvocationRequest, InvocationResponse
+from app.services.hog_flows import validated_configuration
+from app.worker.processor import flow_snapshot
+
+
+def _nest(path: list[str | int], message: str) -> Any:
+    """DRF's raw error layout for a path: `{"actions": [{}, {"name": ["msg"]}]}`."""
+    if not path:
+        return [message]
+    head, rest = path[0], path[1:]
+    if isinstance(head, int) or (isinstance(head, str) and head.isdigit()):
+        index = int(head)
+        return [{} for _ in range(index)] + [_nest(rest, message)]
+    return {str(head): _nest(rest, message)}
+
+
+def raw_validation_error(path: list[str | int], message: str) -> RawError:
+    return RawError(_nest(path, message), status_code=400)
+
+
+def _raw_from_pydantic(error: PydanticValidationError, prefix: list[str | int]) -> RawError:
+    first = error.errors()[0]
+    return raw_validation_error([*prefix, *first["loc"]], drf_error_from_pydantic(dict(first))[1])
+
+
+def parse_request(body: Any) -> InvocationRequest:
+    try:
+        return InvocationRequest.model_validate(body)
+    except PydanticValidationError as error:
+        raise _raw_from_pydantic(error, []) from error
+
+
+async def _flow_for(session: AsyncSession, team: Team, flow_id: str) -> HogFlow | None:
+    """PostHog swallows a bad or unknown id and treats the flow as new."""
+    try:
+        parsed = uuid.UUID(flow_id)
+    except ValueError:
+        return None
+    return await HogFlowRepository(session).get(team.id, parsed)
+
+
+def _snapshot(team: Team, flow: HogFlow | None, configuration: dict[str, Any] | None) -> FlowSnapshot:
+    base = (
+        flow_snapshot(flow)
+        if flow is not None
+        else FlowSnapshot(
+            id="new",
+            team_id=team.id,
+            status="draft",
+            actions=[],
+            edges=[],
+            trigger={},
+            conversion=None,
+            exit_condition="exit_on_conversion",
+            variables=[],
+        )
+    )
+    if not configuration:
+        return base
+    edges = configuration.get("edges", base.edges)
+    return replace(
+        base,
+        actions=configuration.get("actions", base.actions),
+        edges=edges if isinstance(edges, list) else [],
+        trigger=configuration.get("trigger", base.trigger),
+        conversion=configuration.get("conversion", base.conversion),
+        exit_condition=configuration.get("exit_condition") or base.exit_condition,
+        variables=configuration.get("variables", base.variables),
+    )
+
+
+async def run_test_invocation(session: AsyncSession, team: Team, flow_id: str, body: Any) -> InvocationResponse:
+    request = parse_request(body)
+    if request.invocation_id is not None:
+        try:
+            uuid.UUID(request.invocation_id)
+        except ValueError:
+            raise RawError({"status": "error", "message": "Invalid invocation ID"}, status_code=400) from None
+    flow = await _flow_for(session, team, flow_id)
+    configuration = None
+    if request.configuration is not None:
+        try:
+            payload = HogFlowCreate.model_validate(request.configuration)
+            configuration = validated_configuration(payload, team)
+        except PydanticValidationError as error:
+            raise _raw_from_pydantic(error, ["configuration"]) from error
+        except ValidationError as error:
+            path: list[str | int] = ["configuration", *(error.attr or "non_field_errors").split("__")]
+            raise raw_validation_error(path, error.detail) from error
+    globals_ = request.globals or {}
+    event = globals_.get("event")
+    if not isinstance(event, dict):
+        raise RawError({"status": "error", "message": "Missing event"}, status_code=400)
+    snapshot = _snapshot(team, flow, configuration)
+    variables = {v["key"]: v.get("default") or None for v in snapshot.variables if isinstance(v, dict) and v.get("key")}
+    variables.update(globals_.get("variables") or {})
+    state: dict[str, Any] = {"event": event, "actionStepCount": 0, "variables": variables}
+    options = ExecutorOptions()
+    if request.current_action_id:
+        state["currentAction"] = {"id": request.current_action_id, "startedAtTimestamp": to_millis(options.clock())}
+    invocation = Invocation(
+        id=str(uuid.uuid4()),
+        flow=replace(snapshot, status="active"),
+        state=state,
+        person=globals_.get("person"),
+        groups=globals_.get("groups") or {},
+    )
+    if request.current_action_id and not snapshot.has_action(request.current_action_id):
+        return InvocationResponse(
+            nextActionId=request.current_action_id,
+            status="error",
+            errors=[f"Action {request.current_action_id} not found"],
+            logs=[],
+            variables=variables,
+        )
+    step = await execute_single_step(invocation, options)
+    return InvocationResponse(
+        nextActionId=step.next_action_id,
+        status="error" if step.error else "success",
+        errors=[step.error] if step.error else [],
+        logs=[InvocationLog(level=log.level, timestamp=log.timestamp, message=log.message) for log in step.logs],
+        variables=step.variables,
+        execResult=step.exec_result,
+    )
