@@ -94,4 +94,18 @@ def vm_available() -> bool:
     return callable(getattr(module, "execute", None))
 
 
+def vm_orders_datetimes() -> bool:
+    """Whether the VM can order two `toDateTime(...)` values (`<`/`>`)."""
+    if not vm_available():
+        return False
+    from app.hog import execute
+    from app.hog.compiler import compile_expression
+
+    try:
+        result = execute(compile_expression("toDateTime('2024-01-02') > toDateTime('2024-01-01')"))
+    except Exception:
+        return False
+    return getattr(result, "result", None) is True
+
+
 requires_vm = pytest.mark.skipif(not vm_available(), reason="the Hog VM (app.hog.execute) is not available yet")

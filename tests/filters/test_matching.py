@@ -14,6 +14,7 @@ from tests.filters.conftest import (
     SAMPLE_PERSON,
     SAMPLE_VARIABLES,
     requires_vm,
+    vm_orders_datetimes,
 )
 
 AUTOCAPTURE = {**SAMPLE_EVENT, "event": "$autocapture"}
@@ -356,8 +357,24 @@ def run(filters: dict[str, Any], overrides: dict[str, Any]) -> FilterResult:
     return evaluate_filters(compiled, globals_)
 
 
+DATE_ORDER_OPERATORS = ("is_date_before", "is_date_after")
+DATETIME_ORDERING_GAP = pytest.mark.xfail(
+    not vm_orders_datetimes(),
+    reason="VM gap: `<`/`>` between two toDateTime() values raises 'Can not compare datetime and datetime'",
+    strict=True,
+)
+
+
+def _params() -> list[Any]:
+    params = []
+    for name, filters, expected, overrides in CASES:
+        marks = [DATETIME_ORDERING_GAP] if any(op in repr(filters) for op in DATE_ORDER_OPERATORS) else []
+        params.append(pytest.param(filters, expected, overrides, id=name, marks=marks))
+    return params
+
+
 @requires_vm
-@pytest.mark.parametrize(("filters", "expected", "overrides"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(("filters", "expected", "overrides"), _params())
 def test_filter_matches(filters: dict[str, Any], expected: bool, overrides: dict[str, Any]) -> None:
     result = run(filters, overrides)
     assert result.error is None
