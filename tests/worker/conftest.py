@@ -1,13 +1,12 @@
 """Real arq workers in subprocesses, on the test session's database and a Redis of its own."""
 
-import asyncio
 import os
 import random
 import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -105,15 +104,3 @@ async def queue_app(database_url: str, redis_url: str, queue_name: str, engine: 
 async def queue_client(queue_app: Any) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=queue_app), base_url="http://testserver") as c:
         yield c
-
-
-async def wait_for(check: Callable[[], Any], within: float = 30.0, interval: float = 0.2) -> Any:
-    """Poll an async check until it returns something truthy."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {within}s")
-        await asyncio.sleep(interval)

@@ -9,7 +9,8 @@ from redis.asyncio import Redis
 
 from app.services.bootstrap import Tenant
 from tests.api.helpers import auth, flows_url
-from tests.worker.conftest import Workers, wait_for
+from tests.polling import wait_for
+from tests.worker.conftest import Workers
 
 TWO_SECONDS = "0.034m"
 
