@@ -108,4 +108,18 @@ def vm_orders_datetimes() -> bool:
     return getattr(result, "result", None) is True
 
 
+def vm_tolerates_unparsable_dates() -> bool:
+    """Whether `toDateTime('null') < toDateTime('2024-01-01')` is false rather than an error."""
+    if not vm_available():
+        return False
+    from app.hog import execute
+    from app.hog.compiler import compile_expression
+
+    try:
+        result = execute(compile_expression("toDateTime(toString(null)) < toDateTime('2024-01-01')"))
+    except Exception:
+        return False
+    return getattr(result, "result", None) is False
+
+
 requires_vm = pytest.mark.skipif(not vm_available(), reason="the Hog VM (app.hog.execute) is not available yet")

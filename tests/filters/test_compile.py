@@ -128,7 +128,7 @@ def prop(**kwargs: Any) -> dict[str, Any]:
         (prop(key="person_id in cohort 4", type="hogql"), "Cohort membership can't be evaluated"),
         (prop(key="unknownFn(1)", type="hogql"), "Hog function `unknownFn` is not implemented"),
         (prop(key="fetch('https://x')", type="hogql"), "Hog function `fetch` is not implemented"),
-        (prop(key="1 +", type="hogql"), ""),
+        (prop(key="1 +", type="hogql"), "mismatched input"),
         (prop(key="v", value="x", operator="semver_tilde", type="event"), "Tilde operator requires a valid semver"),
         (prop(key="v", value="abc", operator="semver_gt", type="event"), "semver_gt operator requires a valid semver"),
         ({"properties": {"type": "XOR", "values": []}}, 'PropertyGroup of unknown type "XOR"'),

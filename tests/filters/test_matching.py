@@ -15,6 +15,7 @@ from tests.filters.conftest import (
     SAMPLE_VARIABLES,
     requires_vm,
     vm_orders_datetimes,
+    vm_tolerates_unparsable_dates,
 )
 
 AUTOCAPTURE = {**SAMPLE_EVENT, "event": "$autocapture"}
@@ -185,6 +186,8 @@ CASES: list[tuple[str, dict[str, Any], bool, dict[str, Any]]] = [
     ("is_date_after relative months", P(ev("signup_date", "-1m", "is_date_after")), True, {}),
     ("is_date_exact", P(ev("signup_date", "2024-06-01T10:00:00Z", "is_date_exact")), True, {}),
     ("timestamp after a week ago", P(meta("timestamp", "-1w", "is_date_after")), True, {}),
+    ("is_date_exact on a missing property", P(ev("missing", "2024-06-01", "is_date_exact")), False, {}),
+    ("is_date_before on a missing property", P(ev("missing", "2024-06-01", "is_date_before")), False, {}),
     # person / groups / metadata / variables
     ("person property", P(person("email", "@example.com", "icontains")), True, {}),
     ("person property number", P(person("age", 30, "gt")), True, {}),
@@ -365,10 +368,20 @@ DATETIME_ORDERING_GAP = pytest.mark.xfail(
 )
 
 
+UNPARSABLE_DATE_GAP = pytest.mark.xfail(
+    not vm_tolerates_unparsable_dates(),
+    reason="VM gap: toDateTime('null') raises instead of giving an invalid date that compares false "
+    "(as PostHog's TypeScript VM does), so date filters on a missing property error",
+    strict=True,
+)
+
+
 def _params() -> list[Any]:
     params = []
     for name, filters, expected, overrides in CASES:
         marks = [DATETIME_ORDERING_GAP] if any(op in repr(filters) for op in DATE_ORDER_OPERATORS) else []
+        if "missing property" in name and "is_date" in repr(filters):
+            marks.append(UNPARSABLE_DATE_GAP)
         params.append(pytest.param(filters, expected, overrides, id=name, marks=marks))
     return params
 
