@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from datetime import date, datetime
 from typing import Any
 
 from app.filters.elements import derived_fields
@@ -12,6 +14,22 @@ MAX_GROUP_TYPES = 5
 
 def _person_id(person: Mapping[str, Any]) -> Any:
     return person.get("id", person.get("uuid"))
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """A properties object; JSON text (as stored in ClickHouse rows) is parsed."""
+    if isinstance(value, str | bytes):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def _timestamp(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
 
 
 def _groups(groups: Mapping[str, Any] | list[Any] | None) -> list[Mapping[str, Any]]:
@@ -32,10 +50,7 @@ def build_filter_globals(
     `event` is the CDP event `{uuid, event, distinct_id, properties, elements_chain, timestamp}`,
     `person` `{id, properties}` (or None), `groups` maps group type → `{id, index, properties}`.
     """
-    properties = event.get("properties")
-    if not isinstance(properties, Mapping):
-        properties = {}
-    properties = dict(properties)
+    properties = _object(event.get("properties"))
     elements_chain = event.get("elements_chain")
     if elements_chain is None:
         elements_chain = properties.get("$elements_chain")
@@ -45,7 +60,7 @@ def build_filter_globals(
     pdi: dict[str, Any] | None = None
     if person:
         person_id = _person_id(person)
-        person_properties = person.get("properties") or {}
+        person_properties = _object(person.get("properties"))
         pdi = {
             "distinct_id": distinct_id,
             "person_id": person_id,
@@ -62,7 +77,7 @@ def build_filter_globals(
         "event": event.get("event"),
         "uuid": event.get("uuid"),
         "distinct_id": distinct_id,
-        "timestamp": event.get("timestamp"),
+        "timestamp": _timestamp(event.get("timestamp")),
         "properties": properties,
         "elements_chain": elements_chain,
         **derived_fields(elements_chain),
@@ -86,6 +101,6 @@ def build_filter_globals(
         if not 0 <= group_index < MAX_GROUP_TYPES:
             continue
         index = group_index
-        result[f"group_{index}"] = {"properties": dict(group.get("properties") or {})}
+        result[f"group_{index}"] = {"properties": _object(group.get("properties"))}
         result[f"$group_{index}"] = group.get("id", group.get("key"))
     return result

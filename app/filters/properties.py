@@ -82,7 +82,7 @@ def parse_property(raw: Any) -> PropertyFilter | None:
     if prop_type in PLACEHOLDER_TYPES or prop_type not in KNOWN_TYPES:
         return None
     key = raw.get("key")
-    if key is None or (isinstance(key, str) and key == "" and prop_type != "event_metadata"):
+    if key is None:
         return None
     operator = raw.get("operator") or "exact"
     value = raw.get("value")

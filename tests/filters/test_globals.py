@@ -121,3 +121,19 @@ def test_selector_parts_are_innermost_first() -> None:
     assert [p.tag_name for p in parts] == ["button", "form", "div"]
     assert parts[0].attributes == {"attr_id": "go"}
     assert [p.direct_parent for p in parts] == [False, False, True]
+
+
+def test_globals_accept_json_text_and_datetimes() -> None:
+    from datetime import UTC, datetime
+
+    g = build_filter_globals(
+        {"event": "x", "properties": '{"a": 1}', "timestamp": datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)},
+        {"uuid": "p1", "properties": '{"email": "a@b.c"}'},
+        [{"key": "acme", "index": 1, "properties": '{"n": 2}'}],
+    )
+    assert g["properties"] == {"a": 1}
+    assert g["timestamp"] == "2024-01-02T03:04:05+00:00"
+    assert g["person"]["id"] == "p1"
+    assert g["person"]["properties"] == {"email": "a@b.c"}
+    assert g["group_1"] == {"properties": {"n": 2}}
+    assert g["$group_1"] == "acme"
