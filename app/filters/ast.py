@@ -7,7 +7,7 @@ keys as the parser's output (without the `start`/`end` position keys).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 Node = dict[str, Any]
@@ -133,7 +133,7 @@ def walk(node: Any) -> Iterator[Node]:
             yield from walk(value)
 
 
-def map_fields(node: Any, fn: Any) -> Any:
+def map_fields(node: Any, fn: Callable[[Node], Node]) -> Any:
     """Return a copy of the tree with every `Field` node replaced by `fn(field)`."""
     if isinstance(node, dict):
         if node.get("node") == "Field":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from app.filters import ast as A
@@ -11,22 +10,12 @@ from app.filters.errors import FiltersCompileError, cohort_error
 
 
 def _parse(source: str) -> Any:
-    """Parse with the project's Hog parser (`app.hog.parser`)."""
+    from app.hog.parser import HogCompileError, parse_expr
+
     try:
-        from app.hog import parser
-    except ImportError as exc:  # pragma: no cover - depends on the Hog runtime being installed
-        raise FiltersCompileError("HogQL filters need the Hog parser, which is not available") from exc
-    for name in ("parse_expr", "parse_expr_json", "parse_expression"):
-        fn = getattr(parser, name, None)
-        if callable(fn):
-            try:
-                result = fn(source)
-            except FiltersCompileError:
-                raise
-            except Exception as exc:
-                raise FiltersCompileError(str(exc) or type(exc).__name__) from exc
-            return json.loads(result) if isinstance(result, str | bytes) else result
-    raise FiltersCompileError("HogQL filters need the Hog parser, which is not available")
+        return parse_expr(source)
+    except HogCompileError as exc:
+        raise FiltersCompileError(str(exc)) from exc
 
 
 def hogql_to_expr(source: str, *, settings_url: str | None = None) -> Node:
