@@ -113,12 +113,7 @@ class FlowValidator:
             filters = dict(filters) if isinstance(filters, dict) else {}
             if config.get("filter_test_accounts") is not None:
                 filters["filter_test_accounts"] = config.pop("filter_test_accounts")
-            if filters:
-                try:
-                    filters = compile_flow_filters(filters, self.team)
-                except CompileError as error:
-                    raise ActionError(_filter_error(error), "filters") from error
-            config["filters"] = filters
+            config["filters"] = self._compile_filters(filters, "filters") if filters else filters
             return config
         if trigger_type in FUNCTION_TRIGGER_TYPES:
             return self._validate_function(config)
@@ -164,10 +159,16 @@ class FlowValidator:
         filters = condition["filters"]
         if not events_allowed and "events" in filters:
             raise ActionError("Event filters are not allowed in conditionals")
+        return {**condition, "filters": self._compile_filters(filters, "non_field_errors")}
+
+    def _compile_filters(self, filters: dict[str, Any], field: str) -> dict[str, Any]:
+        """Compiled filters; a draft keeps filters that don't compile, with `bytecode_error` (PostHog)."""
         try:
-            return {**condition, "filters": compile_flow_filters(filters, self.team)}
+            return compile_flow_filters(filters, self.team)
         except CompileError as error:
-            raise ActionError(_filter_error(error)) from error
+            if self.strict:
+                raise ActionError(_filter_error(error), field) from error
+            return {**filters, "bytecode": None, "bytecode_error": str(error)}
 
     # -- flow-level fields -------------------------------------------------------------------
 
@@ -202,12 +203,9 @@ class FlowValidator:
         for index, event in enumerate(conversion.get("events") or []):
             if isinstance(event, dict) and isinstance(event.get("filters"), dict):
                 try:
-                    event["filters"] = compile_flow_filters(event["filters"], self.team)
-                except CompileError as error:
-                    if self.strict:
-                        raise ValidationError(
-                            _filter_error(error), attr=f"conversion__events__{index}__filters"
-                        ) from error
+                    event["filters"] = self._compile_filters(event["filters"], "filters")
+                except ActionError as error:
+                    raise ValidationError(error.message, attr=f"conversion__events__{index}__filters") from error
         return conversion
 
 
