@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from app.hog import Limits, execute
 
 NOT_COMPILED_ERROR = "Filters were not compiled correctly and so could not be executed"
 
@@ -50,7 +51,7 @@ def evaluate_filters(
     compiled: Mapping[str, Any] | None,
     globals: Mapping[str, Any],
     *,
-    limits: Any = None,
+    limits: Limits | None = None,
     functions: Mapping[str, Any] | None = None,
 ) -> FilterResult:
     """Run a compiled filters object (with `bytecode`) against filter globals."""
@@ -70,21 +71,14 @@ def run_filter_bytecode(
     bytecode: list[Any],
     globals: Mapping[str, Any],
     *,
-    limits: Any = None,
+    limits: Limits | None = None,
     functions: Mapping[str, Any] | None = None,
 ) -> FilterResult:
     """Run filter bytecode; it matches only when the result is exactly boolean `true`."""
     try:
-        execute = importlib.import_module("app.hog").execute
-        kwargs: dict[str, Any] = {}
-        if limits is not None:
-            kwargs["limits"] = limits
-        if functions is not None:
-            kwargs["functions"] = functions
-        outcome = execute(bytecode, dict(globals), **kwargs)
-    except Exception as exc:
+        outcome = execute(bytecode, dict(globals), functions=dict(functions or {}), limits=limits)
+    except Exception as exc:  # a broken filter must never break event processing: it counts as failed
         return FilterResult(matched=False, error=str(exc) or type(exc).__name__)
-    if getattr(outcome, "finished", True) is False:
+    if not outcome.finished:
         return FilterResult(matched=False, error="Filter bytecode did not finish (async calls are not allowed)")
-    result = getattr(outcome, "result", outcome)
-    return FilterResult(matched=result is True, result=result)
+    return FilterResult(matched=outcome.result is True, result=outcome.result)

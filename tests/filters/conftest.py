@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
 from datetime import UTC, datetime
 from typing import Any
-
-import pytest
 
 from app.filters.ast import strip_positions
 
@@ -86,18 +83,8 @@ def flatten(node: Any) -> Any:
     return node
 
 
-def vm_available() -> bool:
-    try:
-        module = importlib.import_module("app.hog")
-    except ImportError:
-        return False
-    return callable(getattr(module, "execute", None))
-
-
 def vm_orders_datetimes() -> bool:
     """Whether the VM can order two `toDateTime(...)` values (`<`/`>`)."""
-    if not vm_available():
-        return False
     from app.hog import execute
     from app.hog.compiler import compile_expression
 
@@ -110,8 +97,6 @@ def vm_orders_datetimes() -> bool:
 
 def vm_tolerates_unparsable_dates() -> bool:
     """Whether `toDateTime('null') < toDateTime('2024-01-01')` is false rather than an error."""
-    if not vm_available():
-        return False
     from app.hog import execute
     from app.hog.compiler import compile_expression
 
@@ -121,5 +106,3 @@ def vm_tolerates_unparsable_dates() -> bool:
         return False
     return getattr(result, "result", None) is False
 
-
-requires_vm = pytest.mark.skipif(not vm_available(), reason="the Hog VM (app.hog.execute) is not available yet")

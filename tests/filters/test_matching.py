@@ -13,7 +13,6 @@ from tests.filters.conftest import (
     SAMPLE_GROUPS,
     SAMPLE_PERSON,
     SAMPLE_VARIABLES,
-    requires_vm,
     vm_orders_datetimes,
     vm_tolerates_unparsable_dates,
 )
@@ -386,7 +385,6 @@ def _params() -> list[Any]:
     return params
 
 
-@requires_vm
 @pytest.mark.parametrize(("filters", "expected", "overrides"), _params())
 def test_filter_matches(filters: dict[str, Any], expected: bool, overrides: dict[str, Any]) -> None:
     result = run(filters, overrides)
