@@ -14,6 +14,7 @@ walks in time, which the time budget bounds.
 
 from __future__ import annotations
 
+from collections.abc import Callable as PyCallable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,28 +67,46 @@ def alloc_size(value: Any) -> int:
     return 8
 
 
-def deep_size(roots: list[Any], stop_at: int | None = None) -> int:
-    """Cost of everything reachable from ``roots`` (iterative; stops early past ``stop_at``)."""
+_LEAVES = frozenset({int, float, bool, type(None)})
+_TICK_EVERY = 65536
+
+
+def deep_size(roots: list[Any], stop_at: int | None = None, tick: PyCallable[[], None] | None = None) -> int:
+    """Cost of everything reachable from ``roots``.
+
+    Iterative (no recursion limit), visits each container once, and stops early once past
+    ``stop_at``. ``tick`` is called every few thousand items so a huge heap cannot make one
+    measurement outlast the time budget.
+    """
     seen: set[int] = set()
-    total = 0
-    work = list(roots)
+    total = 8 * len(roots)
+    work = [value for value in roots if type(value) not in _LEAVES]
+    steps = 0
     while work:
         value = work.pop()
-        total += 8
         t = type(value)
         if t is str:
             total += len(value)
-        elif t is list or t is tuple or t is dict or t is Closure:
-            if id(value) in seen:
-                continue
-            seen.add(id(value))
-            if t is dict:
-                work.extend(value.keys())
-                work.extend(value.values())
-            elif t is Closure:
-                work.extend(up.value for up in value.upvalues if up.closed)
-            else:
-                work.extend(value)
+            continue
+        if id(value) in seen or (t is not list and t is not tuple and t is not dict and t is not Closure):
+            continue
+        seen.add(id(value))
+        if t is dict:
+            total += 16 * len(value)
+            work.extend([key for key in value if type(key) not in _LEAVES])
+            children: Any = value.values()
+        elif t is Closure:
+            children = [up.value for up in value.upvalues if up.closed]
+            total += 8 * len(children)
+        else:
+            total += 8 * len(value)
+            children = value
+        work.extend([child for child in children if type(child) not in _LEAVES])
+        steps += len(value) if t is not Closure else 1
+        if steps > _TICK_EVERY:
+            steps = 0
             if stop_at is not None and total > stop_at:
                 return total
+            if tick is not None:
+                tick()
     return total

@@ -84,9 +84,13 @@ class VMSupport:
     def remaining_seconds(self) -> float:
         return self.limits.timeout_s - self.elapsed_seconds()
 
-    def check_limits(self, ops: int, stack_len: int) -> None:
+    def _check_time(self, ops: int | None = None) -> None:
         if self.elapsed_seconds() > self.limits.timeout_s:
-            raise HogTimeoutError(f"Execution timed out after {self.limits.timeout_s:g} seconds. Performed {ops} ops.")
+            done = self.counters.ops if ops is None else ops
+            raise HogTimeoutError(f"Execution timed out after {self.limits.timeout_s:g} seconds. Performed {done} ops.")
+
+    def check_limits(self, ops: int, stack_len: int) -> None:
+        self._check_time(ops)
         if self.limits.max_ops is not None and ops > self.limits.max_ops:
             raise HogStepLimitError(f"Exceeded maximum number of operations: {self.limits.max_ops}")
         growth = 8 * max(0, stack_len - self.stack_len_at_measure)
@@ -115,13 +119,14 @@ class VMSupport:
         limit = self.limits.memory_bytes
         roots: list[Any] = list(self.stack)
         roots.extend(frame.closure for frame in self.frames)
-        live = deep_size(roots, stop_at=limit) + extra + self.print_bytes
+        live = deep_size(roots, stop_at=limit, tick=self._check_time) + extra + self.print_bytes
         if live > limit:
             raise HogMemoryError(f"Memory limit of {limit} bytes exceeded. Attempted to use {live} bytes")
         self.mem_live = live
         self.mem_pending = 0
         self.mem_slack = limit - live
         self.stack_len_at_measure = len(self.stack)
+        self._check_time()
 
     def add_print(self, line: str) -> None:
         self.counters.prints.append(line)
