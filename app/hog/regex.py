@@ -62,7 +62,7 @@ def _analyse(items: Any, in_repeat: bool = False) -> _Analysis:
         if name in _UNSUPPORTED_OPS:
             unsupported = True
         if name in _REPEAT_OPS:
-            low, high, body = av
+            _low, high, body = av
             if high != 1:
                 quantifiers += 1
                 nested = nested or in_repeat
@@ -133,9 +133,9 @@ class _Compiler:
 
     def node(self, name: str, av: Any) -> None:
         if name == "LITERAL":
-            self.char(lambda ch, code=av: ord(ch) == code)
+            self.char(_is_code(av))
         elif name == "NOT_LITERAL":
-            self.char(lambda ch, code=av: ord(ch) != code)
+            self.char(_is_not_code(av))
         elif name == "ANY":
             self.char((lambda ch: True) if self.dotall else (lambda ch: ch != "\n"))
         elif name == "IN":
@@ -190,6 +190,18 @@ class _Compiler:
             self._optional(body, greedy)
 
 
+def _is_code(code: int) -> Callable[[str], bool]:
+    return lambda ch: ord(ch) == code
+
+
+def _is_not_code(code: int) -> Callable[[str], bool]:
+    return lambda ch: ord(ch) != code
+
+
+def _in_range(low: int, high: int) -> Callable[[str], bool]:
+    return lambda ch: low <= ord(ch) <= high
+
+
 _CATEGORIES: dict[str, Callable[[str], bool]] = {
     "CATEGORY_DIGIT": str.isdecimal,
     "CATEGORY_NOT_DIGIT": lambda ch: not ch.isdecimal(),
@@ -208,9 +220,9 @@ def _class_predicate(items: Any) -> Callable[[str], bool]:
         if name == "NEGATE":
             negate = True
         elif name == "LITERAL":
-            tests.append(lambda ch, code=av: ord(ch) == code)
+            tests.append(_is_code(av))
         elif name == "RANGE":
-            tests.append(lambda ch, low=av[0], high=av[1]: low <= ord(ch) <= high)
+            tests.append(_in_range(av[0], av[1]))
         elif name == "CATEGORY" and str(av) in _CATEGORIES:
             tests.append(_CATEGORIES[str(av)])
         else:
