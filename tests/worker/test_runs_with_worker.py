@@ -7,6 +7,8 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
+from app.db.repositories.persons import PersonRepository
+from app.db.session import session_scope
 from app.services.bootstrap import Tenant
 from tests.api.helpers import auth, flows_url
 from tests.polling import wait_for
@@ -135,3 +137,94 @@ async def test_many_runs_on_two_workers_execute_each_step_once(
 
 def _parse(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+EVERY_ACTION_FLOW: dict[str, Any] = {
+    "name": "every action",
+    "status": "active",
+    "actions": [
+        {
+            "id": "trigger",
+            "name": "trigger",
+            "type": "trigger",
+            "config": {
+                "type": "manual",
+                "template_id": "template-source-webhook",
+                "inputs": {"event": {"value": "go"}, "distinct_id": {"value": "{request.body.id}"}},
+            },
+        },
+        {
+            "id": "branch",
+            "name": "branch",
+            "type": "conditional_branch",
+            "config": {
+                "conditions": [
+                    {
+                        "filters": {
+                            "properties": [{"key": "plan", "type": "person", "value": "pro", "operator": "exact"}]
+                        }
+                    }
+                ]
+            },
+        },
+        {
+            "id": "window",
+            "name": "window",
+            "type": "wait_until_time_window",
+            "config": {"timezone": "UTC", "day": "any", "time": "any"},
+        },
+        {
+            "id": "wait",
+            "name": "wait",
+            "type": "wait_until_condition",
+            "config": {
+                "condition": {"filters": {"properties": [{"key": "email", "type": "person", "operator": "is_set"}]}},
+                "max_wait_duration": "1h",
+            },
+        },
+        {"id": "pause", "name": "pause", "type": "delay", "config": {"delay_duration": TWO_SECONDS}},
+        {
+            "id": "split",
+            "name": "split",
+            "type": "random_cohort_branch",
+            "config": {"cohorts": [{"percentage": 50}, {"percentage": 50}]},
+        },
+        {"id": "done", "name": "done", "type": "exit", "config": {}},
+        {"id": "free_exit", "name": "free", "type": "exit", "config": {}},
+    ],
+    "edges": [
+        {"from": "trigger", "to": "branch", "type": "continue"},
+        {"from": "branch", "to": "window", "type": "branch", "index": 0},
+        {"from": "branch", "to": "free_exit", "type": "continue"},
+        {"from": "window", "to": "wait", "type": "continue"},
+        {"from": "wait", "to": "pause", "type": "branch", "index": 0},
+        {"from": "wait", "to": "free_exit", "type": "continue"},
+        {"from": "pause", "to": "split", "type": "continue"},
+        {"from": "split", "to": "done", "type": "branch", "index": 0},
+        {"from": "split", "to": "done", "type": "branch", "index": 1},
+    ],
+}
+
+
+async def test_every_action_type_through_the_worker(
+    queue_client: httpx.AsyncClient, tenant: Tenant, workers: Workers, sessionmaker: Any
+) -> None:
+    async with session_scope(sessionmaker) as session:
+        await PersonRepository(session).create(tenant.team_id, "pro-user", {"plan": "pro", "email": "a@b.c"})
+        await PersonRepository(session).create(tenant.team_id, "free-user", {"plan": "free"})
+    workers.start()
+    flow_id = await create_flow(queue_client, tenant, EVERY_ACTION_FLOW)
+    pro_run = await start_run(queue_client, tenant, flow_id, "pro-user")
+    free_run = await start_run(queue_client, tenant, flow_id, "free-user")
+    free = await wait_for_status(queue_client, tenant, flow_id, free_run, "completed")
+    assert trace(free) == [("branch", "succeeded"), ("free_exit", "finished")]
+    pro = await wait_for_status(queue_client, tenant, flow_id, pro_run, "completed")
+    assert trace(pro) == [
+        ("branch", "succeeded"),
+        ("window", "succeeded"),
+        ("wait", "succeeded"),
+        ("pause", "waiting"),
+        ("pause", "succeeded"),
+        ("split", "succeeded"),
+        ("done", "finished"),
+    ]
