@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import HogFlow, HogFlowRun, Person, RunStatus
 from app.db.repositories.hog_flow import HogFlowRepository
+from app.db.repositories.observability import ObservabilityRepository
 from app.db.repositories.persons import PersonRepository
 from app.db.repositories.runs import RunRepository
 from app.db.session import session_scope
@@ -115,8 +116,6 @@ class RunProcessor:
                 logger.warning("app.worker.lease_lost", run_id=str(run.id), pickup=run.pickups)
                 return
             await runs.add_steps(run.id, run.pickups, outcome.steps)
-            from app.db.repositories.observability import ObservabilityRepository  # TEMP until it lands
-
             observability = ObservabilityRepository(session)
             await observability.add_logs(outcome.logs)
             await observability.add_metrics(outcome.metrics)

@@ -104,3 +104,38 @@ async def test_runs_are_scoped(client: httpx.AsyncClient, make_tenant: TenantFac
     assert (await client.get(f"{flows_url(owner)}{flow_id}/runs/bogus/", headers=auth(owner))).status_code == 404
     response = await client.post(f"{flows_url(reader)}{flow_id}/runs/", json={"distinct_id": "a"}, headers=auth(reader))
     assert response.status_code == 403
+
+
+async def test_a_run_writes_posthog_logs_and_metrics(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    flow_id = await create_flow(client, tenant)
+    run = (
+        await client.post(f"{flows_url(tenant)}{flow_id}/runs/", json={"distinct_id": "ada"}, headers=auth(tenant))
+    ).json()
+
+    async def logged() -> list[dict[str, Any]] | None:
+        logs = (
+            await client.get(
+                f"{flows_url(tenant)}{flow_id}/logs/", params={"instance_id": run["id"]}, headers=auth(tenant)
+            )
+        ).json()["results"]
+        return logs if any(log["message"] == "Workflow completed" for log in logs) else None
+
+    logs = await wait_for(logged, within=20)
+    messages = [log["message"] for log in reversed(logs)]
+    assert messages[0].startswith("Starting workflow execution at trigger at request of [Actor:ada] on [Event:")
+    assert "|$workflow_triggered|" in messages[0]
+    assert messages[1:] == [
+        "Executing action [Action:split]",
+        'Stored action result in variable(s): picked = "done"',
+        "Workflow moved to action [Action:done]",
+        "Executing action [Action:done]",
+        "Workflow completed",
+    ]
+    assert {log["level"] for log in logs} == {"INFO", "DEBUG"}
+    assert len({log["timestamp"] for log in logs}) == len(logs)
+    totals = (
+        await client.get(
+            f"{flows_url(tenant)}{flow_id}/metrics/totals/", params={"breakdown_by": "name"}, headers=auth(tenant)
+        )
+    ).json()
+    assert totals == {"totals": {"succeeded": 3}}
