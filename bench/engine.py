@@ -1,0 +1,168 @@
+"""Engine throughput: N runs of a 5-step flow through the real worker path on PostgreSQL.
+
+    .venv/bin/python bench/engine.py [--runs 500] [--concurrency 20] [--database-url postgresql://127.0.0.1/test]
+
+Prints steps per second and p50/p99 time from start to completion for runs executed by
+`RunProcessor` (claim, execute, persist: what an arq worker does per job), the PostgreSQL
+round-trips per step, and, as the baseline measured in the same process, the same flow executed
+in memory by the engine alone. The ratio says what persistence costs.
+"""
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import event, text
+
+from app.db.base import utcnow
+from app.db.migrate import upgrade_to_head
+from app.db.models import Team, User
+from app.db.repositories.runs import RunRepository
+from app.db.session import create_engine, create_sessionmaker, session_scope
+from app.engine.executor import execute
+from app.engine.invocation import Invocation
+from app.schemas.hog_flow import HogFlowCreate
+from app.services.bootstrap import bootstrap_tenant
+from app.services.hog_flows import create_flow
+from app.services.runs import initial_state, manual_event
+from app.worker.processor import RunProcessor, flow_snapshot
+from app.worker.scheduling import WakeUpScheduler
+
+VARIABLE_IS_A = {"properties": [{"key": "cohort", "type": "workflow_variable", "value": "a", "operator": "exact"}]}
+FLOW: dict[str, Any] = {
+    "name": "bench",
+    "status": "active",
+    "actions": [
+        {"id": "trigger", "name": "trigger", "type": "trigger", "config": {"type": "schedule"}},
+        {
+            "id": "check",
+            "name": "check",
+            "type": "conditional_branch",
+            "config": {
+                "conditions": [
+                    {
+                        "filters": {
+                            "properties": [{"key": "plan", "type": "person", "value": "pro", "operator": "exact"}]
+                        }
+                    }
+                ]
+            },
+        },
+        {"id": "pause", "name": "pause", "type": "delay", "config": {"delay_duration": "0m"}},
+        {
+            "id": "split",
+            "name": "split",
+            "type": "random_cohort_branch",
+            "config": {"cohorts": [{"percentage": 100}]},
+            "output_variable": {"key": "cohort", "result_path": "assigned_cohort"},
+        },
+        {
+            "id": "route",
+            "name": "route",
+            "type": "conditional_branch",
+            "config": {"conditions": [{"filters": VARIABLE_IS_A}]},
+        },
+        {"id": "done", "name": "done", "type": "exit", "config": {}},
+    ],
+    "edges": [
+        {"from": "trigger", "to": "check", "type": "continue"},
+        {"from": "check", "to": "pause", "type": "continue"},
+        {"from": "check", "to": "pause", "type": "branch", "index": 0},
+        {"from": "pause", "to": "split", "type": "continue"},
+        {"from": "split", "to": "route", "type": "branch", "index": 0},
+        {"from": "route", "to": "done", "type": "continue"},
+        {"from": "route", "to": "done", "type": "branch", "index": 0},
+    ],
+}
+STEPS_PER_RUN = 5
+
+
+async def in_memory_baseline(flow: Any, runs: int) -> float:
+    snapshot = flow_snapshot(flow)
+    started = time.perf_counter()
+    for _ in range(runs):
+        state = initial_state(flow, manual_event("bench", utcnow()), None)
+        outcome = await execute(Invocation(id=str(uuid.uuid4()), flow=snapshot, state=state))
+        assert outcome.status == "completed", outcome.error
+    return runs * STEPS_PER_RUN / (time.perf_counter() - started)
+
+
+async def main(args: argparse.Namespace) -> None:
+    admin = create_engine(args.database_url, isolation_level="AUTOCOMMIT")
+    name = f"hogflows_bench_{uuid.uuid4().hex[:8]}"
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = create_engine(args.database_url.rsplit("/", 1)[0] + "/" + name)
+    try:
+        await upgrade_to_head(engine)
+        sessionmaker = create_sessionmaker(engine)
+        async with session_scope(sessionmaker) as session:
+            tenant = await bootstrap_tenant(session)
+            team = await session.get(Team, tenant.team_id)
+            user = await session.get(User, tenant.user_id)
+            assert team is not None and user is not None
+            flow = await create_flow(session, team, user, HogFlowCreate.model_validate(FLOW))
+            repo = RunRepository(session)
+            run_ids = []
+            for index in range(args.runs):
+                state = initial_state(flow, manual_event(f"user-{index}", utcnow()), None)
+                run = await repo.create(
+                    team_id=team.id, hog_flow_id=flow.id, state=state, now=utcnow(), distinct_id=f"user-{index}"
+                )
+                run_ids.append(run.id)
+
+        round_trips = 0
+
+        def count(*_: Any) -> None:
+            nonlocal round_trips
+            round_trips += 1
+
+        event.listen(engine.sync_engine, "before_cursor_execute", count)
+        processor = RunProcessor(sessionmaker, WakeUpScheduler())
+        semaphore = asyncio.Semaphore(args.concurrency)
+
+        async def process(run_id: uuid.UUID) -> None:
+            async with semaphore:
+                await processor.process(run_id)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(process(run_id) for run_id in run_ids))
+        elapsed = time.perf_counter() - started
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+
+        async with session_scope(sessionmaker) as session:
+            rows = (await session.execute(text("SELECT status, created_at, finished_at FROM hog_flow_runs"))).all()
+        completed = [row for row in rows if row[0] == "completed"]
+        latencies = sorted((row[2] - row[1]).total_seconds() * 1000 for row in completed)
+        steps = len(completed) * STEPS_PER_RUN
+        baseline = await in_memory_baseline(flow, args.runs)
+        persisted = steps / elapsed
+        print(f"runs completed:           {len(completed)}/{args.runs} (concurrency {args.concurrency})")
+        print(f"steps/s with PostgreSQL:  {persisted:,.0f}")
+        print(f"steps/s in memory:        {baseline:,.0f}  (baseline, same process)")
+        print(f"ratio persisted/memory:   {persisted / baseline:.3f}")
+        print(f"start->completion p50:    {statistics.median(latencies):.1f} ms")
+        print(f"start->completion p99:    {latencies[int(len(latencies) * 0.99) - 1]:.1f} ms")
+        print(
+            f"PostgreSQL round-trips:   {round_trips / steps:.2f} per step ({round_trips / len(completed):.1f} per run)"
+        )
+    finally:
+        await engine.dispose()
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--database-url", default="postgresql+asyncpg://127.0.0.1:5432/test")
+    asyncio.run(main(parser.parse_args()))
