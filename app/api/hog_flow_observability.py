@@ -113,11 +113,29 @@ def _offset(raw: str | None) -> int:
     return max(value, 0)
 
 
-def _as_utc(moment: datetime | None) -> datetime | None:
+def _out_of_range(raw: object, attr: str) -> ValidationError:
+    return ValidationError(f"Date '{raw}' is out of range.", attr=attr)
+
+
+def _as_utc(moment: datetime | None, attr: str) -> datetime | None:
     """DRF reads a datetime without an offset in the server timezone, which is UTC in PostHog."""
     if moment is None:
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:
+        raise _out_of_range(moment.isoformat(), attr) from None
+
+
+def _within_supported_years(moment: datetime, raw: str, attr: str) -> datetime:
+    """Keep clear of datetime's year 1 and 9999 limits, which flooring and stepping buckets would cross."""
+    try:
+        year = moment.astimezone(UTC).year
+    except OverflowError:
+        year = 0
+    if not 2 <= year <= 9998:
+        raise _out_of_range(raw, attr)
+    return moment
 
 
 def team_zone(team: Team) -> ZoneInfo:
@@ -166,7 +184,11 @@ def parse_metrics_date(raw: str, zone: ZoneInfo, *, attr: str, now: datetime | N
         except ValueError:
             parsed = None
     if parsed is not None:
-        return parsed.replace(tzinfo=zone) if parsed.tzinfo is None else parsed.astimezone(zone)
+        try:
+            parsed = parsed.replace(tzinfo=zone) if parsed.tzinfo is None else parsed.astimezone(zone)
+        except OverflowError:
+            raise _out_of_range(raw, attr) from None
+        return _within_supported_years(parsed, raw, attr)
     match = _RELATIVE_DATE.fullmatch(value)
     if match is None:
         raise ValidationError(
@@ -177,9 +199,10 @@ def parse_metrics_date(raw: str, zone: ZoneInfo, *, attr: str, now: datetime | N
     current = (now or datetime.now(UTC)).astimezone(zone)
     number = int(match["number"]) if match["number"] else 0
     try:
-        return current - _relative_delta(number, match["kind"], match["position"])
+        moment = current - _relative_delta(number, match["kind"], match["position"])
     except (OverflowError, ValueError):
-        raise ValidationError(f"Date '{raw}' is out of range.", attr=attr) from None
+        raise _out_of_range(raw, attr) from None
+    return _within_supported_years(moment, raw, attr)
 
 
 def _bucket_starts(after: datetime, before: datetime, interval: MetricInterval, zone: ZoneInfo) -> list[datetime]:
@@ -266,8 +289,8 @@ async def hog_flow_logs(
         team_id=ctx.team.id,
         source_id=str(flow.id),
         limit=limit or DEFAULT_LOG_LIMIT,
-        after=_as_utc(after),
-        before=_as_utc(before),
+        after=_as_utc(after, "after"),
+        before=_as_utc(before, "before"),
         levels=_split(level),
         search=search or None,
         instance_id=instance_id or None,

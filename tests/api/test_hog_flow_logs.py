@@ -235,6 +235,11 @@ class TestFilters:
         assert body["type"] == "validation_error" and body["attr"] == param
         assert body["code"] == "invalid_input"
 
+    async def test_datetime_out_of_range(self, client: httpx.AsyncClient, tenant: Tenant, flow_id: str) -> None:
+        response = await get_logs(client, tenant, flow_id, before="9999-12-31T23:59:59-05:00")
+        assert response.status_code == 400
+        assert response.json()["attr"] == "before"
+
     async def test_level_is_comma_separated_and_case_insensitive(
         self, client: httpx.AsyncClient, tenant: Tenant, flow_id: str, sessionmaker: Sessions
     ) -> None:

@@ -28,8 +28,8 @@ from tests.conftest import TenantFactory
 Sessions = async_sessionmaker[AsyncSession]
 
 
-def at(*args: int, tz: Any = UTC) -> datetime:
-    return datetime(*args, tzinfo=tz)  # type: ignore[misc]
+def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, *, tz: Any = UTC) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=tz)
 
 
 async def create_flow(client: httpx.AsyncClient, tenant: Tenant) -> str:
@@ -385,6 +385,22 @@ class TestDates:
             assert body["code"] == "invalid_input"
             assert body["attr"] == param
             assert value in body["detail"]
+
+    @pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-05:00", "-99999y"])
+    async def test_dates_out_of_range(
+        self, client: httpx.AsyncClient, tenant: Tenant, flow_id: str, value: str
+    ) -> None:
+        for url in (metrics_url(tenant, flow_id), totals_url(tenant, flow_id)):
+            response = await client.get(url, params={"after": value}, headers=auth(tenant))
+            assert response.status_code == 400
+            assert response.json()["attr"] == "after"
+            assert response.json()["detail"] == f"Date '{value}' is out of range."
+
+    async def test_far_edges_of_the_calendar(self, client: httpx.AsyncClient, tenant: Tenant, flow_id: str) -> None:
+        body = await get_metrics(
+            client, tenant, flow_id, after="9998-12-30", before="9998-12-31T23:59", interval="week"
+        )
+        assert body == {"labels": ["9998-12-28"], "series": []}
 
     async def test_too_many_buckets(self, client: httpx.AsyncClient, tenant: Tenant, flow_id: str) -> None:
         response = await client.get(
