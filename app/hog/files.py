@@ -54,18 +54,20 @@ def run_file(path: str | PathLike[str], stdout: TextIO, stderr: TextIO) -> int:
         stderr.write(f"{path}: {exc}\n")
         return EXIT_COMPILE_ERROR
 
-    from app.hog.vm import execute  # the VM is imported lazily: compiling does not need it
+    from app.hog import execute  # imported lazily: compiling does not need the VM
 
-    printed: list[str] = []
     try:
         result = execute(bytecode)
     except Exception as exc:
-        # Lines printed before the failure, when the VM reports them on the exception.
-        printed = list(getattr(exc, "prints", None) or [])
-        _write_lines(stdout, printed)
+        # The VM's errors carry the lines printed before the failure.
+        _write_lines(stdout, list(getattr(exc, "prints", None) or []))
         stderr.write(f"{exc}\n")
         return EXIT_RUNTIME_ERROR
     _write_lines(stdout, list(result.prints))
+    if not result.finished:
+        name = result.async_call.name if result.async_call is not None else "an async function"
+        stderr.write(f"{path}: can not run {name}() outside a flow (async host functions pause the VM)\n")
+        return EXIT_RUNTIME_ERROR
     return EXIT_OK
 
 

@@ -8,12 +8,14 @@ from typing import Any
 
 import pytest
 
+from app.hog import execute
 from app.hog.compiler import HogCompileError, compile_ast, compile_expression, compile_program
 from app.hog.opcodes import Op
 from app.hog.parser import HogSyntaxError
 
 SUITE = Path(__file__).resolve().parents[2].parent / "shared" / "hog-suite"
 FIXTURES = sorted(path.stem for path in SUITE.glob("*.hog"))
+RUNNABLE = [name for name in FIXTURES if (SUITE / f"{name}.stdout").exists()]
 
 
 def typed(value: Any) -> Any:
@@ -40,6 +42,24 @@ def test_fixture_bytecode_matches_posthog(name: str) -> None:
     # JSON-clean output: plain ints, never `Op` members
     assert not any(isinstance(item, Op) for item in compiled)
     assert json.loads(json.dumps(compiled)) == compiled
+
+
+# ---------------------------------------------------------------------------------------------------
+# Fixtures: compile the source, run it, compare what it prints (the required check)
+# ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", RUNNABLE)
+def test_fixture_compiles_and_prints_the_expected_output(name: str) -> None:
+    bytecode = compile_program((SUITE / f"{name}.hog").read_text())
+    result = execute(bytecode)
+    assert result.finished
+    output = "".join(f"{line}\n" for line in result.prints)
+    assert output == (SUITE / f"{name}.stdout").read_text()
+
+
+def test_runnable_fixture_count() -> None:
+    assert len(RUNNABLE) >= 31
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -338,3 +358,91 @@ def test_syntax_errors_are_compile_errors_with_position() -> None:
 
 def test_redeclaring_in_an_inner_scope_is_allowed() -> None:
     assert compile_program("let a := 1\n{ let a := 2 }") == ["_H", 1, 33, 1, 33, 2, 35, 35]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Semantics beyond the fixtures: compile and run
+# ---------------------------------------------------------------------------------------------------
+
+
+def run(source: str) -> tuple[list[str], Any]:
+    result = execute(compile_program(source))
+    assert result.finished
+    return result.prints, result.result
+
+
+RUNS = [
+    # `between` nested under other operands still finds its hidden locals
+    ("print([1, 5 between 1 and 10, (0 between 1 and 2), 3])", ["[1, true, false, 3]"]),
+    ("let a := [1, 2]\nprint(a[1] + (5 between 1 and 10 ? 10 : 20), {'k': 3 not between 1 and 2})", ["11 {'k': true}"]),
+    ("print(arrayMap(x -> x between 2 and 3, [1, 2, 3, 4]))", ["[false, true, true, false]"]),
+    ("print(null between 1 and 2, 1 between null and 2, 2 not between 1 and null)", ["false false false"]),
+    # `let` initializers see the outer binding; closures in them see the new one
+    ("let x := 1\n{ let x := x + 1\n print(x) }\nprint(x)", ["2", "1"]),
+    ("let f := n -> n < 2 ? n : f(n - 1) + f(n - 2)\nprint(f(10))", ["55"]),
+    # try/catch
+    ("try { throw HogError('Oops', 'bad') } catch (err: Oops) { print(err.message, type) }", ["bad Oops"]),
+    ("try { throw Error('bad') } catch (err) { print(err) }", ["Error('bad')"]),
+    ("try { throw Error('x') } catch (e: Other) { print(1) } catch (e: Error) { print(2) }", ["2"]),
+    (
+        "fun f() { try { return 1 } catch { return 2 } }\nprint(f())\ntry { throw Error('y') } catch { print(3) }",
+        ["1", "3"],
+    ),
+    # loops with locals in their bodies
+    ("for (let i := 0; i < 3; i := i + 1) { let y := i * 2\n print(y) }", ["0", "2", "4"]),
+    ("for (let k, v in {'a': 1, 'b': 2}) { let z := k\n print(z, v) }", ["a 1", "b 2"]),
+    ("for (let k, v in ['x', 'y']) { print(k, v) }", ["0 x", "1 y"]),
+    ("let i := 0\nwhile (i < 2) { let j := i\n i := j + 1\n print(i) }", ["1", "2"]),
+    ("let i := 0\nfor (;;) { i := i + 1\n if (i > 3) { print(i)\n return i } }", ["4"]),
+    ("let n := 0\nfor (n; n < 2; n := n + 1) { print(n) }", ["0", "1"]),
+    # conditionals
+    ("print(multiIf(false, 1, false, 2, 3), multiIf(false, 1, true, 2), if(false, 1))", ["3 2 null"]),
+    ("if (false) print(1); else if (true) print(2); else print(3)", ["2"]),
+    ("print(1 ?? 2, null ?? null ?? 3, ifNull(null, 'x'))", ["1 3 x"]),
+    ("print(true and 1, false or 0, not 0, and(1, 1, 0), or(0, 0, 1))", ["true false true false true"]),
+    # closures
+    ("fun mk(a) { return b -> a + b }\nprint(mk(1)(2))", ["3"]),
+    ("let a := {}\nlet f := () -> { a.b := 2 }\nf()\nprint(a)", ["{'b': 2}"]),
+    ("let a := 1\nlet f := () -> { a := 2 }\nf()\nprint(a)", ["2"]),
+    ("let a := 1\nlet f := () -> () -> a\na := 5\nprint(f()())", ["5"]),
+    (
+        "fun counter() { let n := 0\n return () -> { n := n + 1\n return n } }\n"
+        "let c := counter()\nc()\nprint(c(), counter()())",
+        ["2 1"],
+    ),
+    # property assignment on nested values
+    ("let r := [1, {'d': [1, 2]}]\nr.2.d.1 := 'x'\nr[2]['e'] := 3\nprint(r)", ["[1, {'d': ['x', 2], 'e': 3}]"]),
+    # HogQLX
+    ("print(<div a='b'>hi</div>)", ["{'__hx_tag': 'div', 'a': 'b', 'children': ['hi']}"]),
+    ("fun Tag(props) { return props.a }\nprint(<Tag a='x' />)", ["x"]),
+    # f-strings and concat
+    ("print(f'{1}', f'a{null}b', 'a' || 1 || null)", ["1 ab a1"]),
+]
+
+
+@pytest.mark.parametrize(("source", "expected"), RUNS)
+def test_run(source: str, expected: list[str]) -> None:
+    prints, _ = run(source)
+    assert prints == expected
+
+
+def test_top_level_return_value() -> None:
+    assert run("return 5 between 1 and 10")[1] is True
+    assert run("let a := 1")[1] is None
+
+
+def test_expression_bytecode_leaves_one_value() -> None:
+    result = execute(
+        compile_expression("event = '$pageview' and properties.x > 1"), {"event": "$pageview", "properties": {"x": 2}}
+    )
+    assert result.result is True
+    result = execute(compile_expression("[1, x between 1 and 3, 4]"), {"x": 2})
+    assert result.result == [1, True, 4]
+
+
+def test_known_functions_match_the_vm_stl() -> None:
+    from app.hog.compiler_functions import BYTECODE_STL_FUNCTIONS, STL_FUNCTIONS
+    from app.hog.stl import BYTECODE_STL, STL
+
+    assert set(STL) == STL_FUNCTIONS
+    assert set(BYTECODE_STL) <= BYTECODE_STL_FUNCTIONS

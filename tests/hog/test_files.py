@@ -66,3 +66,48 @@ def test_run_file_reports_missing_files(tmp_path: Path) -> None:
     out, err = io.StringIO(), io.StringIO()
     assert run_file(tmp_path / "missing.hog", out, err) != 0
     assert "missing.hog" in err.getvalue()
+
+
+@pytest.mark.parametrize("suffix", [".hog", ".hoge"])
+def test_run_fixture_files(suffix: str) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert run_file(SUITE / f"recursion{suffix}", out, err) == 0
+    assert out.getvalue() == (SUITE / "recursion.stdout").read_text()
+    assert err.getvalue() == ""
+
+
+def test_run_file_uncaught_error(tmp_path: Path) -> None:
+    path = tmp_path / "boom.hog"
+    path.write_text("print('before')\nthrow HogError('FishError', 'no fish')\nprint('after')\n")
+    out, err = io.StringIO(), io.StringIO()
+    assert run_file(path, out, err) != 0
+    assert out.getvalue() == "before\n"
+    assert "FishError" in err.getvalue()
+    assert "no fish" in err.getvalue()
+
+
+def test_run_file_runtime_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.hoge"
+    path.write_text(json.dumps(["_H", 1, 32, "hi", 2, "print", 1, 35, 32, "nope", 1, 1, 35]))
+    out, err = io.StringIO(), io.StringIO()
+    assert run_file(path, out, err) != 0
+    assert out.getvalue() == "hi\n"
+    assert "Global variable not found: nope" in err.getvalue()
+
+
+def test_run_file_async_call_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "fetch.hog"
+    path.write_text("print(1)\nfetch('https://example.com')\n")
+    out, err = io.StringIO(), io.StringIO()
+    assert run_file(path, out, err) != 0
+    assert out.getvalue() == "1\n"
+    assert "fetch" in err.getvalue()
+
+
+def test_run_file_success_writes_nothing_to_stderr(tmp_path: Path) -> None:
+    path = tmp_path / "ok.hog"
+    path.write_text("let a := 1\nprint(a, 'two', [3])\nreturn a\n")
+    out, err = io.StringIO(), io.StringIO()
+    assert run_file(path, out, err) == 0
+    assert out.getvalue() == "1 two [3]\n"
+    assert err.getvalue() == ""
