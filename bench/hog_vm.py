@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.hog import execute  # noqa: E402
+from app.hog import execute
 
 SUITE = Path(__file__).resolve().parents[1].parent / "shared" / "hog-suite"
 # event = '$pageview' and properties.x > 3

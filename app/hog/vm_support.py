@@ -27,6 +27,7 @@ from app.hog.values import Callable, Closure, Upvalue, get_property, is_error, s
 CHECK_INTERVAL = 1024  # ops between time/step checks on loops and calls
 
 _STL_CHUNKS = {fn.chunk: fn.code for fn in BYTECODE_STL.values()}
+_STL_VERSIONS = {name: 1 for name in _STL_CHUNKS}
 _natives_cache: dict[frozenset[str], dict[str, StlFunction]] = {}
 
 
@@ -51,13 +52,17 @@ class VMSupport:
         counters: Counters,
     ) -> None:
         self.chunks = chunks
-        self.chunk_code: dict[str, list[Any]] = {**_STL_CHUNKS, **{n: c.code for n, c in chunks.items()}}
-        self.chunk_versions: dict[str, int] = {n: 1 for n in _STL_CHUNKS}
-        self.chunk_versions.update({n: c.version for n, c in chunks.items()})
+        self.chunk_code: dict[str, list[Any]] = dict(_STL_CHUNKS)
+        self.chunk_versions: dict[str, int] = dict(_STL_VERSIONS)
+        for name, chunk in chunks.items():
+            self.chunk_code[name] = chunk.code
+            self.chunk_versions[name] = chunk.version
+        # Per-chunk globals only exist in the multi-chunk form; None = every chunk reads ``globals``.
+        self.chunk_globals = {n: c.globals for n, c in chunks.items() if c.globals is not None} or None
         self.globals = globals
         self.host_functions = functions
         self.async_functions = async_functions
-        self.natives = natives_for(frozenset(functions) | async_functions)
+        self.natives = natives_for(frozenset(functions) | async_functions if functions else async_functions)
         self.limits = limits
         self.counters = counters
         self.stack: list[Any] = []
@@ -238,19 +243,20 @@ class VMSupport:
 
     def get_global(self, count: int) -> None:
         stack = self.stack
-        chain = [stack.pop() for _ in range(count)]
+        chain = [stack.pop()] if count == 1 else [stack.pop() for _ in range(count)]
         head = chain[0] if chain else None
-        globals = self.chunks[self.frames[-1].chunk].globals if self.frames[-1].chunk in self.chunks else None
-        if globals is None:
-            globals = self.globals
+        globals = self.globals
+        if self.chunk_globals is not None:
+            globals = self.chunk_globals.get(self.frames[-1].chunk, globals)
         if type(head) is str and head in globals:
             value = globals[head]
-            for part in chain[1:]:
+            for index in range(1, count):
                 if value is None:
                     break
-                value = get_property(value, part)
-            value = copy_value(value)
-            if type(value) in (list, tuple, dict):
+                value = get_property(value, chain[index])
+            t = type(value)
+            if t is list or t is tuple or t is dict:
+                value = copy_value(value)
                 self.allocate_value(value, deep=True)
             stack.append(value)
             return
