@@ -74,3 +74,27 @@ class HogFlowRunStep(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class HogFlowSend(Base):
+    """A side effect (HTTP request, email, SMS) a function step performed, keyed so a retry never repeats it.
+
+    The row is written before the request goes out and completed after; a retried pickup that finds
+    a completed row reuses its response instead of sending again.
+    """
+
+    __tablename__ = "hog_flow_sends"
+    __table_args__ = (UniqueConstraint("run_id", "action_id", "attempt", "call_index"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    run_id: Mapped[UUID] = mapped_column(ForeignKey("hog_flow_runs.id", ondelete="CASCADE"))
+    action_id: Mapped[str] = mapped_column(String(400))
+    # Which entry into the action (a run may pass through the same action again in a loop).
+    attempt: Mapped[int] = mapped_column(Integer)
+    # Which async call of the function this is (a template may call fetch more than once).
+    call_index: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[str] = mapped_column(String(20))  # fetch | email
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | done
+    response: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -12,7 +12,11 @@ from app.db.base import Base, JSONType, UTCDateTime, utcnow, uuid7
 
 class Person(Base):
     __tablename__ = "persons"
-    __table_args__ = (Index("ix_persons_team_id_created_at", "team_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_persons_team_id_created_at", "team_id", "created_at"),
+        # Batch audiences push property filters down to JSONB operators (`@>`, `?`).
+        Index("ix_persons_properties", "properties", postgresql_using="gin"),
+    )
 
     id: Mapped[UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
