@@ -1,16 +1,44 @@
-"""Persons by distinct id or id."""
+"""Persons by distinct id or id, and upserts of their properties."""
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.base import utcnow, uuid7
 from app.db.models import Person, PersonDistinctId
+
+# Keeps each `IN (...)` list well under database parameter limits.
+_CHUNK = 1000
+
+
+@dataclass
+class PersonUpdate:
+    """What an event or an API call says about a person: `$set` and `$set_once` properties."""
+
+    distinct_id: str
+    set: dict[str, Any] = field(default_factory=dict)
+    set_once: dict[str, Any] = field(default_factory=dict)
+
+
+def apply_update(properties: dict[str, Any], change: PersonUpdate) -> dict[str, Any]:
+    merged = {**change.set_once, **properties}
+    merged.update(change.set)
+    return merged
 
 
 class PersonRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    def _insert(self, table: Any) -> Any:
+        dialect = self.session.bind.dialect.name if self.session.bind is not None else "postgresql"
+        return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
 
     async def get_by_distinct_id(self, team_id: int, distinct_id: str) -> Person | None:
         statement = (
@@ -28,10 +56,118 @@ class PersonRepository:
         statement = select(PersonDistinctId.distinct_id).where(PersonDistinctId.person_id == person_id)
         return list((await self.session.execute(statement)).scalars().all())
 
-    async def create(self, team_id: int, distinct_id: str, properties: dict[str, object]) -> Person:
+    async def create(self, team_id: int, distinct_id: str, properties: dict[str, Any]) -> Person:
         person = Person(team_id=team_id, properties=properties)
         self.session.add(person)
         await self.session.flush()
         self.session.add(PersonDistinctId(team_id=team_id, distinct_id=distinct_id, person_id=person.id))
         await self.session.flush()
         return person
+
+    async def upsert(self, team_id: int, change: PersonUpdate) -> Person:
+        """Find or create the person behind a distinct id and apply `$set` / `$set_once`."""
+        people = await self.upsert_many(team_id, [change])
+        return people[change.distinct_id]
+
+    async def upsert_many(self, team_id: int, changes: Sequence[PersonUpdate]) -> dict[str, Person]:
+        """Bulk form of `upsert`: a few statements per thousand distinct ids, whatever the batch size."""
+        merged: dict[str, PersonUpdate] = {}
+        for change in changes:
+            previous = merged.get(change.distinct_id)
+            if previous is None:
+                merged[change.distinct_id] = PersonUpdate(change.distinct_id, dict(change.set), dict(change.set_once))
+            else:
+                previous.set.update(change.set)
+                previous.set_once = {**change.set_once, **previous.set_once}
+        existing = await self._by_distinct_ids(team_id, merged)
+        missing = [distinct_id for distinct_id in merged if distinct_id not in existing]
+        if missing:
+            await self._create_many(team_id, [merged[d] for d in missing])
+            existing.update(await self._by_distinct_ids(team_id, missing))
+        now = utcnow()
+        for distinct_id, change in merged.items():
+            person = existing[distinct_id]
+            properties = apply_update(dict(person.properties or {}), change)
+            if properties != person.properties:
+                person.properties = properties
+                person.updated_at = now
+        await self.session.flush()
+        return existing
+
+    async def _by_distinct_ids(self, team_id: int, distinct_ids: Iterable[str]) -> dict[str, Person]:
+        found: dict[str, Person] = {}
+        wanted = list(distinct_ids)
+        for start in range(0, len(wanted), _CHUNK):
+            statement = (
+                select(PersonDistinctId.distinct_id, Person)
+                .join(Person, Person.id == PersonDistinctId.person_id)
+                .where(
+                    PersonDistinctId.team_id == team_id,
+                    PersonDistinctId.distinct_id.in_(wanted[start : start + _CHUNK]),
+                )
+            )
+            found.update({row[0]: row[1] for row in (await self.session.execute(statement)).all()})
+        return found
+
+    async def _create_many(self, team_id: int, changes: Sequence[PersonUpdate]) -> None:
+        """Insert persons and their distinct ids; a distinct id another writer claimed first keeps its person."""
+        now = utcnow()
+        rows = [(uuid7(), change) for change in changes]
+        for start in range(0, len(rows), _CHUNK):
+            chunk = rows[start : start + _CHUNK]
+            await self.session.execute(
+                self._insert(Person),
+                [
+                    {
+                        "id": pid,
+                        "team_id": team_id,
+                        "properties": apply_update({}, change),
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for pid, change in chunk
+                ],
+            )
+            await self.session.execute(
+                self._insert(PersonDistinctId).on_conflict_do_nothing(index_elements=["team_id", "distinct_id"]),
+                [{"team_id": team_id, "distinct_id": change.distinct_id, "person_id": pid} for pid, change in chunk],
+            )
+        # Persons whose distinct id lost the race have no distinct id: drop them.
+        created = [pid for pid, _ in rows]
+        for start in range(0, len(created), _CHUNK):
+            orphan_ids = select(Person.id).where(
+                Person.id.in_(created[start : start + _CHUNK]),
+                ~select(PersonDistinctId.id).where(PersonDistinctId.person_id == Person.id).exists(),
+            )
+            await self.session.execute(delete(Person).where(Person.id.in_(orphan_ids)))
+
+    async def alias(self, team_id: int, distinct_id: str, anonymous_id: str) -> Person:
+        """`$identify`: `anonymous_id` becomes another id of the person behind `distinct_id`."""
+        person = await self.get_by_distinct_id(team_id, distinct_id)
+        anonymous = await self.get_by_distinct_id(team_id, anonymous_id)
+        if person is None and anonymous is None:
+            person = await self.upsert(team_id, PersonUpdate(distinct_id))
+            await self._point(team_id, anonymous_id, person.id)
+            return person
+        if person is None:
+            assert anonymous is not None
+            await self._point(team_id, distinct_id, anonymous.id)
+            return anonymous
+        if anonymous is not None and anonymous.id != person.id:
+            # Merge: the identified person keeps its values, gains what only the anonymous one knew.
+            person.properties = {**(anonymous.properties or {}), **(person.properties or {})}
+            await self.session.execute(
+                update(PersonDistinctId).where(PersonDistinctId.person_id == anonymous.id).values(person_id=person.id)
+            )
+            await self.session.delete(anonymous)
+        elif anonymous is None:
+            await self._point(team_id, anonymous_id, person.id)
+        await self.session.flush()
+        return person
+
+    async def _point(self, team_id: int, distinct_id: str, person_id: UUID) -> None:
+        await self.session.execute(
+            self._insert(PersonDistinctId)
+            .values(team_id=team_id, distinct_id=distinct_id, person_id=person_id)
+            .on_conflict_do_nothing(index_elements=["team_id", "distinct_id"])
+        )
