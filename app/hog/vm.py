@@ -20,6 +20,9 @@ from app.hog.values import Callable, Closure, get_property, hog_compare, hog_equ
 from app.hog.vm_support import CHECK_INTERVAL, VMSupport
 
 _CONTAINERS = (list, tuple, dict)
+# Sets rather than range checks: an operand-less garbage opcode (null, a string) must not raise.
+_COMPARISONS = frozenset(range(11, 17))
+_MATCHES = frozenset(range(17, 27))
 
 
 class VM(VMSupport):
@@ -105,7 +108,7 @@ class VM(VMSupport):
                         if type(result) is str:
                             self.allocate(8 + len(result))
                     ip += 1
-                elif 11 <= op <= 16:  # EQ, NOT_EQ, GT, GT_EQ, LT, LT_EQ
+                elif op in _COMPARISONS:  # EQ, NOT_EQ, GT, GT_EQ, LT, LT_EQ
                     left = stack.pop()
                     right = stack[-1]
                     tl = type(left)
@@ -249,7 +252,7 @@ class VM(VMSupport):
                     left = stack.pop()
                     stack[-1] = hog_div(left, stack[-1]) if op == 9 else hog_mod(left, stack[-1])
                     ip += 1
-                elif 17 <= op <= 26:  # LIKE family, IN, NOT_IN, regex family
+                elif op in _MATCHES:  # LIKE family, IN, NOT_IN, regex family
                     left = stack.pop()
                     stack[-1] = self.match_op(op, left, stack[-1])
                     ip += 1

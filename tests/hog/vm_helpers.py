@@ -5,15 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from app.hog import ExecResult, Limits, execute
+from app.hog import ExecResult, HogVMError, Limits, execute
+from app.hog.assembler import assemble
 from app.hog.opcodes import Op
 
 SUITE = Path(__file__).resolve().parents[2].parent / "shared" / "hog-suite"
 
 
 def program(*parts: Any) -> list[Any]:
-    """``["_H", 1, ...]`` with ``Op`` members turned into their numbers."""
-    return ["_H", 1, *(int(p) if isinstance(p, Op) else p for p in parts)]
+    """``["_H", 1, ...]`` assembled (``Op`` members, labels and jumps resolved)."""
+    return ["_H", 1, *assemble(*parts)]
 
 
 def run(*parts: Any, limits: Limits | None = None, **kwargs: Any) -> ExecResult:
@@ -23,6 +24,15 @@ def run(*parts: Any, limits: Limits | None = None, **kwargs: Any) -> ExecResult:
 def value(*parts: Any, **kwargs: Any) -> Any:
     """Result of an expression program."""
     return run(*parts, **kwargs).result
+
+
+def error_message(*parts: Any, **kwargs: Any) -> str:
+    """The message of the HogVMError the program raises."""
+    try:
+        run(*parts, **kwargs)
+    except HogVMError as exc:
+        return str(exc)
+    raise AssertionError("program did not fail")
 
 
 def call(name: str, *args: Any) -> list[Any]:

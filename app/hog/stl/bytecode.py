@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from app.hog.assembler import Jump, Label, assemble
 from app.hog.opcodes import Op
 from app.hog.stl.registry import StlContext
 from app.hog.values import hog_typeof
@@ -18,53 +19,22 @@ from app.hog.values import hog_typeof
 PUSH = "__hogArrayPush"  # in-place append; resolvable only from stl/ chunks
 
 
-@dataclass(frozen=True)
-class _Label:
-    name: str
-
-
-@dataclass(frozen=True)
-class _Jump:
-    op: Op
-    target: str
-
-
-def _assemble(*items: Any) -> list[Any]:
-    """Flatten a listing; jump offsets count from the element after the offset operand."""
-    positions: dict[str, int] = {}
-    size = 0
-    for item in items:
-        if isinstance(item, _Label):
-            positions[item.name] = size
-        else:
-            size += 2 if isinstance(item, _Jump) else 1
-    code: list[Any] = []
-    for item in items:
-        if isinstance(item, _Label):
-            continue
-        if isinstance(item, _Jump):
-            code.extend((int(item.op), positions[item.target] - (len(code) + 2)))
-        else:
-            code.append(int(item) if isinstance(item, Op) else item)
-    return code
-
-
 def _loop(vals: int, index: int, body: tuple[Any, ...], after: tuple[Any, ...]) -> list[Any]:
     """``for index in 1..length(vals) { item := vals[index]; body }; after`` (item is local index+1)."""
     item = index + 1
-    return _assemble(
+    return assemble(
         Op.INTEGER, 1,  # index := 1
         Op.NULL,  # item
-        _Label("loop"),
+        Label("loop"),
         Op.GET_LOCAL, vals, Op.CALL_GLOBAL, "length", 1,
         Op.GET_LOCAL, index, Op.LT_EQ,
-        _Jump(Op.JUMP_IF_FALSE, "end"),
+        Jump(Op.JUMP_IF_FALSE, "end"),
         Op.GET_LOCAL, vals, Op.GET_LOCAL, index, Op.GET_PROPERTY, Op.SET_LOCAL, item,
         *body,
-        _Label("next"),
+        Label("next"),
         Op.INTEGER, 1, Op.GET_LOCAL, index, Op.PLUS, Op.SET_LOCAL, index,
-        _Jump(Op.JUMP, "loop"),
-        _Label("end"),
+        Jump(Op.JUMP, "loop"),
+        Label("end"),
         *after,
     )  # fmt: skip
 
@@ -85,7 +55,7 @@ def _array_map() -> list[Any]:
 def _array_filter() -> list[Any]:
     body = (
         Op.GET_LOCAL, 5, Op.GET_LOCAL, 0, Op.CALL_LOCAL, 1,
-        _Jump(Op.JUMP_IF_FALSE, "next"),
+        Jump(Op.JUMP_IF_FALSE, "next"),
         Op.GET_LOCAL, 3, Op.GET_LOCAL, 5, Op.CALL_GLOBAL, PUSH, 2, Op.POP,
     )  # fmt: skip
     return [*_values_of(1), int(Op.ARRAY), 0, *_loop(2, 4, body, (Op.GET_LOCAL, 3, Op.RETURN))]
@@ -95,7 +65,7 @@ def _array_exists() -> list[Any]:
     # locals: 0 func, 1 arr, 2 vals, 3 index, 4 item
     body = (
         Op.GET_LOCAL, 4, Op.GET_LOCAL, 0, Op.CALL_LOCAL, 1,
-        _Jump(Op.JUMP_IF_FALSE, "next"),
+        Jump(Op.JUMP_IF_FALSE, "next"),
         Op.TRUE, Op.RETURN,
     )  # fmt: skip
     return [*_values_of(1), *_loop(2, 3, body, (Op.FALSE, Op.RETURN))]
@@ -105,7 +75,7 @@ def _array_count() -> list[Any]:
     # locals: 0 func, 1 arr, 2 vals, 3 count, 4 index, 5 item
     body = (
         Op.GET_LOCAL, 5, Op.GET_LOCAL, 0, Op.CALL_LOCAL, 1,
-        _Jump(Op.JUMP_IF_FALSE, "next"),
+        Jump(Op.JUMP_IF_FALSE, "next"),
         Op.INTEGER, 1, Op.GET_LOCAL, 3, Op.PLUS, Op.SET_LOCAL, 3,
     )  # fmt: skip
     return [*_values_of(1), int(Op.INTEGER), 0, *_loop(2, 4, body, (Op.GET_LOCAL, 3, Op.RETURN))]
