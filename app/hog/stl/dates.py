@@ -258,7 +258,9 @@ _FIXED_SECONDS = {"second": 1, "minute": 60, "hour": 3600}
 def _shift(moment: _dt.datetime, unit: str, amount: int) -> _dt.datetime:
     unit = unit.lower().rstrip("s")
     if unit in _FIXED_SECONDS:
-        return moment + _dt.timedelta(seconds=amount * _FIXED_SECONDS[unit])
+        # Aware arithmetic in Python is wall-clock arithmetic; hours must be absolute across DST.
+        shifted = moment.astimezone(UTC) + _dt.timedelta(seconds=amount * _FIXED_SECONDS[unit])
+        return shifted.astimezone(moment.tzinfo)
     try:
         if unit in ("day", "week"):
             # Calendar days keep the wall-clock time across DST changes.
