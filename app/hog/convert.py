@@ -4,13 +4,86 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+from collections.abc import Callable as PyCallable
 from typing import Any
 
-from app.hog.errors import HogVMError
 from app.hog.printing import concat_part, function_repr
 from app.hog.values import Callable, Closure
 
-_NESTING_ERROR = "Value nested too deeply"
+_NOTHING = object()
+
+
+def _kind(value: Any) -> int:
+    if isinstance(value, dict):
+        return 0
+    if isinstance(value, list):
+        return 1
+    if isinstance(value, tuple):
+        return 2
+    return -1
+
+
+def _transform(
+    root: Any, leaf: PyCallable[[Any], Any], key: PyCallable[[Any], Any], share: bool, keep_tuples: bool = True
+) -> Any:
+    """Rebuild nested dicts/lists/tuples iteratively (no recursion limit on depth).
+
+    ``share``: aliases stay aliases and cycles are kept; otherwise a container met again on
+    its own path (a cycle) becomes ``None`` and shared children are copied.
+    """
+    kind = _kind(root)
+    if kind < 0:
+        return leaf(root)
+    built: dict[int, Any] = {}
+    on_path: set[int] = set()
+
+    def open_frame(source: Any, kind: int) -> list[Any]:
+        out: Any = {} if kind == 0 else []
+        if kind != 2:
+            built[id(source)] = out
+        on_path.add(id(source))
+        return [source, kind, list(source.items()) if kind == 0 else list(source), 0, out]
+
+    def store(frame: list[Any], item: Any) -> None:
+        if frame[1] == 0:
+            frame[4][key(frame[2][frame[3]][0])] = item
+        else:
+            frame[4].append(item)
+        frame[3] += 1
+
+    stack = [open_frame(root, kind)]
+    finished: Any = _NOTHING
+    while stack:
+        frame = stack[-1]
+        if finished is not _NOTHING:
+            store(frame, finished)
+            finished = _NOTHING
+            continue
+        source, kind, entries, index, out = frame
+        if index == len(entries):
+            stack.pop()
+            on_path.discard(id(source))
+            finished = tuple(out) if kind == 2 and keep_tuples else out
+            if kind == 2:
+                built[id(source)] = finished
+            if not stack:
+                return finished
+            continue
+        child = entries[index][1] if kind == 0 else entries[index]
+        child_kind = _kind(child)
+        if child_kind < 0:
+            store(frame, leaf(child))
+        elif id(child) in on_path:
+            store(frame, built.get(id(child)) if share else None)
+        elif share and id(child) in built:
+            store(frame, built[id(child)])
+        else:
+            stack.append(open_frame(child, child_kind))
+    return None
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def copy_value(value: Any) -> Any:
@@ -18,50 +91,21 @@ def copy_value(value: Any) -> Any:
     t = type(value)
     if t is not dict and t is not list and t is not tuple:
         return value
-    try:
-        return _copy(value, {})
-    except RecursionError:
-        raise HogVMError(_NESTING_ERROR) from None
-
-
-def _copy(value: Any, memo: dict[int, Any]) -> Any:
-    t = type(value)
-    if t is not dict and t is not list and t is not tuple:
-        return value
-    copied = memo.get(id(value))
-    if copied is not None:
-        return copied
-    if t is dict:
-        result: Any = {}
-        memo[id(value)] = result
-        for key, item in value.items():
-            result[key] = _copy(item, memo)
-        return result
-    if t is list:
-        result = []
-        memo[id(value)] = result
-        result.extend(_copy(item, memo) for item in value)
-        return result
-    return tuple(_copy(item, memo) for item in value)
+    return _transform(value, _same, _same, share=True)
 
 
 def to_hog_value(value: Any) -> Any:
     """A host (JSON-like) value as a Hog value: containers copied, dates become Hog dates."""
-    try:
-        return _to_hog(value)
-    except RecursionError:
-        raise HogVMError(_NESTING_ERROR) from None
+    return _transform(value, _to_hog_leaf, _to_hog_key, share=True)
 
 
-def _to_hog(value: Any) -> Any:
+def _to_hog_key(key: Any) -> Any:
+    return tuple(_to_hog_leaf(part) for part in key) if isinstance(key, tuple) else _to_hog_leaf(key)
+
+
+def _to_hog_leaf(value: Any) -> Any:
     if value is None or type(value) in (bool, int, float, str):
         return value
-    if isinstance(value, dict):
-        return {_to_hog(key): _to_hog(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_to_hog(item) for item in value]
-    if isinstance(value, tuple):
-        return tuple(_to_hog(item) for item in value)
     if isinstance(value, Closure | Callable):
         return value
     if isinstance(value, _dt.datetime):
@@ -85,30 +129,16 @@ def _plain_scalar(value: Any) -> Any:
 def from_hog_value(value: Any) -> Any:
     """Plain JSON data: tuples -> lists, functions -> ``fn<name(n)>``, non-string keys ->
     strings, non-finite floats and cycles -> ``None``. Hog dates/errors stay tagged dicts."""
-    on_path: set[int] = set()
+    return _transform(value, _from_hog_leaf, _key, share=False, keep_tuples=False)
 
-    def convert(item: Any) -> Any:
-        t = type(item)
-        if t is float and not math.isfinite(item):
-            return None
-        if t is Closure or t is Callable:
-            return function_repr(item)
-        if t is dict or t is list or t is tuple:
-            if id(item) in on_path:
-                return None
-            on_path.add(id(item))
-            try:
-                if t is dict:
-                    return {_key(key): convert(child) for key, child in item.items()}
-                return [convert(child) for child in item]
-            finally:
-                on_path.discard(id(item))
-        return item
 
-    try:
-        return convert(value)
-    except RecursionError:
-        raise HogVMError(_NESTING_ERROR) from None
+def _from_hog_leaf(item: Any) -> Any:
+    t = type(item)
+    if t is float and not math.isfinite(item):
+        return None
+    if t is Closure or t is Callable:
+        return function_repr(item)
+    return item
 
 
 def _key(key: Any) -> str:
