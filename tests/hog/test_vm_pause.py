@@ -79,7 +79,8 @@ def test_pause_and_resume_in_fresh_calls_with_json_round_trips() -> None:
     assert second_value == [1, 2.5, "x"]
     assert (counted, made) == (12, 102)
     # the alias mutation is visible through the original (aliasing survived two round trips)
-    assert shared == {"a": [1, 2], "b": (1, "x"), 3: "three", (1, 2): "pair", "c": {"status": 200, "body": {"ok": True}}}
+    response = {"status": 200, "body": {"ok": True}}
+    assert shared == {"a": [1, 2], "b": (1, "x"), 3: "three", (1, 2): "pair", "c": response}
     assert type(shared["b"]) is tuple
     assert final.ops > second.ops > first.ops > 0
     assert final.duration_ms >= second.duration_ms
