@@ -266,7 +266,9 @@ def test_stl_function_as_a_value() -> None:
 def test_upvalues_capture_and_close() -> None:
     # fun counter() { let n := 0; return () -> { n := n + 1; return n } }
     inner = function(
-        "lambda", 0, [Op.INTEGER, 1, Op.GET_UPVALUE, 0, Op.PLUS, Op.SET_UPVALUE, 0, Op.GET_UPVALUE, 0, Op.RETURN],
+        "lambda",
+        0,
+        [Op.INTEGER, 1, Op.GET_UPVALUE, 0, Op.PLUS, Op.SET_UPVALUE, 0, Op.GET_UPVALUE, 0, Op.RETURN],
         captures=[(True, 0)],
     )
     outer = function("counter", 0, [Op.INTEGER, 0, *inner, Op.RETURN])

@@ -28,7 +28,9 @@ def _live_program() -> list[Any]:
     slots: 0 n (captured, open) | 1 next() | 2 made() (closed upvalue) | 3 shared | 4 alias | 5+ try body
     """
     bump = function(
-        "next", 0, [Op.INTEGER, 1, Op.GET_UPVALUE, 0, Op.PLUS, Op.SET_UPVALUE, 0, Op.GET_UPVALUE, 0, Op.RETURN],
+        "next",
+        0,
+        [Op.INTEGER, 1, Op.GET_UPVALUE, 0, Op.PLUS, Op.SET_UPVALUE, 0, Op.GET_UPVALUE, 0, Op.RETURN],
         captures=[(True, 0)],
     )
     inner = function("inner", 0, [Op.INTEGER, 1, Op.GET_UPVALUE, 0, Op.PLUS, Op.SET_UPVALUE, 0, Op.GET_UPVALUE, 0,
