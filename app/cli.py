@@ -85,12 +85,12 @@ def _hog_run(args: argparse.Namespace) -> int:
 
 
 def _hog_compile(args: argparse.Namespace) -> int:
-    from app.hog.errors import HogError
     from app.hog.files import compile_file
+    from app.hog.parser import HogCompileError
 
     try:
         print(json.dumps(compile_file(args.file)))
-    except (HogError, OSError) as error:
+    except (HogCompileError, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0
