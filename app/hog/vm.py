@@ -10,6 +10,7 @@ interpreter loop fast. Rare opcodes and every slow path live in ``VMSupport`` me
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from app.hog.errors import HogMemoryError, HogStackOverflowError, HogVMError
@@ -52,6 +53,8 @@ class VM(VMSupport):
         max_depth = self.limits.max_call_depth
         ops = self.counters.ops
         next_check = ops + CHECK_INTERVAL
+        deadline = self.started + self.remaining_seconds()
+        perf_counter = time.perf_counter
         try:
             while True:
                 try:
@@ -151,6 +154,10 @@ class VM(VMSupport):
                         elif type(result) in _CONTAINERS:
                             self.allocate_value(result, entry.deep_result)
                         stack.append(result)
+                        # One native call can be slow (hashing or parsing megabytes): check the
+                        # clock after each, so overshoot is bounded by one call, not 1024 ops.
+                        if perf_counter() > deadline:
+                            self.check_limits(ops, len(stack))
                     else:
                         frame.ip = ip
                         if self.call_global(name, argc):

@@ -315,6 +315,7 @@ class VMSupport:
         host = self.host_functions.get(name)
         if host is not None:
             self._push_host_result(host(*from_hog_value(self.pop_args(argc, version))))
+            self.check_deadline()
             return False
         native = STL.get(name) or (PRIVATE_STL.get(name) if frame.chunk.startswith("stl/") else None)
         if native is not None:
