@@ -172,3 +172,23 @@ def test_import_before_posthog_sdk() -> None:
         """
     )
     assert out == "ok"
+
+
+def test_deeply_nested_parentheses_are_refused_quickly() -> None:
+    # The ANTLR parser needs seconds for ~40 nested calls; the adapter refuses them up front.
+    source = "print(" + "f(" * 40 + "1" + ")" * 40 + ")"
+    with pytest.raises(HogSyntaxError, match="nested too deeply") as info:
+        parse_program(source)
+    assert (info.value.line, info.value.column) == (1, 6 + 2 * 32)  # the 33rd "("
+    with pytest.raises(HogSyntaxError, match="nested too deeply"):
+        parse_expr("(" * 200 + "1" + ")" * 200)
+    with pytest.raises(HogSyntaxError, match="nested too deeply"):
+        parse_template("value: {" + "(" * 40 + "1" + ")" * 40 + "}")
+
+
+def test_parentheses_in_strings_comments_and_template_text_do_not_count() -> None:
+    many = "(" * 40
+    assert parse_program(f"print('{many}')\n// {many}\n/* {many} */\nprint(`{many}`)")["node"] == "Program"
+    assert parse_program(f"print(f'{many} {{1}} {many}')")["node"] == "Program"
+    assert parse_template(f":-( {many} {{person.name}} {many}")["node"] == "Call"
+    assert parse_expr("(" * 10 + "1" + ")" * 10)["node"] == "Constant"
