@@ -41,7 +41,8 @@ class Limits:
     max_call_depth: int = DEFAULT_MAX_CALL_DEPTH
     max_ops: int | None = DEFAULT_MAX_OPS
     max_async_steps: int = DEFAULT_MAX_ASYNC_STEPS
-    # Regex inputs longer than this are matched by the linear-time engine only (see hog/regex.py).
+    # Worst-case backtracking steps allowed before a regex runs on the linear-time engine instead
+    # of Python's ``re`` (see hog/regex.py).
     regex_backtrack_budget: int = 2_000_000
 
 

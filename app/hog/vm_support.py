@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable as PyCallable
 from typing import Any
 
-from app.hog.convert import copy_value, from_hog_value, to_hog_value
+from app.hog.convert import from_hog_value, to_hog_value
 from app.hog.errors import (
     HogMemoryError,
     HogStackOverflowError,
@@ -256,8 +256,10 @@ class VMSupport:
                 value = get_property(value, chain[index])
             t = type(value)
             if t is list or t is tuple or t is dict:
-                value = copy_value(value)
+                value = to_hog_value(value)  # a copy: programs must never mutate host data
                 self.allocate_value(value, deep=True)
+            elif not (value is None or t is str or t is int or t is float or t is bool):
+                value = to_hog_value(value)  # e.g. a Python datetime given as a global
             stack.append(value)
             return
         if count == 1 and type(head) is str:

@@ -169,3 +169,11 @@ def test_value_conversion_helpers() -> None:
     assert to_hog_value({"when": dt.datetime(2024, 1, 1, tzinfo=dt.UTC)}) == {
         "when": {"__hogDateTime__": True, "dt": 1704067200.0, "zone": "UTC"}
     }
+
+
+def test_python_dates_in_globals_become_hog_dates() -> None:
+    import datetime as dt
+
+    when = dt.datetime(2024, 5, 3, 12, 34, 56, tzinfo=dt.UTC)
+    code = program(Op.STRING, "at", Op.STRING, "event", Op.GET_GLOBAL, 2, Op.CALL_GLOBAL, "toString", 1)
+    assert execute(code, {"event": {"at": when}}).result == "2024-05-03T12:34:56.000Z"
