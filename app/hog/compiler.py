@@ -23,6 +23,7 @@ Every `_expr` leaves exactly one value on the stack; every `_stmt` leaves the st
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from app.hog.compiler_base import Code, Node
@@ -42,12 +43,21 @@ class _Compiler(StatementsMixin, ExpressionsMixin):
 
 def compile_program(src: str, *, functions: Iterable[str] = ()) -> list[Any]:
     """Compile Hog program source to bytecode. Raises `HogSyntaxError`/`HogCompileError`."""
-    return _compile(parse_program(src), "program", functions, src, 0)
+    return list(_compile_source(src, "program", frozenset(functions)))
 
 
 def compile_expression(src: str, *, functions: Iterable[str] = ()) -> list[Any]:
     """Compile a single Hog expression to bytecode that leaves its value on the stack."""
-    return _compile(parse_expr(src), "expr", functions, src, 0)
+    return list(_compile_source(src, "expr", frozenset(functions)))
+
+
+@lru_cache(maxsize=512)
+def _compile_source(src: str, mode: str, functions: frozenset[str]) -> tuple[Any, ...]:
+    # Parsing is the slow part (milliseconds per statement), and the same sources (function
+    # templates, common filters) come back often. Bytecode items are immutable scalars, so callers
+    # get a fresh list over the cached tuple.
+    node = parse_program(src) if mode == "program" else parse_expr(src)
+    return tuple(_compile(node, mode, functions, src, 0))
 
 
 def compile_ast(

@@ -16,6 +16,7 @@ rendered value.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from app.hog.compiler import compile_ast
@@ -41,9 +42,14 @@ def compile_template(value: Any, *, functions: Iterable[str] = ()) -> Any:
 
 def compile_template_string(text: str, *, functions: Iterable[str] = ()) -> list[Any]:
     """Compile one template string to expression bytecode (`["_H", 1, ...]`)."""
+    return list(_compile_cached(text, frozenset(functions)))
+
+
+@lru_cache(maxsize=2048)
+def _compile_cached(text: str, functions: frozenset[str]) -> tuple[Any, ...]:
     node = parse_template(text)
     _check(node, text)
-    return compile_ast(node, mode="expr", functions=functions, source=text, source_shift=_SHIFT)
+    return tuple(compile_ast(node, mode="expr", functions=functions, source=text, source_shift=_SHIFT))
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -446,3 +446,12 @@ def test_known_functions_match_the_vm_stl() -> None:
 
     assert set(STL) == STL_FUNCTIONS
     assert set(BYTECODE_STL) <= BYTECODE_STL_FUNCTIONS
+
+
+def test_cached_results_are_not_shared() -> None:
+    first = compile_program("print('cache me')")
+    first.append("garbage")
+    assert compile_program("print('cache me')") == ["_H", 1, 32, "cache me", 2, "print", 1, 35]
+    expression = compile_expression("1 + 1")
+    expression.clear()
+    assert compile_expression("1 + 1") == ["_H", 1, 33, 1, 33, 1, 6]

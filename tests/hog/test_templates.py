@@ -97,3 +97,9 @@ def test_unknown_function() -> None:
     with pytest.raises(HogCompileError, match="Hog function `nope` is not implemented"):
         compile_template("{nope()}")
     assert compile_template("{nope()}", functions=["nope"]) == ["_H", 1, 2, "nope", 0]
+
+
+def test_cached_results_are_not_shared() -> None:
+    first = compile_template("Hi {person.id}")
+    first.clear()
+    assert compile_template("Hi {person.id}") == ["_H", 1, 32, "Hi ", 32, "id", 32, "person", 1, 2, 2, "concat", 2]
