@@ -33,6 +33,13 @@ Errors: :class:`HogVMError` for runtime errors (``str()`` is PostHog's message; 
 holds the output printed before the failure); :class:`UncaughtHogError` (a ``HogVMError``) for
 a Hog error object thrown and never caught -- ``.type``, ``.message``, ``.payload``.
 
+Semantic choices where PostHog's VMs differ (documented in the modules): ``jsonStringify`` is
+compact like the production (TypeScript) VM; ``null < 3`` is true and ``null > 3`` false (the
+``nulls`` fixture); integers leaving the 64-bit range become floats; ``x / 0`` is a runtime
+error; regexes run on ``re`` when their worst case is small and on a linear-time engine
+otherwise (``regex.py``); memory follows PostHog's cost model (``limits.py``), not Python's
+real object sizes.
+
 Values: Hog values are plain Python values except tuples (``tuple``), functions
 (:class:`~app.hog.values.Closure`) and tagged dicts for dates, datetimes, intervals and errors.
 ``to_hog_value`` / ``from_hog_value`` convert at the host boundary.
