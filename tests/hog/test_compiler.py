@@ -415,6 +415,15 @@ RUNS = [
     # HogQLX
     ("print(<div a='b'>hi</div>)", ["{'__hx_tag': 'div', 'a': 'b', 'children': ['hi']}"]),
     ("fun Tag(props) { return props.a }\nprint(<Tag a='x' />)", ["x"]),
+    # quoted identifiers as property names
+    ("let obj := {'a`b': 10, 'with space': 20}\nprint(obj.`a``b`, obj.`with space`)", ["10 20"]),
+    # a `return` inside `try` leaves no stale handler behind
+    (
+        "let r := arrayMap(x -> { try { return x * 2 } catch { return 0 } }, [1, 2])\n"
+        "fun fail() { throw Error('late') }\n"
+        "try { fail() } catch (e) { print(e.message, r) }",
+        ["late [2, 4]"],
+    ),
     # f-strings and concat
     ("print(f'{1}', f'a{null}b', 'a' || 1 || null)", ["1 ab a1"]),
 ]

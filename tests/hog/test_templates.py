@@ -103,3 +103,32 @@ def test_cached_results_are_not_shared() -> None:
     first = compile_template("Hi {person.id}")
     first.clear()
     assert compile_template("Hi {person.id}") == ["_H", 1, 32, "Hi ", 32, "id", 32, "person", 1, 2, 2, "concat", 2]
+
+
+GLOBALS = {
+    "event": {"event": "$pageview", "properties": {"$browser": "Chrome", "foo-bar": 1, "n": 2}},
+    "person": {"id": "p1", "properties": {"name": "Ann"}},
+}
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("https://example.com", "https://example.com"),
+        ("Hello {person.properties.name}!", "Hello Ann!"),
+        ("{person.id}", "p1"),
+        ("{event.properties}", {"$browser": "Chrome", "foo-bar": 1, "n": 2}),
+        ("{event.properties.n}", 2),
+        ("{event.properties['foo-bar']}", 1),
+        ("{event.properties.missing}", None),
+        ("n={event.properties.n}, missing={event.properties.missing}", "n=2, missing="),
+        ("{upper(person.properties.name)} {event.properties.n + 1}", "ANN 3"),
+        ("it's \\{literal}", "it's {literal}"),
+    ],
+)
+def test_rendering_with_the_vm(template: str, expected: Any) -> None:
+    from app.hog import execute, from_hog_value
+
+    result = execute(compile_template(template), GLOBALS)
+    assert result.finished
+    assert from_hog_value(result.result) == expected
