@@ -6,6 +6,10 @@ A thin seam over `app.filters` and `app.hog.templates` so validation code deals 
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.filters import FiltersCompileError, compile_filters
+from app.hog.parser import HogCompileError
+from app.hog.templates import compile_template
+
 
 class CompileError(Exception):
     """Compilation failed; the message is the reason, without PostHog's prefix."""
@@ -18,8 +22,6 @@ class TeamFilterContext:
 
 
 def compile_flow_filters(filters: dict[str, Any], team: TeamFilterContext) -> dict[str, Any]:
-    from app.filters import FiltersCompileError, compile_filters
-
     try:
         return compile_filters(filters, test_account_filters=team.test_account_filters, timezone=team.timezone)
     except FiltersCompileError as error:
@@ -27,9 +29,7 @@ def compile_flow_filters(filters: dict[str, Any], team: TeamFilterContext) -> di
 
 
 def compile_input(value: Any) -> Any:
-    from app.hog.templates import compile_template
-
     try:
         return compile_template(value)
-    except Exception as error:  # the compiler's own error types all mean "not a valid template"
+    except HogCompileError as error:
         raise CompileError(str(error)) from error
