@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.hog.errors import HogVMError
+from app.hog.timeutil import EPOCH_DATE, date_to_python
 
 DEFAULT_ERROR_MESSAGE = "An error occurred"
 
@@ -131,8 +132,21 @@ def _to_number(text: str) -> float | None:
         return None
 
 
+def _instant(value: Any) -> float | None:
+    """Seconds since the epoch for a Date (midnight UTC) or DateTime, else None."""
+    if is_datetime(value):
+        return float(value["dt"])
+    if is_date(value):
+        return float((date_to_python(value) - EPOCH_DATE).days * 86400)
+    return None
+
+
 def _unify(left: Any, right: Any) -> tuple[Any, Any] | None:
     """Bring two scalars into one comparable domain; ``None`` when they can never match."""
+    left_instant, right_instant = _instant(left), _instant(right)
+    if left_instant is not None and right_instant is not None:
+        # Two moments compare in time, whatever their zones.
+        return left_instant, right_instant
     tl, tr = type(left), type(right)
     if tl is bool and tr is str:
         return left, right == "true"

@@ -81,28 +81,3 @@ def flatten(node: Any) -> Any:
                 exprs.append(child)
         node["exprs"] = exprs
     return node
-
-
-def vm_orders_datetimes() -> bool:
-    """Whether the VM can order two `toDateTime(...)` values (`<`/`>`)."""
-    from app.hog import execute
-    from app.hog.compiler import compile_expression
-
-    try:
-        result = execute(compile_expression("toDateTime('2024-01-02') > toDateTime('2024-01-01')"))
-    except Exception:
-        return False
-    return getattr(result, "result", None) is True
-
-
-def vm_tolerates_unparsable_dates() -> bool:
-    """Whether `toDateTime('null') < toDateTime('2024-01-01')` is false rather than an error."""
-    from app.hog import execute
-    from app.hog.compiler import compile_expression
-
-    try:
-        result = execute(compile_expression("toDateTime(toString(null)) < toDateTime('2024-01-01')"))
-    except Exception:
-        return False
-    return getattr(result, "result", None) is False
-

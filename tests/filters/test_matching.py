@@ -13,8 +13,6 @@ from tests.filters.conftest import (
     SAMPLE_GROUPS,
     SAMPLE_PERSON,
     SAMPLE_VARIABLES,
-    vm_orders_datetimes,
-    vm_tolerates_unparsable_dates,
 )
 
 AUTOCAPTURE = {**SAMPLE_EVENT, "event": "$autocapture"}
@@ -359,29 +357,10 @@ def run(filters: dict[str, Any], overrides: dict[str, Any]) -> FilterResult:
     return evaluate_filters(compiled, globals_)
 
 
-DATE_ORDER_OPERATORS = ("is_date_before", "is_date_after")
-DATETIME_ORDERING_GAP = pytest.mark.xfail(
-    not vm_orders_datetimes(),
-    reason="VM gap: `<`/`>` between two toDateTime() values raises 'Can not compare datetime and datetime'",
-    strict=True,
-)
-
-
-UNPARSABLE_DATE_GAP = pytest.mark.xfail(
-    not vm_tolerates_unparsable_dates(),
-    reason="VM gap: toDateTime('null') raises instead of giving an invalid date that compares false "
-    "(as PostHog's TypeScript VM does), so date filters on a missing property error",
-    strict=True,
-)
-
-
 def _params() -> list[Any]:
     params = []
     for name, filters, expected, overrides in CASES:
-        marks = [DATETIME_ORDERING_GAP] if any(op in repr(filters) for op in DATE_ORDER_OPERATORS) else []
-        if "missing property" in name and "is_date" in repr(filters):
-            marks.append(UNPARSABLE_DATE_GAP)
-        params.append(pytest.param(filters, expected, overrides, id=name, marks=marks))
+        params.append(pytest.param(filters, expected, overrides, id=name))
     return params
 
 

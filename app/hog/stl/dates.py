@@ -87,10 +87,23 @@ def _today(ctx: StlContext, args: list[Any]) -> dict[str, Any]:
     return date_from_python(_dt.datetime.now(UTC).date())
 
 
+def _unparsable(value: Any) -> bool:
+    """PostHog's TypeScript VM turns unparsable text into an invalid date that compares false with
+    everything; null does the same here and stays JSON-serialisable (a filter on a missing
+    property must not match, not fail)."""
+    if type(value) is not str:
+        return False
+    try:
+        _parse_text(value, "UTC")
+    except HogVMError:
+        return True
+    return False
+
+
 @stl("toDate", 1, 1)
 def _to_date(ctx: StlContext, args: list[Any]) -> dict[str, Any] | None:
     value = args[0]
-    if value is None:
+    if value is None or _unparsable(value):
         return None
     if is_date(value):
         return value
@@ -100,7 +113,7 @@ def _to_date(ctx: StlContext, args: list[Any]) -> dict[str, Any] | None:
 @stl("toDateTime", 1, 2)
 def _to_date_time(ctx: StlContext, args: list[Any]) -> dict[str, Any] | None:
     value = args[0]
-    if value is None:
+    if value is None or _unparsable(value):
         return None
     zone = _zone_of(value, arg(args, 1))
     return _as_datetime(to_moment(value, zone, "toDateTime"), zone)
