@@ -10,19 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.api.errors import AuthenticationFailed, NotAuthenticated, NotFound, PermissionDenied
 from app.db.models import PersonalAPIKey, Team, User
 from app.db.repositories.tenancy import TenancyRepository
+from app.db.session import session_scope
 from app.services.api_keys import hash_key, scope_satisfied
 
 
 async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One session per request; committed before the response is sent, rolled back on error."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+    async with session_scope(sessionmaker) as session:
+        yield session
 
 
 DBSession = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
