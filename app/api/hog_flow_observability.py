@@ -4,25 +4,26 @@ PostHog's `log_entries` and `app_metrics2` endpoints for one flow: query paramet
 relative dates, label and bucket rules and response shapes as in spec/api.md §7.
 """
 
-import re
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
+from datetime import UTC, datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dateutil.parser import isoparse
-from dateutil.relativedelta import relativedelta
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
 
 from app.api.deps import DBSession, ReadTeam
-from app.api.errors import ValidationError
 from app.api.hog_flows import parse_flow_id
 from app.api.pagination import DEFAULT_PAGE_SIZE, Page
-from app.db.models import HogFlow, Team
+from app.db.models import HogFlow
 from app.db.repositories.observability import LogQuery, MetricQuery, ObservabilityRepository
-from app.schemas.hog_flow import DRFDateTime
+from app.schemas.observability import (
+    HogFlowLogEntry,
+    HogFlowLogEntryPage,
+    HogFlowMetrics,
+    HogFlowMetricTotals,
+    MetricBreakdown,
+    MetricInterval,
+)
 from app.services import hog_flows as service
+from app.services.metric_windows import as_utc, bucket_label, bucket_starts, parse_metrics_date, team_zone
 
 router = APIRouter(prefix="/hog_flows", tags=["hog_flows"])
 
@@ -35,52 +36,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 DEFAULT_LOG_LIMIT = 50
 MAX_LOG_LIMIT = 500
-# A guard against windows like `after=1970-01-01&interval=hour`: PostHog has none, but a label
-# list that long is never what a caller wants and would cost memory per request.
-MAX_METRIC_BUCKETS = 50_000
-
-
-# Response models
-
-
-class HogFlowLogEntry(BaseModel):
-    log_source_id: str = Field(description="The flow id (or the batch job id for batch runs).")
-    instance_id: str = Field(description="The run (invocation) id.")
-    timestamp: DRFDateTime
-    level: str = Field(description="`DEBUG`, `LOG`, `INFO`, `WARN` or `ERROR`.")
-    message: str
-
-
-class HogFlowLogEntryPage(BaseModel):
-    count: int = Field(description="Entries in the capped list (never more than `limit`).")
-    next: str | None
-    previous: str | None
-    results: list[HogFlowLogEntry]
-
-
-class HogFlowMetricSeries(BaseModel):
-    name: str = Field(description="A metric kind or name, depending on `breakdown_by`.")
-    values: list[int] = Field(description="One count per label.")
-
-
-class HogFlowMetrics(BaseModel):
-    labels: list[str] = Field(description="Bucket starts: `YYYY-MM-DDTHH:MM` for `hour`, else `YYYY-MM-DD`.")
-    series: list[HogFlowMetricSeries]
-
-
-class HogFlowMetricTotals(BaseModel):
-    totals: dict[str, int] = Field(description="Sum per metric kind or name, depending on `breakdown_by`.")
-
-
-class MetricInterval(StrEnum):
-    HOUR = "hour"
-    DAY = "day"
-    WEEK = "week"
-
-
-class MetricBreakdown(StrEnum):
-    KIND = "kind"
-    NAME = "name"
 
 
 # The flow in the path (404 before any query parameter is looked at, like PostHog's get_object)
@@ -111,129 +66,6 @@ def _offset(raw: str | None) -> int:
     except ValueError:
         return 0
     return max(value, 0)
-
-
-def _out_of_range(raw: object, attr: str) -> ValidationError:
-    return ValidationError(f"Date '{raw}' is out of range.", attr=attr)
-
-
-def _as_utc(moment: datetime | None, attr: str) -> datetime | None:
-    """DRF reads a datetime without an offset in the server timezone, which is UTC in PostHog."""
-    if moment is None:
-        return None
-    try:
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    except OverflowError:
-        raise _out_of_range(moment.isoformat(), attr) from None
-
-
-def _within_supported_years(moment: datetime, raw: str, attr: str) -> datetime:
-    """Keep clear of datetime's year 1 and 9999 limits, which flooring and stepping buckets would cross."""
-    try:
-        year = moment.astimezone(UTC).year
-    except OverflowError:
-        year = 0
-    if not 2 <= year <= 9998:
-        raise _out_of_range(raw, attr)
-    return moment
-
-
-def team_zone(team: Team) -> ZoneInfo:
-    try:
-        return ZoneInfo(team.timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-_RELATIVE_DATE = re.compile(r"-?(?P<number>\d+)?(?P<kind>[hdwmMqys])(?P<position>Start|End)?")
-
-# PostHog's delta table: `m` is months and `M` minutes, a quarter is 13 weeks.
-_DELTA_UNIT = {"h": "hours", "d": "days", "w": "weeks", "m": "months", "M": "minutes", "s": "seconds", "y": "years"}
-# `Start` / `End` pin the smaller fields, for the kinds PostHog pins them.
-_PINNED: dict[tuple[str, str], dict[str, int]] = {
-    ("h", "Start"): {"minute": 0, "second": 0, "microsecond": 0},
-    ("h", "End"): {"minute": 59, "second": 59, "microsecond": 999999},
-    ("d", "Start"): {"hour": 0, "minute": 0, "second": 0, "microsecond": 0},
-    ("d", "End"): {"hour": 23, "minute": 59, "second": 59, "microsecond": 999999},
-    ("m", "Start"): {"day": 1},
-    ("m", "End"): {"day": 31},
-    ("y", "Start"): {"month": 1, "day": 1},
-    ("y", "End"): {"day": 31},
-}
-
-
-def _relative_delta(number: int, kind: str, position: str | None) -> relativedelta:
-    fields = {"weeks": 13 * number} if kind == "q" else {_DELTA_UNIT[kind]: number}
-    fields.update(_PINNED.get((kind, position or ""), {}))
-    return relativedelta(**fields)  # type: ignore[arg-type]
-
-
-def parse_metrics_date(raw: str, zone: ZoneInfo, *, attr: str, now: datetime | None = None) -> datetime:
-    """A relative date (`-7d`, `-24h`, `-1w`, `-1m`, `-30M`, `-1q`, `-1y`, …) or an ISO date/datetime.
-
-    Relative dates are now (in the team timezone) minus the delta, not truncated. An ISO value
-    without an offset is read in the team timezone. The result is in the team timezone.
-    """
-    value = raw.strip()
-    parsed: datetime | None = None
-    try:
-        parsed = isoparse(value)
-    except (ValueError, OverflowError):
-        try:
-            parsed = datetime.strptime(value, "%Y-%m-%d")  # PostHog also takes unpadded dates: 2025-1-5
-        except ValueError:
-            parsed = None
-    if parsed is not None:
-        try:
-            parsed = parsed.replace(tzinfo=zone) if parsed.tzinfo is None else parsed.astimezone(zone)
-        except OverflowError:
-            raise _out_of_range(raw, attr) from None
-        return _within_supported_years(parsed, raw, attr)
-    match = _RELATIVE_DATE.fullmatch(value)
-    if match is None:
-        raise ValidationError(
-            f"Invalid date '{raw}'. Use a relative date such as -7d, -24h, -1w, -1m, -30M, -1q or -1y, "
-            "or an ISO 8601 date or datetime.",
-            attr=attr,
-        )
-    current = (now or datetime.now(UTC)).astimezone(zone)
-    number = int(match["number"]) if match["number"] else 0
-    try:
-        moment = current - _relative_delta(number, match["kind"], match["position"])
-    except (OverflowError, ValueError):
-        raise _out_of_range(raw, attr) from None
-    return _within_supported_years(moment, raw, attr)
-
-
-def _bucket_starts(after: datetime, before: datetime, interval: MetricInterval, zone: ZoneInfo) -> list[datetime]:
-    """Starts of the hour/day/Monday-week buckets from `after` (floored) up to and including `before`."""
-    start = after.astimezone(zone)
-    if interval is MetricInterval.HOUR:
-        start = start.replace(minute=0, second=0, microsecond=0)
-    else:
-        start = start.replace(hour=0, minute=0, second=0, microsecond=0)
-        if interval is MetricInterval.WEEK:
-            start -= timedelta(days=start.weekday())
-    starts: list[datetime] = []
-    while start <= before:
-        starts.append(start)
-        if len(starts) > MAX_METRIC_BUCKETS:
-            raise ValidationError(
-                f"The range between after and before spans more than {MAX_METRIC_BUCKETS} {interval.value}s. "
-                "Use a shorter range or a larger interval.",
-                attr="interval",
-            )
-        if interval is MetricInterval.HOUR:
-            # Step in absolute time so DST changes neither repeat nor skip an hour.
-            start = (start.astimezone(UTC) + timedelta(hours=1)).astimezone(zone)
-        else:
-            # Aware arithmetic is wall-clock: the next local midnight, whatever the DST offset.
-            start += timedelta(days=1 if interval is MetricInterval.DAY else 7)
-    return starts
-
-
-def _label(start: datetime, interval: MetricInterval) -> str:
-    return start.strftime("%Y-%m-%dT%H:%M" if interval is MetricInterval.HOUR else "%Y-%m-%d")
 
 
 # Parameter declarations shared by metrics and totals
@@ -289,8 +121,8 @@ async def hog_flow_logs(
         team_id=ctx.team.id,
         source_id=str(flow.id),
         limit=limit or DEFAULT_LOG_LIMIT,
-        after=_as_utc(after, "after"),
-        before=_as_utc(before, "before"),
+        after=as_utc(after, "after"),
+        before=as_utc(before, "before"),
         levels=_split(level),
         search=search or None,
         instance_id=instance_id or None,
@@ -338,7 +170,7 @@ async def hog_flow_metrics(
     now = datetime.now(UTC)
     after_at = parse_metrics_date(after or "-7d", zone, attr="after", now=now)
     before_at = parse_metrics_date(before or "-0d", zone, attr="before", now=now)
-    starts = _bucket_starts(after_at, before_at, interval, zone)
+    starts = bucket_starts(after_at, before_at, interval, zone)
     query = MetricQuery(
         team_id=ctx.team.id,
         source_id=str(flow.id),
@@ -351,7 +183,7 @@ async def hog_flow_metrics(
     )
     counts = await ObservabilityRepository(session).metric_series(query, starts)
     series = [{"name": key, "values": counts[key]} for key in sorted(counts)]
-    return {"labels": [_label(start, interval) for start in starts], "series": series}
+    return {"labels": [bucket_label(start, interval) for start in starts], "series": series}
 
 
 @router.get(
