@@ -31,6 +31,22 @@ class Settings(BaseSettings):
     # Outbound requests to private and loopback addresses are refused unless this is on.
     allow_private_fetch: bool = Field(default=False, validation_alias="HOGFLOWS_ALLOW_PRIVATE_FETCH")
 
+    # Events in (capture endpoints): PostHog's per-flow trigger rate limit, a token bucket per flow.
+    trigger_rate_limit_bucket_size: int = Field(
+        default=100, ge=1, validation_alias="HOGFLOWS_TRIGGER_RATE_LIMIT_BUCKET"
+    )
+    trigger_rate_limit_refill_per_second: float = Field(
+        default=1.0, ge=0, validation_alias="HOGFLOWS_TRIGGER_RATE_LIMIT_REFILL"
+    )
+    trigger_rate_limit_ttl_seconds: int = Field(default=86400, ge=1, validation_alias="HOGFLOWS_TRIGGER_RATE_LIMIT_TTL")
+    # A team's active event flows are cached in-process and re-checked on every request; this caps staleness
+    # even if a flow changed without its `updated_at` moving forward (clock skew between API processes).
+    event_flow_cache_seconds: float = Field(default=10.0, ge=0, validation_alias="HOGFLOWS_EVENT_FLOW_CACHE_SECONDS")
+    # Compressed capture bodies may not inflate past this (gzip bombs).
+    max_capture_inflated_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1024, validation_alias="HOGFLOWS_MAX_CAPTURE_INFLATED_BYTES"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, url: str) -> str:

@@ -8,11 +8,12 @@ from arq.connections import RedisSettings
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.api import hog_flow_invocations, hog_flow_observability, hog_flow_runs, hog_flows
+from app.api import capture, hog_flow_invocations, hog_flow_observability, hog_flow_runs, hog_flows, webhooks
 from app.api.errors import register_error_handlers
 from app.api.middleware import BodySizeLimit, OptionalTrailingSlash
 from app.config import Settings, get_settings
 from app.db.session import create_engine, create_sessionmaker
+from app.ingest.services import ingest_services
 from app.logging import configure_logging
 from app.worker.embedded import EmbeddedRunner
 from app.worker.scheduling import ArqScheduler, Scheduler
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with run_scheduling(settings, sessionmaker) as scheduler:
             app.state.scheduler = scheduler
+            app.state.ingest = ingest_services(settings, scheduler)
             yield
         await engine.dispose()
 
@@ -51,6 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(hog_flow_observability.router, prefix=prefix)
         app.include_router(hog_flow_runs.router, prefix=prefix)
         app.include_router(hog_flow_invocations.router, prefix=prefix)
+    app.include_router(capture.router)
+    app.include_router(webhooks.router)
     app.add_middleware(OptionalTrailingSlash)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)
     return app

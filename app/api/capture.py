@@ -1,0 +1,110 @@
+"""PostHog's capture endpoints: `/capture/`, `/batch/`, `/e/`, `/i/v0/e/` (with or without the slash).
+
+Authenticated by the project token (`api_key` / `token` in the body, the query string, or the events'
+properties). Answers `{"status": 1}`; refusals use PostHog's `{type, code, detail, attr}` shape.
+"""
+
+from typing import Any
+
+from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi.responses import JSONResponse, Response
+
+from app.db.base import utcnow
+from app.db.repositories.tenancy import TenancyRepository
+from app.db.session import session_scope
+from app.ingest.enqueue import schedule_runs
+from app.ingest.errors import CaptureError, invalid_token, missing_token
+from app.ingest.events import normalize_event
+from app.ingest.payloads import decode_capture
+from app.ingest.pipeline import ingest_events
+
+router = APIRouter(tags=["capture"])
+
+CAPTURE_PATHS = ("/capture", "/batch", "/e", "/i/v0/e")
+
+
+def _cors_headers(request: Request) -> dict[str, str]:
+    # Browser SDKs post from other origins; PostHog echoes the origin back.
+    origin = request.headers.get("origin")
+    if not origin:
+        return {"Access-Control-Allow-Origin": "*"}
+    return {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true", "Vary": "Origin"}
+
+
+def _error(request: Request, error: CaptureError) -> JSONResponse:
+    body = {"type": error.type, "code": error.code, "detail": error.detail, "attr": None}
+    return JSONResponse(body, status_code=error.status_code, headers=_cors_headers(request))
+
+
+async def capture(request: Request, background: BackgroundTasks) -> Response:
+    """Ingest one event or a batch; matching active flows start runs."""
+    now = utcnow()
+    try:
+        decoded = decode_capture(
+            await request.body(),
+            content_type=request.headers.get("content-type", ""),
+            content_encoding=request.headers.get("content-encoding", ""),
+            query=dict(request.query_params),
+            max_inflated_bytes=request.app.state.settings.max_capture_inflated_bytes,
+        )
+        if not decoded.token:
+            raise missing_token()
+        async with session_scope(request.app.state.sessionmaker) as session:
+            team = await TenancyRepository(session).get_team_by_token(decoded.token)
+            if team is None:
+                raise invalid_token()
+            events = [normalize_event(raw, sent_at=decoded.sent_at, now=now) for raw in decoded.events]
+            run_ids = await ingest_events(session, team, events, request.app.state.ingest, now)
+    except CaptureError as error:
+        return _error(request, error)
+    if run_ids:
+        background.add_task(schedule_runs, request.app.state.scheduler, run_ids, now)
+    return JSONResponse({"status": 1}, headers=_cors_headers(request))
+
+
+async def preflight(request: Request) -> Response:
+    headers = {
+        **_cors_headers(request),
+        "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+        "Access-Control-Allow-Headers": request.headers.get("access-control-request-headers", "content-type"),
+        "Access-Control-Max-Age": "86400",
+    }
+    return Response(status_code=200, headers=headers)
+
+
+_CAPTURE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "description": "An event, or {api_key, batch: [events]}"},
+                "example": {
+                    "api_key": "phc_...",
+                    "batch": [{"event": "signed_up", "distinct_id": "user-1", "properties": {"$set": {"plan": "pro"}}}],
+                },
+            }
+        }
+    }
+}
+
+
+def _register() -> None:
+    for path in CAPTURE_PATHS:
+        name = path.strip("/").replace("/", "_")
+        for variant in (path + "/", path):
+            documented = variant.endswith("/")
+            router.add_api_route(
+                variant,
+                capture,
+                methods=["POST"],
+                response_model=None,
+                include_in_schema=documented,
+                summary=f"Capture events ({path}/)",
+                operation_id=f"capture_{name}" if documented else None,
+                openapi_extra=_CAPTURE_BODY,
+            )
+            # posthog-js can send `?data=<base64>` as a GET (e.g. from an image beacon).
+            router.add_api_route(variant, capture, methods=["GET"], response_model=None, include_in_schema=False)
+            router.add_api_route(variant, preflight, methods=["OPTIONS"], include_in_schema=False)
+
+
+_register()

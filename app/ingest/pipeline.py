@@ -1,0 +1,251 @@
+"""The event trigger pipeline (executor.md §3.1): events in, runs of matching flows out.
+
+For one request's events of one team, in order:
+
+1. person processing (`$set`, `$set_once`, `$identify`, `$create_alias`);
+2. for each event x active event-triggered flow: the trigger filter (`filtered`, `filtering_failed`);
+3. trigger masking (`masked`; fails closed when the store is unavailable);
+4. the per-flow token bucket (`rate_limited` plus a warn log; fails open);
+5. a queued run per survivor (`triggered`), its state per §2.3 with the event frozen in `state.event`.
+
+Masking runs before rate limiting on purpose (PostHog does the reverse): invocations a frequency cap
+drops anyway should not use up the flow's tokens. Everything is written in the caller's transaction;
+the caller schedules the returned runs once it has committed.
+"""
+
+import asyncio
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.base import uuid7
+from app.db.models import Person, Team
+from app.db.repositories.ingest import IngestRepository, NewRun
+from app.db.repositories.observability import ObservabilityRepository
+from app.db.repositories.persons import PersonRepository
+from app.engine.records import LogRecord, MetricRecord
+from app.filters import build_filter_globals, evaluate_filters
+from app.ingest.events import IncomingEvent, event_globals
+from app.ingest.flows import EventFlow, EventFlowCache
+from app.ingest.masking import mask_digest, mask_key, masking_threshold, masking_ttl, passes
+from app.ingest.persons import apply_person_updates
+from app.ingest.stores import CounterIncrement, TokenBucket, TriggerStore
+
+# Filters are CPU work on the event loop: hand control back this often so other requests keep moving.
+_YIELD_EVERY_SECONDS = 0.005
+
+
+@dataclass(frozen=True)
+class IngestServices:
+    """Long-lived collaborators, built once per app (see app/main.py)."""
+
+    store: TriggerStore
+    flows: EventFlowCache
+    bucket: TokenBucket
+    site_url: str
+
+
+@dataclass
+class _Candidate:
+    """An event that matched a flow's trigger filter and may become a run."""
+
+    flow: EventFlow
+    event: IncomingEvent
+    globals: dict[str, Any]
+    person: Person | None
+    invocation_id: UUID = field(default_factory=uuid7)
+
+
+@dataclass
+class _Records:
+    team_id: int
+    now: datetime
+    logs: list[LogRecord] = field(default_factory=list)
+    counts: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+
+    def count(self, flow: EventFlow, name: str, kind: str = "other", amount: int = 1) -> None:
+        if amount:
+            self.counts[(flow.source_id, kind, name)] += amount
+
+    def log(self, flow: EventFlow, instance_id: str, level: str, message: str) -> None:
+        self.logs.append(LogRecord(self.team_id, flow.source_id, instance_id, self.now, level, message))
+
+    def metrics(self) -> list[MetricRecord]:
+        return [
+            MetricRecord(self.team_id, source_id, None, kind, name, self.now, count)
+            for (source_id, kind, name), count in self.counts.items()
+        ]
+
+
+def project_url(site_url: str, team_id: int) -> str:
+    return f"{site_url.rstrip('/')}/project/{team_id}"
+
+
+def person_globals(person: Person, distinct_id: str, project: str) -> dict[str, Any]:
+    """The `person` a masking hash sees (PostHog's HogFunction person globals)."""
+    properties = dict(person.properties or {})
+    name = properties.get("email") or properties.get("name") or distinct_id
+    return {"id": str(person.id), "properties": properties, "name": name, "url": f"{project}/person/{distinct_id}"}
+
+
+async def ingest_events(
+    session: AsyncSession, team: Team, events: Sequence[IncomingEvent], services: IngestServices, now: datetime
+) -> list[UUID]:
+    """Process one request's events; returns the ids of the runs created (not yet committed)."""
+    persons = await apply_person_updates(PersonRepository(session), team.id, events)
+    repo = IngestRepository(session)
+    flows = await services.flows.get(repo, team.id)
+    if not flows or not events:
+        return []
+    records = _Records(team.id, now)
+    project = project_url(services.site_url, team.id)
+    candidates = await _match(team, events, flows, persons, services.store, project, records)
+    candidates = await _unmasked(candidates, services.store, project, records)
+    candidates = await _within_rate_limit(candidates, services.store, services.bucket, records)
+    runs = [
+        NewRun(
+            id=candidate.invocation_id,
+            team_id=team.id,
+            hog_flow_id=candidate.flow.id,
+            state={
+                "event": candidate.globals,
+                "actionStepCount": 0,
+                "variables": dict(candidate.flow.default_variables),
+            },
+            distinct_id=candidate.event.distinct_id,
+            person_id=candidate.person.id if candidate.person is not None else None,
+        )
+        for candidate in candidates
+    ]
+    for candidate in candidates:
+        records.count(candidate.flow, "triggered")
+    await repo.create_runs(runs, now)
+    observability = ObservabilityRepository(session)
+    await observability.add_logs(records.logs)
+    await observability.add_metrics(records.metrics())
+    return [run.id for run in runs]
+
+
+async def _match(
+    team: Team,
+    events: Sequence[IncomingEvent],
+    flows: Sequence[EventFlow],
+    persons: dict[str, Person],
+    store: TriggerStore,
+    project: str,
+    records: _Records,
+) -> list[_Candidate]:
+    groups = await _group_indexes(team.id, events, store)
+    candidates: list[_Candidate] = []
+    last_yield = time.perf_counter()
+    for event in events:
+        person = persons.get(event.distinct_id) if event.process_person else None
+        frozen = event_globals(event, project)
+        filter_person = {"id": str(person.id), "properties": dict(person.properties or {})} if person else None
+        event_groups = {
+            kind: {"id": key, "index": groups[kind], "properties": {}}
+            for kind, key in event.groups.items()
+            if kind in groups
+        }
+        filter_globals = build_filter_globals(frozen, filter_person, event_groups)
+        for flow in flows:
+            result = evaluate_filters(flow.filters, filter_globals)
+            if result.matched:
+                candidates.append(_Candidate(flow, event, frozen, person))
+            elif result.error is not None:
+                records.count(flow, "filtering_failed")
+                records.log(flow, str(uuid.uuid4()), "error", f"Error filtering event {event.uuid}: {result.error}")
+            else:
+                records.count(flow, "filtered")
+        if time.perf_counter() - last_yield > _YIELD_EVERY_SECONDS:
+            await asyncio.sleep(0)
+            last_yield = time.perf_counter()
+    return candidates
+
+
+async def _group_indexes(team_id: int, events: Sequence[IncomingEvent], store: TriggerStore) -> dict[str, int]:
+    group_types = sorted({kind for event in events for kind in event.groups})
+    return await store.group_type_indexes(team_id, group_types) if group_types else {}
+
+
+async def _unmasked(
+    candidates: list[_Candidate], store: TriggerStore, project: str, records: _Records
+) -> list[_Candidate]:
+    """Drop masked candidates; the counters of each (flow, hash) move once per request, by its size."""
+    groups: dict[tuple[UUID, str], list[_Candidate]] = defaultdict(list)
+    kept: list[_Candidate] = []
+    dropped: set[int] = set()
+    for candidate in candidates:
+        masking = candidate.flow.masking
+        if masking is None:
+            continue
+        person = candidate.person
+        hash_globals = {
+            "event": candidate.globals,
+            "person": person_globals(person, candidate.event.distinct_id, project) if person else None,
+        }
+        try:
+            digest = mask_digest(masking, hash_globals)
+        except Exception:  # a hash that cannot be computed masks the invocation, like a store failure
+            dropped.add(id(candidate))
+            continue
+        if digest is not None:
+            groups[(candidate.flow.id, digest)].append(candidate)
+    if groups:
+        keys = list(groups)
+        increments = [
+            CounterIncrement(
+                mask_key(str(flow_id), digest), len(groups[(flow_id, digest)]), _ttl(groups, flow_id, digest)
+            )
+            for flow_id, digest in keys
+        ]
+        values = await store.increment_counters(increments)
+        for index, key in enumerate(keys):
+            members = groups[key]
+            threshold = masking_threshold(members[0].flow.masking or {})
+            allowed = passes(values[index], len(members), threshold) if values is not None else 0
+            dropped.update(id(candidate) for candidate in members[allowed:])
+    for candidate in candidates:
+        if id(candidate) in dropped:
+            records.count(candidate.flow, "masked")
+        else:
+            kept.append(candidate)
+    return kept
+
+
+def _ttl(groups: dict[tuple[UUID, str], list[_Candidate]], flow_id: UUID, digest: str) -> int:
+    return masking_ttl(groups[(flow_id, digest)][0].flow.masking or {})
+
+
+async def _within_rate_limit(
+    candidates: list[_Candidate], store: TriggerStore, bucket: TokenBucket, records: _Records
+) -> list[_Candidate]:
+    """One bucket per flow; each invocation takes a token. Without an answer from the store, all pass."""
+    per_flow: dict[UUID, list[_Candidate]] = defaultdict(list)
+    for candidate in candidates:
+        per_flow[candidate.flow.id].append(candidate)
+    if not per_flow:
+        return []
+    flow_ids = list(per_flow)
+    granted = await store.take_tokens(
+        [(f"@posthog/hog-rate-limiter/tokens/{flow_id}", len(per_flow[flow_id])) for flow_id in flow_ids], bucket
+    )
+    if granted is None:
+        return candidates
+    limited: set[int] = set()
+    for flow_id, allowed in zip(flow_ids, granted, strict=True):
+        for candidate in per_flow[flow_id][allowed:]:
+            limited.add(id(candidate))
+            records.count(candidate.flow, "rate_limited", kind="failure")
+            person = str(candidate.person.id) if candidate.person is not None else candidate.event.distinct_id
+            message = "Workflow invocation dropped due to rate limiting"
+            message += f" for [Person:{person}] on [Event:{candidate.event.uuid}]"
+            records.log(candidate.flow, str(candidate.invocation_id), "warn", message)
+    return [candidate for candidate in candidates if id(candidate) not in limited]
