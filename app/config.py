@@ -1,6 +1,7 @@
 """One settings object, read from the environment. The defaults give the embedded mode."""
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,25 @@ class Settings(BaseSettings):
     sweep_interval_seconds: int = Field(default=5, ge=1, le=30, validation_alias="HOGFLOWS_SWEEP_INTERVAL")
     # Outbound requests to private and loopback addresses are refused unless this is on.
     allow_private_fetch: bool = Field(default=False, validation_alias="HOGFLOWS_ALLOW_PRIVATE_FETCH")
+
+    # Function steps: outbound HTTP (`fetch`).
+    fetch_timeout_seconds: float = Field(default=10.0, gt=0, validation_alias="HOGFLOWS_FETCH_TIMEOUT")
+    fetch_max_response_bytes: int = Field(
+        default=1024 * 1024, ge=1024, validation_alias="HOGFLOWS_FETCH_MAX_RESPONSE_BYTES"
+    )
+    # First retry after about this long (then twice, plus jitter, capped at 30 s).
+    fetch_retry_base_seconds: float = Field(default=1.0, gt=0, validation_alias="HOGFLOWS_FETCH_RETRY_BASE")
+    # JSON object host -> base URL, e.g. {"slack.com": "http://127.0.0.1:9000"}: requests to that host go
+    # to the base URL instead (local fakes of Slack or Twilio, a corporate egress proxy per host...).
+    fetch_url_overrides: dict[str, str] = Field(default_factory=dict, validation_alias="HOGFLOWS_FETCH_URL_OVERRIDES")
+
+    # Function steps: email (`sendEmail`) over SMTP. Without a host, email steps fail with a clear error.
+    smtp_host: str | None = Field(default=None, validation_alias="HOGFLOWS_SMTP_HOST")
+    smtp_port: int = Field(default=587, validation_alias="HOGFLOWS_SMTP_PORT")
+    smtp_user: str | None = Field(default=None, validation_alias="HOGFLOWS_SMTP_USER")
+    smtp_password: str | None = Field(default=None, validation_alias="HOGFLOWS_SMTP_PASSWORD")
+    smtp_tls: Literal["none", "starttls", "tls"] = Field(default="starttls", validation_alias="HOGFLOWS_SMTP_TLS")
+    email_from: str | None = Field(default=None, validation_alias="HOGFLOWS_EMAIL_FROM")
 
     # Events in (capture endpoints): PostHog's per-flow trigger rate limit, a token bucket per flow.
     trigger_rate_limit_bucket_size: int = Field(

@@ -1,6 +1,8 @@
 """Test invocations: one step of a flow (saved, unsaved or overridden) with given globals.
 
 Nothing is stored: no run, no logs, no metrics. Mirrors PostHog's `POST .../invocations/`.
+Function steps either get mocked async functions (`mock_async_functions`, the default: nothing is
+sent, each call is logged) or really send, without send records.
 """
 
 import uuid
@@ -11,15 +13,22 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.errors import RawError, ValidationError, drf_error_from_pydantic
+from app.config import get_settings
 from app.db.models import HogFlow, Team
 from app.db.repositories.hog_flow import HogFlowRepository
+from app.db.repositories.integrations import IntegrationRepository
 from app.engine.executor import ExecutorOptions, execute_single_step
+from app.engine.functions import FunctionStepRunner, MockedCalls
 from app.engine.graph import FlowSnapshot
 from app.engine.invocation import Invocation, to_millis
 from app.schemas.hog_flow import HogFlowCreate
 from app.schemas.invocations import InvocationLog, InvocationRequest, InvocationResponse
 from app.services.hog_flows import validated_configuration
+from app.worker.function_steps import real_calls, retry_policy
 from app.worker.processor import flow_snapshot
+
+# PostHog's test invocations allow five async calls in the one step they run (real runs: one per pickup).
+TEST_MAX_ASYNC_CALLS = 5
 
 
 def _nest(path: list[str | int], message: str) -> Any:
@@ -115,6 +124,15 @@ async def run_test_invocation(session: AsyncSession, team: Team, flow_id: str, b
     variables.update(globals_.get("variables") or {})
     state: dict[str, Any] = {"event": event, "actionStepCount": 0, "variables": variables}
     options = ExecutorOptions()
+    settings = get_settings()
+    mocks = MockedCalls(clock=options.clock) if request.mock_async_functions else None
+    options.run_function = FunctionStepRunner(
+        calls=mocks or real_calls(settings),
+        integrations=IntegrationRepository(session),
+        max_calls_per_pickup=TEST_MAX_ASYNC_CALLS,
+        retry=retry_policy(settings),
+        site_url=settings.site_url,
+    )
     if request.current_action_id:
         state["currentAction"] = {"id": request.current_action_id, "startedAtTimestamp": to_millis(options.clock())}
     invocation = Invocation(
@@ -133,11 +151,13 @@ async def run_test_invocation(session: AsyncSession, team: Team, flow_id: str, b
             variables=variables,
         )
     step = await execute_single_step(invocation, options)
+    # PostHog lists the mocked calls after the step's own logs.
+    logs = [*step.logs, *(mocks.logs if mocks else [])]
     return InvocationResponse(
         nextActionId=step.next_action_id,
         status="error" if step.error else "success",
         errors=[step.error] if step.error else [],
-        logs=[InvocationLog(level=log.level, timestamp=log.timestamp, message=log.message) for log in step.logs],
+        logs=[InvocationLog(level=log.level, timestamp=log.timestamp, message=log.message) for log in logs],
         variables=step.variables,
         execResult=step.exec_result,
     )

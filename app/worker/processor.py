@@ -7,7 +7,7 @@ belongs to this worker, so a pickup that overran its lease changes nothing.
 
 import socket
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -15,6 +15,7 @@ from uuid import UUID
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.config import Settings, get_settings
 from app.db.models import HogFlow, HogFlowRun, Person, RunStatus
 from app.db.repositories.hog_flow import HogFlowRepository
 from app.db.repositories.observability import ObservabilityRepository
@@ -25,6 +26,7 @@ from app.engine.executor import ExecutorOptions, execute
 from app.engine.graph import FlowSnapshot
 from app.engine.invocation import Invocation, Outcome
 from app.engine.records import MetricRecord
+from app.worker.function_steps import build_function_runner
 from app.worker.scheduling import Scheduler
 
 logger = structlog.get_logger(__name__)
@@ -64,6 +66,13 @@ class RunProcessor:
     options: ExecutorOptions = field(default_factory=ExecutorOptions)
     lease: timedelta = DEFAULT_LEASE
     owner: str = field(default_factory=worker_identity)
+    # Read by function steps (fetch and SMTP settings); the environment's settings when not given.
+    settings: Settings | None = None
+
+    def __post_init__(self) -> None:
+        if self.options.run_function is None:
+            runner = build_function_runner(self.sessionmaker, self.settings or get_settings())
+            self.options = replace(self.options, run_function=runner)
 
     async def process(self, run_id: UUID) -> str | None:
         """Run one pickup; returns the run's new status, or None when there was nothing to do."""

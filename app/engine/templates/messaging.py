@@ -1,69 +1,93 @@
-"""Messaging templates: Slack, email, Twilio SMS and native push."""
+"""Messaging templates: email, Twilio SMS and native push."""
 
 from app.engine.templates.base import FunctionTemplate
 
-_SLACK_TEXT = "*{person.name}* triggered event: '{event.event}'"
+_EMAIL_HOG = """
+let res := sendEmail(inputs.email)
 
-SLACK = FunctionTemplate(
-    id="template-slack",
-    type="destination",
-    name="Slack",
-    description="Sends a message to a Slack channel",
-    inputs_schema=[
-        {
-            "key": "slack_workspace",
-            "type": "integration",
-            "integration": "slack",
-            "label": "Slack workspace",
-            "required": True,
-            "secret": False,
-            "requiredScopes": "channels:read groups:read chat:write chat:write.customize",
-        },
-        {
-            "key": "channel",
-            "type": "integration_field",
-            "integration_key": "slack_workspace",
-            "integration_field": "slack_channel",
-            "label": "Channel to post to",
-            "required": True,
-            "secret": False,
-        },
-        {"key": "icon_emoji", "type": "string", "label": "Emoji icon", "default": ":hedgehog:", "required": False},
-        {"key": "username", "type": "string", "label": "Bot name", "default": "PostHog", "required": False},
-        {
-            "key": "blocks",
-            "type": "json",
-            "label": "Blocks",
-            "required": False,
-            "default": [
-                {"text": {"text": _SLACK_TEXT, "type": "mrkdwn"}, "type": "section"},
-                {
-                    "type": "actions",
-                    "elements": [
-                        {
-                            "url": "{person.url}",
-                            "text": {"text": "View Person in PostHog", "type": "plain_text"},
-                            "type": "button",
-                        },
-                        {
-                            "url": "{source.url}",
-                            "text": {"text": "Change Source", "type": "plain_text"},
-                            "type": "button",
-                        },
-                    ],
-                },
-            ],
-        },
-        {"key": "text", "type": "string", "label": "Plain text message", "default": _SLACK_TEXT, "required": False},
-        {"key": "thread_ts", "type": "string", "label": "Thread timestamp", "required": False},
-    ],
+if (not res.success) {
+    throw Error(f'Email failed to send: {res.error}')
+}
+
+return res
+"""
+
+# Twilio takes a form-encoded body and HTTP Basic auth with the account SID and auth token.
+_TWILIO_HOG = """
+if (empty(inputs.to_number)) {
+    throw Error('The recipient phone number (to_number) is empty')
+}
+if (empty(inputs.message)) {
+    throw Error('The message is empty')
+}
+let account := inputs.twilio_account
+if (empty(account?.account_sid) or empty(account?.auth_token)) {
+    throw Error('The Twilio integration is missing or has no account SID and auth token')
+}
+
+let form := concat(
+    'To=', encodeURLComponent(inputs.to_number),
+    '&From=', encodeURLComponent(inputs.from_number ?? ''),
+    '&Body=', encodeURLComponent(inputs.message)
 )
+let credentials := base64Encode(concat(account.account_sid, ':', account.auth_token))
+
+let res := fetch(f'https://api.twilio.com/2010-04-01/Accounts/{account.account_sid}/Messages.json', {
+    'method': 'POST',
+    'headers': {
+        'Authorization': f'Basic {credentials}',
+        'Content-Type': 'application/x-www-form-urlencoded'
+    },
+    'body': form
+})
+
+if (inputs.debug) {
+    print('Twilio response', res.status, res.body)
+}
+
+if (res.status < 200 or res.status >= 300) {
+    throw Error(f'Failed to send the SMS with Twilio: {res.status}: {res.body?.message ?? res.body}')
+}
+
+return {'sid': res.body?.sid, 'status': res.body?.status}
+"""
+
+_PUSH_HOG = """
+let channels := inputs.channels ?? []
+if (empty(channels)) {
+    throw Error('No push notification channels are selected')
+}
+
+let notification := {
+    'distinctId': inputs.distinctId,
+    'title': inputs.title,
+    'body': inputs.body,
+    'image': inputs.image,
+    'collapseKey': inputs.collapseKey,
+    'data': inputs.data,
+    'ttlSeconds': inputs.ttlSeconds
+}
+
+let results := []
+for (let channel in channels) {
+    let res := sendPushNotification({'channel': channel, 'notification': notification})
+    if (not res.success) {
+        throw Error(f'Push notification failed to send: {res.error}')
+    }
+    results := arrayPushBack(results, res)
+}
+
+return results
+"""
 
 EMAIL = FunctionTemplate(
     id="template-email",
     type="destination",
     name="Email",
     description="Send an email",
+    hog=_EMAIL_HOG,
+    icon_url="/static/hedgehog/mail-hog.png",
+    category=["Communication"],
     inputs_schema=[
         {
             "key": "email",
@@ -88,6 +112,9 @@ TWILIO = FunctionTemplate(
     type="destination",
     name="Twilio SMS",
     description="Send an SMS with Twilio",
+    hog=_TWILIO_HOG,
+    icon_url="/static/services/twilio.png",
+    category=["Communication"],
     inputs_schema=[
         {
             "key": "twilio_account",
@@ -127,6 +154,9 @@ NATIVE_PUSH = FunctionTemplate(
     type="destination",
     name="Push notification",
     description="Send a push notification to a mobile device",
+    hog=_PUSH_HOG,
+    icon_url="/static/services/firebase.png",
+    category=["Communication"],
     inputs_schema=[
         {
             "key": "distinctId",

@@ -1,0 +1,67 @@
+"""A team's integrations (Slack workspaces, Twilio accounts...)."""
+
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import Integration
+from app.engine.functions.calls import IntegrationConfig
+
+
+class IntegrationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def create(
+        self,
+        *,
+        team_id: int,
+        kind: str,
+        config: dict[str, Any],
+        sensitive_config: dict[str, Any],
+        integration_id: str | None,
+        created_by_id: int | None,
+    ) -> Integration:
+        integration = Integration(
+            team_id=team_id,
+            kind=kind,
+            config=config,
+            sensitive_config=sensitive_config,
+            integration_id=integration_id,
+            created_by_id=created_by_id,
+            errors="",
+        )
+        self.session.add(integration)
+        await self.session.flush()
+        return integration
+
+    async def get(self, team_id: int, integration_id: int) -> Integration | None:
+        result = await self.session.execute(
+            select(Integration).where(Integration.id == integration_id, Integration.team_id == team_id)
+        )
+        return result.scalar_one_or_none()
+
+    async def list(
+        self, team_id: int, *, kind: str | None = None, limit: int, offset: int
+    ) -> tuple[int, list[Integration]]:
+        conditions = [Integration.team_id == team_id]
+        if kind is not None:
+            conditions.append(Integration.kind == kind)
+        count = await self.session.scalar(select(func.count()).select_from(Integration).where(*conditions))
+        rows = await self.session.execute(
+            select(Integration).where(*conditions).order_by(Integration.id.desc()).limit(limit).offset(offset)
+        )
+        return int(count or 0), list(rows.scalars())
+
+    async def delete(self, integration: Integration) -> None:
+        await self.session.execute(delete(Integration).where(Integration.id == integration.id))
+
+    async def resolve(self, team_id: int, integration_id: int) -> IntegrationConfig | None:
+        """The engine's `IntegrationResolver`: another team's integration resolves to None."""
+        integration = await self.get(team_id, integration_id)
+        if integration is None:
+            return None
+        return IntegrationConfig(
+            config=dict(integration.config or {}), sensitive_config=dict(integration.sensitive_config or {})
+        )

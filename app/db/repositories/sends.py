@@ -1,0 +1,72 @@
+"""Send records of function steps: one row per request, written before it goes out (at most once per run)."""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import HogFlowSend
+
+PENDING = "pending"
+DONE = "done"
+
+
+class SendRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def claim(
+        self, *, run_id: UUID, action_id: str, attempt: int, call_index: int, kind: str, now: datetime
+    ) -> HogFlowSend | None:
+        """Insert a pending row; None when it is ours, else the row an earlier attempt left (pending or done).
+
+        `ON CONFLICT DO NOTHING` on the unique key makes two concurrent claims safe: one inserts, the
+        other reads the winner's row.
+        """
+        values = {
+            "run_id": run_id,
+            "action_id": action_id,
+            "attempt": attempt,
+            "call_index": call_index,
+            "kind": kind,
+            "status": PENDING,
+            "created_at": now,
+        }
+        insert = postgresql_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        statement = insert(HogFlowSend).values(**values).on_conflict_do_nothing().returning(HogFlowSend.id)
+        inserted = (await self.session.execute(statement)).scalar_one_or_none()
+        if inserted is not None:
+            return None
+        existing = await self.session.execute(
+            select(HogFlowSend).where(
+                HogFlowSend.run_id == run_id,
+                HogFlowSend.action_id == action_id,
+                HogFlowSend.attempt == attempt,
+                HogFlowSend.call_index == call_index,
+            )
+        )
+        return existing.scalar_one()
+
+    async def complete(
+        self, *, run_id: UUID, action_id: str, attempt: int, call_index: int, response: Any, now: datetime
+    ) -> None:
+        await self.session.execute(
+            update(HogFlowSend)
+            .where(
+                HogFlowSend.run_id == run_id,
+                HogFlowSend.action_id == action_id,
+                HogFlowSend.attempt == attempt,
+                HogFlowSend.call_index == call_index,
+            )
+            .values(status=DONE, response=response, completed_at=now)
+        )
+
+    async def list_for_run(self, run_id: UUID) -> list[HogFlowSend]:
+        rows = await self.session.execute(
+            select(HogFlowSend).where(HogFlowSend.run_id == run_id).order_by(HogFlowSend.id)
+        )
+        return list(rows.scalars())

@@ -1,0 +1,167 @@
+"""The globals a function template runs with, and its inputs resolved in order (executor.md §6.2)."""
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from app.engine.functions.calls import IntegrationResolver
+from app.engine.functions.liquid import LiquidError, render_liquid
+from app.engine.invocation import Invocation
+from app.engine.messages import person_display_name
+from app.engine.templates import FunctionTemplate
+from app.hog import HogVMError, Limits, execute, from_hog_value
+
+# Inputs are small expressions; a generous budget still stops a runaway one quickly.
+INPUT_LIMITS = Limits(timeout_s=1.0, max_async_steps=0)
+_BYTECODE_MARKERS = ("_H", "_h")
+_EXTEND_OBJECT = "$$_extend_object"
+
+
+class InputResolutionError(Exception):
+    """An input could not be built; the step fails with `Error building inputs: <message>`."""
+
+
+@dataclass
+class FunctionGlobals:
+    values: dict[str, Any]
+    # Strings that must never appear in logs: secret inputs and integrations' sensitive config.
+    secrets: list[str]
+
+
+def event_url(invocation: Invocation, site_url: str) -> str:
+    """The event's page in PostHog's UI (the event's own `url` when it has one)."""
+    event = invocation.event
+    if event.get("url"):
+        return str(event["url"])
+    uuid = quote(str(event.get("uuid") or ""), safe="")
+    timestamp = quote(str(event.get("timestamp") or ""), safe="")
+    return f"{site_url.rstrip('/')}/project/{invocation.team_id}/events/{uuid}/{timestamp}"
+
+
+def base_globals(invocation: Invocation, template: FunctionTemplate, site_url: str) -> dict[str, Any]:
+    """`event`, `person`, `groups`, `project`, `source`, `variables` (inputs come next)."""
+    team, flow = invocation.team_id, invocation.flow
+    project_url = f"{site_url.rstrip('/')}/project/{team}"
+    event = {**invocation.event, "url": event_url(invocation, site_url)}
+    person = None
+    if invocation.person:
+        raw = invocation.person
+        key = raw.get("distinct_id") or raw.get("id")
+        person = {
+            "id": raw.get("id"),
+            "name": person_display_name(raw),
+            "url": f"{project_url}/person/{quote(str(key), safe='')}",
+            "properties": dict(raw.get("properties") or {}),
+        }
+    return {
+        "event": event,
+        "person": person,
+        "groups": dict(invocation.groups or {}),
+        "project": {"id": team, "name": "", "url": ""},
+        # PostHog builds `node` from the synthetic function's id, which is the flow id.
+        "source": {
+            "name": f"{flow.name or ''} - {template.name}",
+            "url": f"{project_url}/workflows/{flow.id}/workflow?node={flow.id}",
+        },
+        "variables": dict(invocation.variables),
+        "inputs": {},
+    }
+
+
+async def build_globals(
+    invocation: Invocation,
+    action: dict[str, Any],
+    template: FunctionTemplate,
+    *,
+    site_url: str,
+    integrations: IntegrationResolver | None,
+) -> FunctionGlobals:
+    """Globals with every input resolved in `order`, each visible to the later ones as `inputs.<key>`."""
+    values = base_globals(invocation, template, site_url)
+    config = action.get("config") or {}
+    raw_inputs = config.get("inputs")
+    if not isinstance(raw_inputs, dict):
+        raw_inputs = {}
+    secrets: list[str] = []
+    entries = [(key, entry) for key, entry in raw_inputs.items() if isinstance(entry, dict)]
+    entries.sort(key=lambda item: item[1]["order"] if isinstance(item[1].get("order"), int) else -1)
+    for key, entry in entries:
+        schema = template.schema_for(key) or {}
+        value = await _resolve(key, entry, schema, values, invocation.team_id, integrations, secrets)
+        if schema.get("secret"):
+            secrets.extend(_strings(value))
+        values["inputs"][key] = value
+    return FunctionGlobals(values=values, secrets=[s for s in dict.fromkeys(secrets) if len(s) >= 4])
+
+
+async def _resolve(
+    key: str,
+    entry: dict[str, Any],
+    schema: dict[str, Any],
+    values: dict[str, Any],
+    team_id: int,
+    integrations: IntegrationResolver | None,
+    secrets: list[str],
+) -> Any:
+    raw = entry.get("value")
+    kind = schema.get("type")
+    if kind == "integration":
+        return await _integration(raw, team_id, integrations, secrets)
+    if kind == "integration_multi" and isinstance(raw, list):
+        return [await _integration(item, team_id, integrations, secrets) for item in raw]
+    if entry.get("templating") == "liquid":
+        try:
+            return render_liquid(raw, values)
+        except LiquidError as error:
+            raise InputResolutionError(f"{key}: {error}") from error
+    if "bytecode" in entry:
+        return _evaluate(key, entry["bytecode"], values)
+    return raw
+
+
+async def _integration(
+    raw: Any, team_id: int, integrations: IntegrationResolver | None, secrets: list[str]
+) -> dict[str, Any] | None:
+    """PostHog replaces an integration id by the integration's config plus its sensitive config."""
+    if integrations is None or isinstance(raw, bool) or not isinstance(raw, int):
+        return None
+    integration = await integrations.resolve(team_id, raw)
+    if integration is None:
+        return None
+    secrets.extend(_strings(integration.sensitive_config))
+    return {**integration.config, **integration.sensitive_config}
+
+
+def _evaluate(key: str, node: Any, values: dict[str, Any]) -> Any:
+    """Run every bytecode program inside a compiled input (strings compile to programs, dicts recurse)."""
+    if isinstance(node, list) and node and node[0] in _BYTECODE_MARKERS:
+        try:
+            result = execute(node, values, async_functions=(), limits=INPUT_LIMITS)
+        except HogVMError as error:
+            raise InputResolutionError(f"Could not execute bytecode for input field: {key}: {error}") from error
+        if not result.finished:
+            raise InputResolutionError(f"Could not execute bytecode for input field: {key}")
+        return from_hog_value(result.result)
+    if isinstance(node, list):
+        return [_evaluate(key, item, values) for item in node]
+    if isinstance(node, dict):
+        resolved: dict[str, Any] = {}
+        for name, item in node.items():
+            if name == _EXTEND_OBJECT:
+                extension = _evaluate(key, item, values)
+                if isinstance(extension, dict):
+                    resolved.update(extension)
+            else:
+                resolved[name] = _evaluate(key, item, values)
+        return resolved
+    return node
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []

@@ -1,0 +1,106 @@
+"""SSRF protection: outbound connections only to public addresses.
+
+The check sits in the connection layer (an httpcore network backend), not in front of the request:
+the host is resolved once, every resolved address must be public, and the socket connects to one of
+those checked addresses. So DNS answers that change between a check and the connect (rebinding) and
+redirects to internal hosts are refused as well. TLS still verifies the certificate against the host
+name, because httpcore passes the original host as the TLS server name.
+"""
+
+import asyncio
+import ipaddress
+import socket
+import ssl
+from collections.abc import Iterable
+
+import httpcore
+import httpx
+
+_IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class AddressNotAllowed(Exception):
+    """The destination resolves to a private, loopback, link-local or otherwise non-public address."""
+
+
+def refusal_reason(address: _IPAddress) -> str | None:
+    """Why connecting to `address` is refused, or None when it is a public address."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.is_loopback:
+        return "a loopback address"
+    if address.is_link_local:
+        return "a link-local address"
+    if address.is_unspecified or address.is_multicast or address.is_reserved:
+        return "a reserved address"
+    if address.is_private:
+        return "a private address"
+    if not address.is_global:
+        return "a non-public address"
+    return None
+
+
+async def resolve_public(host: str, port: int) -> list[str]:
+    """Every address `host` resolves to, provided all of them are public; raises `AddressNotAllowed`."""
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise httpcore.ConnectError(f"Could not resolve {host}: {error.strerror or error}") from error
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    for raw in addresses:
+        reason = refusal_reason(ipaddress.ip_address(raw.split("%", 1)[0]))
+        if reason is not None:
+            shown = host if host == raw else f"{host} ({raw})"
+            raise AddressNotAllowed(
+                f"Refusing to connect to {shown}: it is {reason} (HOGFLOWS_ALLOW_PRIVATE_FETCH allows it)"
+            )
+    return addresses
+
+
+class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
+    """An httpcore network backend that connects only to checked public addresses."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await resolve_public(host, port)
+        last_error: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
+                last_error = error
+        raise last_error or httpcore.ConnectError(f"Could not connect to {host}")
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise AddressNotAllowed("Refusing to connect to a unix socket")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def public_only_transport(ssl_context: ssl.SSLContext) -> httpx.AsyncHTTPTransport:
+    """An httpx transport whose connections go through `PublicOnlyBackend`.
+
+    httpx has no parameter for the network backend, so the transport's connection pool (httpcore's
+    public API) is replaced by one built with it.
+    """
+    transport = httpx.AsyncHTTPTransport(verify=ssl_context, trust_env=False)
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=ssl_context, max_connections=10, network_backend=PublicOnlyBackend()
+    )
+    return transport

@@ -1,0 +1,107 @@
+"""The function-step runner of real runs: real HTTP and SMTP, send records and integrations in the database.
+
+Each send record is written and completed in its own short transaction, apart from the pickup's: the
+pending row must be durable before the request leaves, or a crash could lose it and a retried pickup
+would send again.
+"""
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.db.repositories.integrations import IntegrationRepository
+from app.db.repositories.sends import DONE, SendRepository
+from app.db.session import session_scope
+from app.engine.functions import (
+    CallOutcome,
+    FetchSettings,
+    FunctionStepRunner,
+    HttpFetcher,
+    IntegrationConfig,
+    RealCalls,
+    RetryPolicy,
+    SendClaim,
+    SendKey,
+    SmtpEmailSender,
+    SmtpSettings,
+)
+
+
+class DatabaseSendLedger:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+
+    async def claim(self, key: SendKey, kind: str) -> SendClaim:
+        async with session_scope(self.sessionmaker) as session:
+            existing = await SendRepository(session).claim(
+                run_id=UUID(key.run_id),
+                action_id=key.action_id,
+                attempt=key.attempt,
+                call_index=key.call_index,
+                kind=kind,
+                now=datetime.now(UTC),
+            )
+        if existing is None:
+            return SendClaim("new")
+        if existing.status == DONE and isinstance(existing.response, dict):
+            return SendClaim("done", CallOutcome.from_json(existing.response))
+        return SendClaim("pending")
+
+    async def complete(self, key: SendKey, outcome: CallOutcome) -> None:
+        async with session_scope(self.sessionmaker) as session:
+            await SendRepository(session).complete(
+                run_id=UUID(key.run_id),
+                action_id=key.action_id,
+                attempt=key.attempt,
+                call_index=key.call_index,
+                response=outcome.to_json(),
+                now=datetime.now(UTC),
+            )
+
+
+class DatabaseIntegrations:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+
+    async def resolve(self, team_id: int, integration_id: int) -> IntegrationConfig | None:
+        async with session_scope(self.sessionmaker) as session:
+            return await IntegrationRepository(session).resolve(team_id, integration_id)
+
+
+def real_calls(settings: Settings) -> RealCalls:
+    """HTTP and SMTP clients configured from the settings (shared by runs and test invocations)."""
+    fetcher = HttpFetcher(
+        FetchSettings(
+            timeout_s=settings.fetch_timeout_seconds,
+            max_response_bytes=settings.fetch_max_response_bytes,
+            allow_private=settings.allow_private_fetch,
+            url_overrides=dict(settings.fetch_url_overrides),
+        )
+    )
+    email = SmtpEmailSender(
+        SmtpSettings(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_user,
+            password=settings.smtp_password,
+            tls=settings.smtp_tls,
+            default_from=settings.email_from,
+        )
+    )
+    return RealCalls(fetcher=fetcher, email=email)
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(base=timedelta(seconds=settings.fetch_retry_base_seconds))
+
+
+def build_function_runner(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> FunctionStepRunner:
+    return FunctionStepRunner(
+        calls=real_calls(settings),
+        integrations=DatabaseIntegrations(sessionmaker),
+        ledger=DatabaseSendLedger(sessionmaker),
+        retry=retry_policy(settings),
+        site_url=settings.site_url,
+    )
