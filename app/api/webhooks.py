@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from app.db.base import utcnow
 from app.db.session import session_scope
 from app.ingest.enqueue import schedule_runs
+from app.ingest.sanitize import storable
 from app.ingest.webhook_trigger import NOT_FOUND, trigger_webhook
 from app.ingest.webhooks import IncomingRequest, InvalidBody, SourceOutcome, parse_body
 
@@ -54,10 +55,10 @@ async def webhook(request: Request, background: BackgroundTasks, flow_id: str) -
         return _response(SourceOutcome(400, {"error": "Invalid JSON body"}))
     incoming = IncomingRequest(
         method=request.method,
-        headers={name.lower(): value for name, value in request.headers.items()},
+        headers=storable({name.lower(): value for name, value in request.headers.items()}),
         body=body,
         string_body=raw.decode("utf-8", "replace"),
-        query=dict(request.query_params),
+        query=storable(dict(request.query_params)),
         ip=request.client.host if request.client else None,
         url=f"{request.app.state.settings.site_url.rstrip('/')}/public/webhooks/{flow_id}",
     )

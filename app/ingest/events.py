@@ -15,6 +15,7 @@ from dateutil.parser import isoparse
 
 from app.db.base import uuid7
 from app.ingest.errors import invalid_payload
+from app.ingest.sanitize import UnstorableValue, storable
 
 # PostHog truncates event names and refuses longer distinct ids.
 MAX_EVENT_NAME = 200
@@ -39,17 +40,6 @@ class IncomingEvent:
     process_person: bool = True
     # `$groups`: group type -> group key.
     groups: dict[str, str] = field(default_factory=dict)
-
-
-def _clean(value: Any) -> Any:
-    """PostgreSQL cannot store NUL in text or JSONB; PostHog replaces it as well."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd") if "\x00" in value else value
-    if isinstance(value, dict):
-        return {_clean(key): _clean(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_clean(item) for item in value]
-    return value
 
 
 def _id_text(value: Any) -> str | None:
@@ -90,14 +80,17 @@ def event_timestamp(raw: dict[str, Any], sent_at: Any, now: datetime) -> datetim
     sent = _parse_time(sent_at)
     properties = raw.get("properties")
     ignore_sent_at = isinstance(properties, dict) and properties.get("$ignore_sent_at") is True
-    if timestamp is not None and sent is not None and not ignore_sent_at:
-        result = now + (timestamp - sent)
-    elif timestamp is not None:
-        result = timestamp
-    elif isinstance(raw.get("offset"), int | float) and not isinstance(raw.get("offset"), bool):
-        result = now - timedelta(milliseconds=raw["offset"])
-    else:
-        result = now
+    try:
+        if timestamp is not None and sent is not None and not ignore_sent_at:
+            result = now + (timestamp - sent)
+        elif timestamp is not None:
+            result = timestamp
+        elif isinstance(raw.get("offset"), int | float) and not isinstance(raw.get("offset"), bool):
+            result = now - timedelta(milliseconds=raw["offset"])
+        else:
+            result = now
+    except (OverflowError, ValueError):  # absurd dates: the server's clock is the best guess
+        return now
     return now if result - now > _MAX_FUTURE else result
 
 
@@ -113,7 +106,10 @@ def _event_uuid(value: Any) -> str:
 def normalize_event(raw: Any, *, sent_at: Any, now: datetime) -> IncomingEvent:
     if not isinstance(raw, dict):
         raise invalid_payload("every event must be an object")
-    raw = _clean(raw)
+    try:
+        raw = storable(raw)
+    except UnstorableValue as error:
+        raise invalid_payload(str(error)) from error
     name = raw.get("event")
     if not isinstance(name, str) or not name:
         raise invalid_payload("All events must have the event name field 'event'!")

@@ -30,7 +30,8 @@ from app.db.base import uuid7
 from app.engine.templates import get_template
 from app.hog import execute, from_hog_value
 from app.hog.templates import compile_template
-from app.ingest.events import iso_timestamp
+from app.ingest.events import MAX_DISTINCT_ID, iso_timestamp
+from app.ingest.sanitize import UnstorableValue, storable
 
 WEBHOOK_TRIGGER_TYPES = frozenset({"webhook", "manual", "tracking_pixel", "schedule"})
 PIXEL_TEMPLATE = "template-source-webhook-pixel"
@@ -85,16 +86,20 @@ def parse_body(raw: bytes, content_type: str) -> Any:
     kind = content_type.split(";")[0].strip().lower()
     if kind == "application/x-www-form-urlencoded":
         form = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
-        return {key: values[0] if len(values) == 1 else values for key, values in form.items()}
+        return storable({key: values[0] if len(values) == 1 else values for key, values in form.items()})
     if not raw.strip():
         return {}
     is_json = kind == "application/json" or kind.endswith("+json")
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        parsed = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         if is_json:
             raise InvalidBody(str(error)) from error
         return {}
+    try:
+        return storable(parsed)
+    except UnstorableValue as error:
+        raise InvalidBody(str(error)) from error
 
 
 def _reject_constant(name: str) -> Any:
@@ -184,16 +189,21 @@ def run_source(
         return SourceOutcome(400, {"error": '"event" could not be parsed correctly'})
     if not distinct_id:
         return SourceOutcome(400, {"error": '"distinct_id" could not be parsed correctly'})
+    if len(distinct_id) > MAX_DISTINCT_ID:
+        return SourceOutcome(400, {"error": f'"distinct_id" must be at most {MAX_DISTINCT_ID} characters'})
     properties = inputs.get("properties")
     properties = dict(properties) if isinstance(properties, dict) else {}
     properties.setdefault("$request_body", request.body)
-    event = {
-        **incoming,
-        "uuid": str(uuid7()),
-        "event": event_name,
-        "distinct_id": distinct_id,
-        "properties": properties,
-    }
+    # Inputs may compute anything; what reaches the run's state must be storable (raises otherwise).
+    event = storable(
+        {
+            **incoming,
+            "uuid": str(uuid7()),
+            "event": event_name[:200],
+            "distinct_id": distinct_id,
+            "properties": properties,
+        }
+    )
     variables = request.body.get("$variables") if isinstance(request.body, dict) else None
     if is_pixel:
         return SourceOutcome(200, PIXEL_GIF, "image/gif", event=event)

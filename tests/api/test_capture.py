@@ -396,3 +396,43 @@ async def test_rate_limit_drops_after_the_bucket_is_empty(client: httpx.AsyncCli
         w["message"].startswith("Workflow invocation dropped due to rate limiting for [Person:") for w in warnings
     )
     assert all("[Event:" in w["message"] for w in warnings)
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(depth):
+        value = {"n": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        # Nested far deeper than any event.
+        json.dumps({"event": "e", "distinct_id": "d", "properties": {"deep": _nested(500)}}).encode(),
+        # 1e400 parses as infinity, which JSONB cannot store.
+        b'{"event": "e", "distinct_id": "d", "properties": {"big": 1e400}}',
+        # More digits than Python converts.
+        b'{"event": "e", "distinct_id": "d", "properties": {"huge": ' + b"9" * 5000 + b"}}",
+    ],
+)
+async def test_hostile_values_are_refused_not_crashed_on(
+    client: httpx.AsyncClient, tenant: Tenant, content: bytes
+) -> None:
+    raw = content[:-1] + f', "api_key": "{tenant.project_token}"}}'.encode()
+    response = await client.post("/capture/", content=raw, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "invalid_payload"
+
+
+async def test_odd_but_storable_values_are_accepted(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    flow_id = await create_flow(client, tenant, event_flow())
+    raw = (
+        b'{"api_key": "' + tenant.project_token.encode() + b'", "event": "signed_up", "distinct_id": "s\\ud800",'
+        b' "timestamp": "0001-01-01T00:00:00Z", "sent_at": "9999-12-31T23:59:59Z",'
+        b' "properties": {"lone": "\\udfff", "nul": "\\u0000", "\\u0000key": 1}}'
+    )
+    response = await client.post("/capture/", content=raw, headers={"Content-Type": "application/json"})
+    assert response.status_code == 200, response.text
+    [run] = await runs(client, tenant, flow_id)
+    assert run["distinct_id"] == "s\ufffd"

@@ -191,3 +191,23 @@ async def test_an_input_that_fails_is_reported(client: httpx.AsyncClient, tenant
     [entry] = await logs(client, tenant, flow_id)
     assert entry["level"] == "ERROR"
     assert entry["message"].startswith("[Action:trigger] Error triggering flow: ")
+
+
+async def test_hostile_requests(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    flow_id = await create_flow(client, tenant, webhook_flow())
+    too_long = await client.post(url(flow_id), json={"event": "e", "distinct_id": "d" * 500})
+    assert too_long.status_code == 400
+    assert "at most" in too_long.json()["error"]
+    infinite = await client.post(
+        url(flow_id),
+        content=b'{"event": "e", "distinct_id": "d", "x": 1e400}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert infinite.status_code == 400
+    odd = await client.post(
+        url(flow_id) + "?q=%00",
+        content=b'{"event": "e", "distinct_id": "d\\u0000", "y": "\\ud800"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert odd.status_code == 200, odd.text
+    assert [run["distinct_id"] for run in await runs(client, tenant, flow_id)] == ["d\ufffd"]
