@@ -17,12 +17,18 @@ from tests.engine.flows import action
 
 
 def function_action(
-    action_id: str, template_id: str, inputs: dict[str, Any], action_type: str = "function", **extra: Any
+    action_id: str,
+    template_id: str,
+    inputs: dict[str, Any],
+    action_type: str = "function",
+    templating: str | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     """A function action whose inputs went through the same validation and compilation as a saved flow's."""
     template = get_template(template_id)
     assert template is not None, template_id
-    compiled = validate_inputs(template.inputs_schema, {key: {"value": value} for key, value in inputs.items()})
+    raw = {key: {"value": value, **({"templating": templating} if templating else {})} for key, value in inputs.items()}
+    compiled = validate_inputs(template.inputs_schema, raw)
     return action(action_id, action_type, {"template_id": template_id, "inputs": compiled}, **extra)
 
 

@@ -74,8 +74,9 @@ class LocalHttpServer:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._server.server_close()
 
     def _next_reply(self, path: str) -> Reply:
         with self._lock:
@@ -123,7 +124,7 @@ class _Inbox:
         return "250 Message accepted for delivery"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -134,7 +135,7 @@ class LocalSmtpServer:
 
     def __init__(self) -> None:
         self._inbox = _Inbox()
-        self.port = _free_port()
+        self.port = free_port()
         # aiosmtpd checks its own start by connecting, which needs a known port (0 cannot work).
         self._controller = Controller(self._inbox, hostname="127.0.0.1", port=self.port)
 

@@ -18,22 +18,22 @@ if (empty(token)) {
     throw Error('The Slack integration is missing or has no access token')
 }
 
+// Hog has no `break`: blocks past the first 50 are skipped.
 let blocks := []
 for (let index, block in inputs.blocks ?? []) {
-    if (index >= 50) {
-        break
-    }
-    if (block?.type == 'section' and typeof(block.text?.text) == 'string') {
-        block.text.text := clip(block.text.text, 3000)
-    }
-    if (block?.type == 'actions') {
-        for (let element in block.elements ?? []) {
-            if (element?.type == 'button' and typeof(element.text?.text) == 'string') {
-                element.text.text := clip(element.text.text, 75)
+    if (index < 50) {
+        if (block?.type == 'section' and typeof(block.text?.text) == 'string') {
+            block.text.text := clip(block.text.text, 3000)
+        }
+        if (block?.type == 'actions') {
+            for (let element in block.elements ?? []) {
+                if (element?.type == 'button' and typeof(element.text?.text) == 'string') {
+                    element.text.text := clip(element.text.text, 75)
+                }
             }
         }
+        blocks := arrayPushBack(blocks, block)
     }
-    blocks := arrayPushBack(blocks, block)
 }
 
 let body := {

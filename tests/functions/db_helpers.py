@@ -1,0 +1,61 @@
+"""Flows, runs and integrations stored directly, for tests that drive pickups by hand."""
+
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db.base import utcnow
+from app.db.models import HogFlow
+from app.db.repositories.integrations import IntegrationRepository
+from app.db.repositories.runs import RunRepository
+from app.db.session import session_scope
+from app.services.runs import initial_state, manual_event
+
+Sessionmaker = async_sessionmaker[AsyncSession]
+
+
+async def store_flow(
+    sessionmaker: Sessionmaker, team_id: int, actions: list[dict[str, Any]], edges: list[dict[str, Any]]
+) -> HogFlow:
+    trigger = {"type": "manual"}
+    flow = HogFlow(
+        team_id=team_id,
+        name="function steps",
+        status="active",
+        trigger=trigger,
+        actions=[{"id": "trigger", "name": "trigger", "type": "trigger", "config": trigger}, *actions],
+        edges=edges,
+        exit_condition="exit_only_at_end",
+    )
+    async with session_scope(sessionmaker) as session:
+        session.add(flow)
+    return flow
+
+
+async def store_run(sessionmaker: Sessionmaker, flow: HogFlow, distinct_id: str = "user-1") -> UUID:
+    now = utcnow()
+    async with session_scope(sessionmaker) as session:
+        run = await RunRepository(session).create(
+            team_id=flow.team_id,
+            hog_flow_id=flow.id,
+            state=initial_state(flow, manual_event(distinct_id, now), None),
+            now=now,
+            distinct_id=distinct_id,
+        )
+    return run.id
+
+
+async def store_integration(
+    sessionmaker: Sessionmaker, team_id: int, kind: str, config: dict[str, Any], sensitive: dict[str, Any]
+) -> int:
+    async with session_scope(sessionmaker) as session:
+        integration = await IntegrationRepository(session).create(
+            team_id=team_id,
+            kind=kind,
+            config=config,
+            sensitive_config=sensitive,
+            integration_id=None,
+            created_by_id=None,
+        )
+    return integration.id
