@@ -8,7 +8,16 @@ from arq.connections import RedisSettings
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.api import capture, hog_flow_invocations, hog_flow_observability, hog_flow_runs, hog_flows, webhooks
+from app.api import (
+    capture,
+    hog_flow_invocations,
+    hog_flow_observability,
+    hog_flow_runs,
+    hog_flows,
+    hog_function_templates,
+    integrations,
+    webhooks,
+)
 from app.api.errors import register_error_handlers
 from app.api.middleware import BodySizeLimit, OptionalTrailingSlash
 from app.config import Settings, get_settings
@@ -53,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(hog_flow_observability.router, prefix=prefix)
         app.include_router(hog_flow_runs.router, prefix=prefix)
         app.include_router(hog_flow_invocations.router, prefix=prefix)
+        app.include_router(hog_function_templates.router, prefix=prefix)
+        app.include_router(integrations.router, prefix=prefix)
     app.include_router(capture.router)
     app.include_router(webhooks.router)
     app.add_middleware(OptionalTrailingSlash)

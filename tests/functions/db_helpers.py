@@ -56,6 +56,6 @@ async def store_integration(
             config=config,
             sensitive_config=sensitive,
             integration_id=None,
-            created_by_id=None,
+            created_by=None,
         )
     return integration.id

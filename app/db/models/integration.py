@@ -8,9 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db.base import Base, JSONType, UTCDateTime, utcnow
+from app.db.models.tenancy import User
 
 
 class Integration(Base):
@@ -28,3 +29,17 @@ class Integration(Base):
     errors: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    created_by: Mapped[User | None] = relationship(lazy="raise")
+
+    @property
+    def display_name(self) -> str:
+        """What PostHog's UI shows for the account: the Slack workspace name, the Twilio account SID..."""
+        config = self.config or {}
+        team = config.get("team")
+        if self.kind == "slack" and isinstance(team, dict) and team.get("name"):
+            return str(team["name"])
+        for key in ("account_sid", "domain", "email", "name"):
+            if config.get(key):
+                return str(config[key])
+        return self.integration_id or self.kind

@@ -2,10 +2,11 @@
 
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
-from app.db.models import Integration
+from app.db.models import Integration, User
 from app.engine.functions.calls import IntegrationConfig
 
 
@@ -21,7 +22,7 @@ class IntegrationRepository:
         config: dict[str, Any],
         sensitive_config: dict[str, Any],
         integration_id: str | None,
-        created_by_id: int | None,
+        created_by: User | None,
     ) -> Integration:
         integration = Integration(
             team_id=team_id,
@@ -29,17 +30,18 @@ class IntegrationRepository:
             config=config,
             sensitive_config=sensitive_config,
             integration_id=integration_id,
-            created_by_id=created_by_id,
+            created_by=created_by,
             errors="",
         )
         self.session.add(integration)
         await self.session.flush()
         return integration
 
+    def _team_query(self, team_id: int) -> Select[Integration]:
+        return select(Integration).where(Integration.team_id == team_id).options(selectinload(Integration.created_by))
+
     async def get(self, team_id: int, integration_id: int) -> Integration | None:
-        result = await self.session.execute(
-            select(Integration).where(Integration.id == integration_id, Integration.team_id == team_id)
-        )
+        result = await self.session.execute(self._team_query(team_id).where(Integration.id == integration_id))
         return result.scalar_one_or_none()
 
     async def list(
@@ -50,7 +52,7 @@ class IntegrationRepository:
             conditions.append(Integration.kind == kind)
         count = await self.session.scalar(select(func.count()).select_from(Integration).where(*conditions))
         rows = await self.session.execute(
-            select(Integration).where(*conditions).order_by(Integration.id.desc()).limit(limit).offset(offset)
+            self._team_query(team_id).where(*conditions).order_by(Integration.id.desc()).limit(limit).offset(offset)
         )
         return int(count or 0), list(rows.scalars())
 
