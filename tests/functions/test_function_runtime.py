@@ -1,0 +1,147 @@
+"""How a template runs: globals, inputs in order, print() logs and their cap, secrets, errors, exec results."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from app.engine.executor import execute
+from app.engine.functions import FunctionStepRunner, MockedCalls
+from app.engine.templates import TEMPLATES, FunctionTemplate
+from tests.engine.flows import T0, Options, action, chain, flow, invocation, metric_names
+from tests.functions.helpers import action_logs, function_action
+
+PERSON = {"id": "p-1", "properties": {"email": "ada@example.com", "name": "Ada"}, "distinct_id": "d-1"}
+
+
+@pytest.fixture
+def template(request: pytest.FixtureRequest) -> Iterator[FunctionTemplate]:
+    """A template of the test's own, registered for the test only (`@pytest.mark.parametrize` gives the Hog)."""
+    hog, schema = request.param
+    made = FunctionTemplate(
+        id=f"template-test-{request.node.name}",
+        type="destination",
+        name="Test",
+        description="",
+        inputs_schema=schema,
+        hog=hog,
+    )
+    TEMPLATES[made.id] = made
+    yield made
+    del TEMPLATES[made.id]
+
+
+async def run_step(template: FunctionTemplate, inputs: dict[str, Any], **extra: Any) -> Any:
+    step = function_action("fn", template.id, inputs, **extra)
+    snapshot = flow([step, action("done", "exit")], chain("trigger", "fn", "done"), name="My flow")
+    runner = FunctionStepRunner(calls=MockedCalls(clock=lambda: T0), site_url="https://flows.test")
+    return await execute(invocation(snapshot, PERSON, variables={"plan": "pro"}), Options().build(run_function=runner))
+
+
+GLOBALS_HOG = (
+    "return {'event': event.event, 'url': event.url, 'person': person, 'source': source, 'project': project, "
+    "'variables': variables, 'inputs': inputs}",
+    [
+        {"key": "greeting", "type": "string", "required": True},
+        {"key": "line", "type": "string", "required": True},
+        {"key": "extra", "type": "json", "required": False},
+    ],
+)
+
+
+@pytest.mark.parametrize("template", [GLOBALS_HOG], indirect=True)
+async def test_globals_and_inputs_resolved_in_order(template: FunctionTemplate) -> None:
+    outcome = await run_step(
+        template,
+        # `line` reads `greeting`, so it resolves after it whatever the order here.
+        {
+            "line": "{inputs.greeting}, {person.name}!",
+            "greeting": "Hello",
+            "extra": {"plan": "{variables.plan}", "list": ["{event.event}", 1]},
+        },
+        output_variable={"key": "seen"},
+    )
+    assert outcome.status == "completed", outcome.error
+    seen = outcome.state["variables"]["seen"]
+    assert seen["event"] == "$pageview"
+    assert (
+        seen["url"]
+        == f"https://flows.test/project/1/events/e-1/{T0.isoformat().replace(':', '%3A').replace('+', '%2B')}"
+    )
+    assert seen["person"] == {
+        "id": "p-1",
+        "name": "ada@example.com",
+        "url": "https://flows.test/project/1/person/d-1",
+        "properties": PERSON["properties"],
+    }
+    assert seen["source"] == {
+        "name": "My flow - Test",
+        "url": "https://flows.test/project/1/workflows/flow-1/workflow?node=flow-1",
+    }
+    assert seen["project"] == {"id": 1, "name": "", "url": ""}
+    assert seen["variables"] == {"plan": "pro"}
+    assert seen["inputs"] == {
+        "greeting": "Hello",
+        "line": "Hello, ada@example.com!",
+        "extra": {"plan": "pro", "list": ["$pageview", 1]},
+    }
+
+
+PRINTS_HOG = (
+    "for (let i in range(30)) { print(f'line {i} token={inputs.token}') }",
+    [{"key": "token", "type": "string", "required": True, "secret": True}],
+)
+
+
+@pytest.mark.parametrize("template", [PRINTS_HOG], indirect=True)
+async def test_prints_are_capped_at_25_and_secrets_redacted(template: FunctionTemplate) -> None:
+    outcome = await run_step(template, {"token": "s3cr3t-value"})
+    assert outcome.status == "completed", outcome.error
+    info = [log.message for log in outcome.logs if log.level == "info" and log.message.startswith("[Action:fn]")]
+    assert len(info) == 24
+    assert info[0] == "[Action:fn] line 0 token=***REDACTED***"
+    warnings = [log.message for log in outcome.logs if log.level == "warn"]
+    assert warnings == ["[Action:fn] Function exceeded maximum log entries. No more logs will be collected. Event: e-1"]
+    assert all("s3cr3t-value" not in log.message for log in outcome.logs)
+
+
+THROWS_HOG = ("print('before'); throw Error(f'bad {inputs.what}')", [{"key": "what", "type": "string"}])
+
+
+@pytest.mark.parametrize("template", [THROWS_HOG], indirect=True)
+async def test_a_thrown_error_fails_the_step_and_still_bills(template: FunctionTemplate) -> None:
+    outcome = await run_step(template, {"what": "thing"})
+    assert outcome.status == "failed"
+    assert outcome.error == "bad thing"
+    assert action_logs(outcome, "fn")[:2] == ["before", "Error executing function on event e-1: Error('bad thing')"]
+    assert ("fetch", "billable_invocation", "fn") in metric_names(outcome)
+
+
+INPUT_ERROR_HOG = ("return inputs", [{"key": "broken", "type": "string"}])
+
+
+@pytest.mark.parametrize("template", [INPUT_ERROR_HOG], indirect=True)
+async def test_an_input_that_cannot_run_fails_the_step(template: FunctionTemplate) -> None:
+    outcome = await run_step(template, {"broken": "{fetch('https://example.com')}"})
+    assert outcome.status == "failed"
+    assert outcome.error is not None
+    assert outcome.error.startswith("Error building inputs: Could not execute bytecode for input field: broken")
+
+
+FALSY_HOG = ("return 0", [])
+
+
+@pytest.mark.parametrize("template", [FALSY_HOG], indirect=True)
+async def test_falsy_results_are_no_result(template: FunctionTemplate) -> None:
+    outcome = await run_step(template, {}, output_variable={"key": "out"})
+    assert outcome.status == "completed"
+    assert "out" not in outcome.state["variables"]
+
+
+async def test_an_unknown_template_fails_the_step() -> None:
+    step = action("fn", "function", {"template_id": "template-nope", "inputs": {}})
+    snapshot = flow([step, action("done", "exit")], chain("trigger", "fn", "done"))
+    runner = FunctionStepRunner(calls=MockedCalls(clock=lambda: T0))
+    outcome = await execute(invocation(snapshot), Options().build(run_function=runner))
+    assert outcome.status == "failed"
+    assert outcome.error == "Template 'template-nope' not found"
