@@ -31,6 +31,14 @@ class Settings(BaseSettings):
     sweep_interval_seconds: int = Field(default=5, ge=1, le=30, validation_alias="HOGFLOWS_SWEEP_INTERVAL")
     # Outbound requests to private and loopback addresses are refused unless this is on.
     allow_private_fetch: bool = Field(default=False, validation_alias="HOGFLOWS_ALLOW_PRIVATE_FETCH")
+    # Batch jobs: persons read per page (one transaction each), the worker's lease on a job, how long
+    # one task works on a job before handing it on, and an optional cap on runs per job (0 = none).
+    batch_page_size: int = Field(default=500, ge=1, le=10_000, validation_alias="HOGFLOWS_BATCH_PAGE_SIZE")
+    batch_lease_seconds: float = Field(default=60, gt=0, validation_alias="HOGFLOWS_BATCH_LEASE_SECONDS")
+    batch_slice_seconds: float = Field(default=10, gt=0, validation_alias="HOGFLOWS_BATCH_SLICE_SECONDS")
+    batch_max_audience_size: int = Field(default=0, ge=0, validation_alias="HOGFLOWS_BATCH_MAX_AUDIENCE")
+    # The most persons one `POST {p}/persons/` may upsert.
+    persons_bulk_max: int = Field(default=50_000, ge=1, validation_alias="HOGFLOWS_PERSONS_BULK_MAX")
 
     # Function steps: outbound HTTP (`fetch`).
     fetch_timeout_seconds: float = Field(default=10.0, gt=0, validation_alias="HOGFLOWS_FETCH_TIMEOUT")

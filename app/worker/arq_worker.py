@@ -8,6 +8,7 @@ from arq import cron
 from arq.connections import RedisSettings
 from arq.worker import Function, func
 
+from app.batch.tasks import batch_cron_jobs, batch_functions
 from app.config import Settings, get_settings
 from app.db.session import create_engine, create_sessionmaker
 from app.logging import configure_logging
@@ -46,6 +47,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     functions: list[Function] = [
         # No stored result: a job id must be reusable as soon as the job ends (see scheduling.py).
         func(run_hog_flow, name=RUN_TASK, keep_result=0, max_tries=5, timeout=120),
+        *batch_functions(settings),
     ]
     return {
         "functions": functions,
@@ -55,7 +57,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
                 second=set(range(0, 60, settings.sweep_interval_seconds)),
                 keep_result=0,
                 run_at_startup=True,
-            )
+            ),
+            *batch_cron_jobs(settings),
         ],
         "on_startup": startup,
         "on_shutdown": shutdown,

@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.batch.queue import WakeUpBatchQueue
+from app.batch.tasks import EmbeddedBatchWork
 from app.db.repositories.runs import RunRepository
 from app.db.session import session_scope
 from app.worker.processor import RunProcessor
@@ -24,6 +26,7 @@ class EmbeddedRunner:
         self.sessionmaker = sessionmaker
         self.scheduler = WakeUpScheduler()
         self.processor = RunProcessor(sessionmaker, self.scheduler)
+        self.batch = EmbeddedBatchWork(sessionmaker, self.scheduler, WakeUpBatchQueue(self.scheduler))
         self.poll_interval = poll_interval
         self._task: asyncio.Task[None] | None = None
 
@@ -43,6 +46,7 @@ class EmbeddedRunner:
                 await self.run_due()
             except Exception:
                 logger.exception("app.worker.embedded.sweep_failed")
+            await self.batch.step()
             self.scheduler.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.scheduler.wake.wait(), timeout=self.poll_interval)
