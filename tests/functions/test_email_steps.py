@@ -43,6 +43,7 @@ async def test_email_is_sent_with_subject_recipient_text_and_html(smtp_server: L
     assert html is not None and html.get_content().strip() == "<p>Hello <b>Ada</b></p>"
     assert "Email sent to Ada <ada@example.com> from Acme <hello@acme.test>" in action_logs(outcome, "mail")
     assert ("email", "billable_invocation", "mail") in metric_names(outcome)
+    assert ("email", "email_sent", "mail") in metric_names(outcome)
 
 
 async def test_liquid_inputs_and_the_default_sender(smtp_server: LocalSmtpServer) -> None:
@@ -68,6 +69,7 @@ async def test_without_smtp_configured_the_step_fails_clearly() -> None:
     outcome = await execute(invocation(email_flow(EMAIL), PERSON), Options().build(run_function=real_runner()))
     assert outcome.status == "failed"
     assert outcome.error == "Email failed to send: Email is not configured: set HOGFLOWS_SMTP_HOST"
+    assert ("email", "email_failed", "mail") in metric_names(outcome)
     assert "Sending the email failed on attempt 1. Error: Email is not configured: set HOGFLOWS_SMTP_HOST." in (
         action_logs(outcome, "mail")
     )

@@ -147,8 +147,7 @@ class _FunctionStep:
                     return self._park(self.context.now + delay)
                 self.state.error = message
             self.state.attempts = 0
-            if name == "fetch":
-                self.context.recorder.metric("other", "fetch")
+            self._count_call(name, outcome)
             result = self._resume(outcome.value)
 
     def _resume(self, value: Any) -> ExecResult:
@@ -217,6 +216,14 @@ class _FunctionStep:
             self.invocation.state["currentAction"] = current
         current["hogFunctionState"] = self.state.to_json()
         return ActionResult(scheduled_at=when)
+
+    def _count_call(self, name: str, outcome: CallOutcome) -> None:
+        """Metrics of a call's final attempt (PostHog skips the email ones for test invocations)."""
+        if name == "fetch":
+            self.context.recorder.metric("other", "fetch")
+        elif name == "sendEmail" and self.runner.calls.real:
+            sent = "email_failed" if outcome.failed else "email_sent"
+            self.context.recorder.metric("email", sent, self.action_id)
 
     def _bill(self) -> None:
         kind = "email" if self.action.get("type") == "function_email" else "fetch"
