@@ -49,11 +49,11 @@ async def trigger_webhook(
     source_id = str(flow.id)
     try:
         outcome = run_source(trigger, request, project, now)
-    except Exception as error:  # a broken input is the flow's problem: report it on the flow, answer 500
+    except Exception as error:  # the request made an input fail: report it on the flow, answer 400 (never 500)
         message = f"[Action:{_trigger_action_id(flow)}] Error triggering flow: {error}"
         await observability.add_logs([LogRecord(team.id, source_id, str(uuid7()), now, "error", message)])
         await observability.add_metrics([MetricRecord(team.id, source_id, None, "failure", "trigger_failed", now)])
-        return WebhookResult(SourceOutcome(500, {"error": "Error triggering flow", "detail": str(error)}))
+        return WebhookResult(SourceOutcome(400, {"error": "Error triggering flow", "detail": str(error)}))
     if outcome.event is None:
         return WebhookResult(outcome)
     run = NewRun(

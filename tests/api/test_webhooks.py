@@ -186,7 +186,7 @@ async def test_an_input_that_fails_is_reported(client: httpx.AsyncClient, tenant
     inputs = {"distinct_id": {"value": "{request.body.id}"}, "event": {"value": "{jsonParse(request.body.id)}"}}
     flow_id = await create_flow(client, tenant, webhook_flow(inputs))
     response = await client.post(url(flow_id), json={"id": "not json"})
-    assert response.status_code == 500
+    assert response.status_code == 400
     assert (await metric_totals(client, tenant, flow_id)) == {"trigger_failed": 1}
     [entry] = await logs(client, tenant, flow_id)
     assert entry["level"] == "ERROR"
