@@ -72,7 +72,12 @@ class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        addresses = await resolve_public(host, port)
+        try:
+            # The system resolver has timeouts of its own, often longer than the request's.
+            async with asyncio.timeout(timeout):
+                addresses = await resolve_public(host, port)
+        except TimeoutError as error:
+            raise httpcore.ConnectTimeout(f"Resolving {host} timed out") from error
         last_error: Exception | None = None
         for address in addresses:
             try:
