@@ -1,12 +1,18 @@
 """Function steps in real `hogflows worker` processes: a webhook step calls a local server."""
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
-from app.services.bootstrap import Tenant
+from app.config import Settings
+from app.db.migrate import upgrade_to_head
+from app.db.session import create_engine, create_sessionmaker, session_scope
+from app.main import create_app
+from app.services.bootstrap import Tenant, bootstrap_tenant
 from tests.api.helpers import auth, flows_url
 from tests.functions.servers import LocalHttpServer, Reply
 from tests.worker.conftest import Workers
@@ -21,10 +27,63 @@ def http_server() -> Iterator[LocalHttpServer]:
     server.stop()
 
 
+# These runs get a database and a queue of their own: the session's database may also be served by the
+# in-process runner of the API tests' app, whose settings refuse the local server.
+@pytest.fixture(scope="module")
+async def own_database_url(database_url: str) -> AsyncIterator[str]:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("worker processes share the database over PostgreSQL")
+    name = f"hogflows_fn_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = database_url.rsplit("/", 1)[0] + "/" + name
+    engine = create_engine(url)
+    await upgrade_to_head(engine)
+    await engine.dispose()
+    try:
+        yield url
+    finally:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def own_queue() -> str:
+    return f"hogflows-test-fn:{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+async def fn_client(own_database_url: str, redis_url: str, own_queue: str) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(DATABASE_URL=own_database_url, REDIS_URL=redis_url, HOGFLOWS_QUEUE_NAME=own_queue)
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
 @pytest.fixture
-def fetch_workers(worker_env: dict[str, str]) -> Iterator[Workers]:
+async def fn_tenant(own_database_url: str) -> AsyncIterator[Tenant]:
+    engine = create_engine(own_database_url)
+    async with session_scope(create_sessionmaker(engine)) as session:
+        tenant = await bootstrap_tenant(session)
+    await engine.dispose()
+    yield tenant
+
+
+@pytest.fixture
+def fetch_workers(worker_env: dict[str, str], own_database_url: str, own_queue: str) -> Iterator[Workers]:
     """Workers that may call 127.0.0.1 and retry after ~0.2 s instead of ~1 s."""
-    pool = Workers({**worker_env, "HOGFLOWS_ALLOW_PRIVATE_FETCH": "true", "HOGFLOWS_FETCH_RETRY_BASE": "0.2"})
+    env = {
+        **worker_env,
+        "DATABASE_URL": own_database_url,
+        "HOGFLOWS_QUEUE_NAME": own_queue,
+        "HOGFLOWS_ALLOW_PRIVATE_FETCH": "true",
+        "HOGFLOWS_FETCH_RETRY_BASE": "0.2",
+    }
+    pool = Workers(env)
     yield pool
     pool.stop_all()
 
@@ -66,34 +125,36 @@ async def run_logs(client: httpx.AsyncClient, tenant: Tenant, flow_id: str, run_
 
 
 async def test_a_webhook_step_calls_the_server_from_a_worker(
-    queue_client: httpx.AsyncClient, tenant: Tenant, fetch_workers: Workers, http_server: LocalHttpServer
+    fn_client: httpx.AsyncClient, fn_tenant: Tenant, fetch_workers: Workers, http_server: LocalHttpServer
 ) -> None:
+    client, tenant = fn_client, fn_tenant
     http_server.script("/hook", Reply(200, {"ok": True}))
-    flow_id = await create_flow(queue_client, tenant, webhook_flow(http_server.url("/hook")))
+    flow_id = await create_flow(client, tenant, webhook_flow(http_server.url("/hook")))
     fetch_workers.start()
-    run_id = await start_run(queue_client, tenant, flow_id, distinct_id="ada")
+    run_id = await start_run(client, tenant, flow_id, distinct_id="ada")
 
-    run = await wait_for_status(queue_client, tenant, flow_id, run_id, "completed")
+    run = await wait_for_status(client, tenant, flow_id, run_id, "completed")
     assert trace(run) == [("hook", "succeeded"), ("done", "finished")]
     assert run["variables"] == {"plan": "pro", "response_status": 200}
     [request] = http_server.requests
     assert request.json() == {"user": "ada", "plan": "pro"}
     assert request.headers["x-run"] == "$workflow_triggered"
-    logs = await run_logs(queue_client, tenant, flow_id, run_id)
+    logs = await run_logs(client, tenant, flow_id, run_id)
     assert any(line.startswith("[Action:hook] Function completed in ") for line in logs)
 
 
 async def test_a_failing_server_is_retried_with_backoff_by_the_worker(
-    queue_client: httpx.AsyncClient, tenant: Tenant, fetch_workers: Workers, http_server: LocalHttpServer
+    fn_client: httpx.AsyncClient, fn_tenant: Tenant, fetch_workers: Workers, http_server: LocalHttpServer
 ) -> None:
+    client, tenant = fn_client, fn_tenant
     http_server.script("/hook", Reply(503, "busy"), Reply(200, {"ok": True}))
-    flow_id = await create_flow(queue_client, tenant, webhook_flow(http_server.url("/hook")))
+    flow_id = await create_flow(client, tenant, webhook_flow(http_server.url("/hook")))
     fetch_workers.start()
-    run_id = await start_run(queue_client, tenant, flow_id)
+    run_id = await start_run(client, tenant, flow_id)
 
-    run = await wait_for_status(queue_client, tenant, flow_id, run_id, "completed")
+    run = await wait_for_status(client, tenant, flow_id, run_id, "completed")
     assert trace(run) == [("hook", "waiting"), ("hook", "succeeded"), ("done", "finished")]
     assert len(http_server.requests) == 2
-    logs = await run_logs(queue_client, tenant, flow_id, run_id)
+    logs = await run_logs(client, tenant, flow_id, run_id)
     assert "[Action:hook] HTTP fetch failed on attempt 1 with status code 503. Retrying." in logs
     assert any(line.startswith("Workflow will pause until ") for line in logs)
