@@ -9,13 +9,17 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.api import (
+    batch_jobs,
     capture,
+    hog_flow_audience,
     hog_flow_invocations,
     hog_flow_observability,
     hog_flow_runs,
     hog_flows,
     hog_function_templates,
     integrations,
+    persons,
+    schedules,
     webhooks,
 )
 from app.api.errors import register_error_handlers
@@ -62,6 +66,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(hog_flow_observability.router, prefix=prefix)
         app.include_router(hog_flow_runs.router, prefix=prefix)
         app.include_router(hog_flow_invocations.router, prefix=prefix)
+        app.include_router(hog_flow_audience.router, prefix=prefix)
+        app.include_router(batch_jobs.router, prefix=prefix)
+        app.include_router(schedules.router, prefix=prefix)
+        app.include_router(persons.router, prefix=prefix)
         app.include_router(hog_function_templates.router, prefix=prefix)
         app.include_router(integrations.router, prefix=prefix)
     app.include_router(capture.router)

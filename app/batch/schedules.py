@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audiences import audience_filters
 from app.batch.queue import BatchQueue, lease_token, schedule_runs
-from app.batch.rrules import next_occurrences
+from app.batch.rrules import RRuleTooExpensive, next_occurrences
 from app.batch.runs import job_variables
 from app.db.models import HogFlowBatchJob, HogFlowSchedule
 from app.db.repositories.batch_jobs import BatchJobRepository
@@ -49,7 +49,7 @@ def following(schedule: HogFlowSchedule, now: datetime) -> datetime | None:
     """The schedule's next occurrence after `now`; None when the rule is exhausted (or broken)."""
     try:
         found = next_occurrences(schedule.rrule, schedule.starts_at, schedule.timezone, after=now)
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, RRuleTooExpensive):
         return None
     return found[0] if found else None
 

@@ -150,13 +150,14 @@ async def zoo_team(sessionmaker: async_sessionmaker[AsyncSession]) -> Tenant:
     return tenant
 
 
-@pytest.fixture(autouse=True)
-def _postgres_only(database_url: str) -> None:
+@pytest.fixture
+def postgres_only(database_url: str) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("the SQL pushdown exists on PostgreSQL only")
 
 
 @pytest.mark.parametrize("case", TABLE, ids=_ids)
+@pytest.mark.usefixtures("postgres_only")
 async def test_sql_and_vm_agree(
     case: tuple[list[Any], str], zoo_team: Tenant, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:

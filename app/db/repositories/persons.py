@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, or_, select, type_coerce, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -171,3 +172,55 @@ class PersonRepository:
             .values(team_id=team_id, distinct_id=distinct_id, person_id=person_id)
             .on_conflict_do_nothing(index_elements=["team_id", "distinct_id"])
         )
+
+    # --- the persons API ---------------------------------------------------------------------------
+
+    async def list_page(
+        self, team_id: int, *, distinct_id: str | None, search: str | None, limit: int, offset: int
+    ) -> tuple[int, list[Person]]:
+        """Persons of a team, newest first; `distinct_id` exact, `search` in distinct ids, email and name."""
+        statement = select(Person).where(Person.team_id == team_id)
+        if distinct_id is not None:
+            statement = statement.where(
+                select(PersonDistinctId.id)
+                .where(PersonDistinctId.person_id == Person.id, PersonDistinctId.distinct_id == distinct_id)
+                .exists()
+            )
+        if search:
+            escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{escaped}%"
+            statement = statement.where(
+                or_(
+                    select(PersonDistinctId.id)
+                    .where(
+                        PersonDistinctId.person_id == Person.id,
+                        PersonDistinctId.distinct_id.ilike(pattern, escape="\\"),
+                    )
+                    .exists(),
+                    self._property_text("email").ilike(pattern, escape="\\"),
+                    self._property_text("name").ilike(pattern, escape="\\"),
+                )
+            )
+        count = await self.session.scalar(select(func.count()).select_from(statement.subquery()))
+        page = statement.order_by(Person.created_at.desc(), Person.id.desc()).limit(limit).offset(offset)
+        return int(count or 0), list((await self.session.execute(page)).scalars().all())
+
+    def _property_text(self, key: str) -> Any:
+        dialect = self.session.bind.dialect.name if self.session.bind is not None else "postgresql"
+        if dialect == "postgresql":
+            return type_coerce(Person.properties, JSONB)[key].astext
+        return func.json_extract(Person.properties, f'$."{key}"')
+
+    async def distinct_ids_by_person(self, person_ids: Sequence[UUID]) -> dict[UUID, list[str]]:
+        """Each person's distinct ids, oldest first."""
+        found: dict[UUID, list[str]] = {person_id: [] for person_id in person_ids}
+        wanted = list(person_ids)
+        for start in range(0, len(wanted), _CHUNK):
+            statement = (
+                select(PersonDistinctId.person_id, PersonDistinctId.distinct_id)
+                .where(PersonDistinctId.person_id.in_(wanted[start : start + _CHUNK]))
+                .order_by(PersonDistinctId.id)
+            )
+            for person_id, distinct_id in (await self.session.execute(statement)).all():
+                found[person_id].append(distinct_id)
+        return found

@@ -1,0 +1,85 @@
+"""The persons API: upsert one person or thousands at once, list and read them."""
+
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.errors import NotFound, ValidationError
+from app.db.models import Person
+from app.db.repositories.persons import PersonRepository, PersonUpdate
+from app.schemas.persons import PersonsUpsert
+
+_NAME_KEYS = ("email", "Email", "name", "Name", "username", "Username", "UserName")
+
+
+def person_name(person: Person, distinct_ids: list[str]) -> str:
+    """PostHog's display name: the first of email, name, username, else the first distinct id."""
+    properties = person.properties or {}
+    for key in _NAME_KEYS:
+        value = properties.get(key)
+        if value not in (None, ""):
+            return str(value)
+    return distinct_ids[0] if distinct_ids else str(person.id)
+
+
+def render(person: Person, distinct_ids: list[str]) -> dict[str, Any]:
+    return {
+        "id": person.id,
+        "uuid": person.id,
+        "name": person_name(person, distinct_ids),
+        "distinct_ids": distinct_ids,
+        "properties": person.properties or {},
+        "created_at": person.created_at,
+        "updated_at": person.updated_at,
+    }
+
+
+def upserts(payload: PersonsUpsert, bulk_max: int) -> tuple[list[PersonUpdate], bool]:
+    """The upserts a request asks for, and whether it used the bulk form."""
+    if payload.persons is not None:
+        if len(payload.persons) > bulk_max:
+            raise ValidationError(
+                f"Ensure this field has no more than {bulk_max} elements.", attr="persons", code="max_length"
+            )
+        changes = [
+            PersonUpdate(p.distinct_id, dict(p.properties), dict(p.properties_set_once)) for p in payload.persons
+        ]
+        return changes, True
+    if payload.distinct_id is None:
+        raise ValidationError("This field is required.", attr="distinct_id", code="required")
+    if not payload.distinct_id.strip():
+        raise ValidationError("This field may not be blank.", attr="distinct_id", code="blank")
+    change = PersonUpdate(payload.distinct_id, dict(payload.properties or {}), dict(payload.properties_set_once or {}))
+    return [change], False
+
+
+async def upsert_persons(session: AsyncSession, team_id: int, payload: PersonsUpsert, bulk_max: int) -> dict[str, Any]:
+    changes, bulk = upserts(payload, bulk_max)
+    repo = PersonRepository(session)
+    people = await repo.upsert_many(team_id, changes)
+    if bulk:
+        return {"upserted": len(people)}
+    person = people[changes[0].distinct_id]
+    return render(person, await repo.distinct_ids(person.id))
+
+
+async def list_persons(
+    session: AsyncSession, team_id: int, *, distinct_id: str | None, search: str | None, limit: int, offset: int
+) -> tuple[int, list[dict[str, Any]]]:
+    repo = PersonRepository(session)
+    count, persons = await repo.list_page(team_id, distinct_id=distinct_id, search=search, limit=limit, offset=offset)
+    ids = await repo.distinct_ids_by_person([person.id for person in persons])
+    return count, [render(person, ids[person.id]) for person in persons]
+
+
+async def get_person(session: AsyncSession, team_id: int, raw_id: str) -> dict[str, Any]:
+    try:
+        person_id = UUID(raw_id)
+    except ValueError:
+        raise NotFound() from None
+    repo = PersonRepository(session)
+    person = await repo.get(team_id, person_id)
+    if person is None:
+        raise NotFound()
+    return render(person, await repo.distinct_ids(person.id))
