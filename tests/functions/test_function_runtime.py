@@ -8,6 +8,7 @@ import pytest
 from app.engine.executor import execute
 from app.engine.functions import FunctionStepRunner, MockedCalls
 from app.engine.templates import TEMPLATES, FunctionTemplate
+from app.engine.templates.base import template_bytecode
 from tests.engine.flows import T0, Options, action, chain, flow, invocation, metric_names
 from tests.functions.helpers import action_logs, function_action
 
@@ -145,3 +146,9 @@ async def test_an_unknown_template_fails_the_step() -> None:
     outcome = await execute(invocation(snapshot), Options().build(run_function=runner))
     assert outcome.status == "failed"
     assert outcome.error == "Template 'template-nope' not found"
+
+
+@pytest.mark.parametrize("template_id", sorted(TEMPLATES))
+def test_every_template_compiles(template_id: str) -> None:
+    bytecode = template_bytecode(TEMPLATES[template_id])
+    assert bytecode[:2] == ["_H", 1]
