@@ -91,7 +91,7 @@ async def run_scheduling(
         finally:
             await redis.aclose()
         return
-    runner = EmbeddedRunner(sessionmaker)
+    runner = EmbeddedRunner(sessionmaker, settings)
     runner.start()
     try:
         yield runner.scheduler

@@ -23,7 +23,10 @@ async def startup(ctx: dict[str, Any]) -> None:
     sessionmaker = create_sessionmaker(engine)
     scheduler = ArqScheduler(ctx["redis"], settings.queue_name)
     ctx.update(
-        engine=engine, sessionmaker=sessionmaker, scheduler=scheduler, processor=RunProcessor(sessionmaker, scheduler)
+        engine=engine,
+        sessionmaker=sessionmaker,
+        scheduler=scheduler,
+        processor=RunProcessor(sessionmaker, scheduler, settings=settings),
     )
 
 

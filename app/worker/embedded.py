@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.batch.queue import WakeUpBatchQueue
 from app.batch.tasks import EmbeddedBatchWork
+from app.config import Settings
 from app.db.repositories.runs import RunRepository
 from app.db.session import session_scope
 from app.worker.processor import RunProcessor
@@ -22,10 +23,12 @@ logger = structlog.get_logger(__name__)
 
 
 class EmbeddedRunner:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], poll_interval: float = 1.0) -> None:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, poll_interval: float = 1.0
+    ) -> None:
         self.sessionmaker = sessionmaker
         self.scheduler = WakeUpScheduler()
-        self.processor = RunProcessor(sessionmaker, self.scheduler)
+        self.processor = RunProcessor(sessionmaker, self.scheduler, settings=settings)
         self.batch = EmbeddedBatchWork(sessionmaker, self.scheduler, WakeUpBatchQueue(self.scheduler))
         self.poll_interval = poll_interval
         self._task: asyncio.Task[None] | None = None
