@@ -114,7 +114,8 @@ class BatchJobRepository:
 
     async def add_runs(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
-            await self.session.execute(insert(HogFlowRun), list(rows))
+            # The table, not the entity: a Core executemany skips the ORM's per-row bookkeeping.
+            await self.session.execute(insert(HogFlowRun.__table__), list(rows))
 
     async def advance(
         self, job_id: UUID, owner: str, *, cursor: str | None, matched: int, created: int, now: datetime
