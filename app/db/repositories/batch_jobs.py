@@ -11,10 +11,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import Table, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import HogFlow, HogFlowBatchJob, HogFlowRun, User
+
+_RUNS: Table = HogFlowRun.__table__  # type: ignore[assignment]
 
 RUNNABLE = "queued"
 ACTIVE = "active"
@@ -115,7 +117,7 @@ class BatchJobRepository:
     async def add_runs(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
             # The table, not the entity: a Core executemany skips the ORM's per-row bookkeeping.
-            await self.session.execute(insert(HogFlowRun.__table__), list(rows))
+            await self.session.execute(insert(_RUNS), list(rows))
 
     async def advance(
         self, job_id: UUID, owner: str, *, cursor: str | None, matched: int, created: int, now: datetime
