@@ -54,6 +54,8 @@ CASES: list[tuple[Any, int]] = [
     ([person_filter("vip", "true")], 2),
     ([person_filter("vip", True)], 2),
     ([person_filter("country", ["CZ", "DE"], "in")], 4),
+    ([person_filter("distinct_id", ["ann", "kim", "nobody"])], 2),  # decided by the VM, with distinct ids
+    ([person_filter("distinct_id", "a", "icontains"), person_filter("plan", "pro")], 1),
     ([person_filter("plan", "pro"), person_filter("age", 25, "gte")], 3),
     ([{"type": "OR", "values": [person_filter("country", "FR"), person_filter("vip", "true")]}], 3),
 ]
