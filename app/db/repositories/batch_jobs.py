@@ -64,7 +64,10 @@ class BatchJobRepository:
             .where(
                 or_(
                     HogFlowBatchJob.status == RUNNABLE,
-                    and_(HogFlowBatchJob.status == ACTIVE, HogFlowBatchJob.lease_expires_at < now),
+                    and_(
+                        HogFlowBatchJob.status == ACTIVE,
+                        or_(HogFlowBatchJob.lease_expires_at.is_(None), HogFlowBatchJob.lease_expires_at < now),
+                    ),
                 )
             )
             .order_by(HogFlowBatchJob.created_at)
