@@ -12,6 +12,7 @@ Two differences remain inside the subset and are handled by guarding the text in
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 
 MAX_PATTERN_LENGTH = 200
@@ -32,7 +33,9 @@ def portable_pattern(pattern: str) -> PortablePattern | None:
     if len(pattern) > MAX_PATTERN_LENGTH:
         return None
     try:
-        re.compile(pattern)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            re.compile(pattern)
     except re.error:
         return None  # the VM raises: the whole filter fails, which only the VM can say
     scanner = _Scanner(pattern)
@@ -125,6 +128,8 @@ class _Scanner:
                 return True
             if char in "[]" or not " " <= char <= "~":
                 return False
+            if char in "-&~|" and self.text.startswith(char * 2, self.pos):
+                return False  # what Python may one day read as set operations
             if char == "\\":
                 if not self._escape():
                     return False
