@@ -46,3 +46,18 @@ async def test_nested_flow_objects_are_described(client: httpx.AsyncClient) -> N
     assert variables["items"]["additionalProperties"] == {"type": "string"}
     response = _resolve(spec, create["responses"]["201"]["content"]["application/json"]["schema"])
     assert {"id", "created_by", "trigger", "billable_action_types"} <= set(response["properties"])
+
+
+async def test_every_api_operation_has_request_and_response_schemas(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    api_paths = {path: ops for path, ops in spec["paths"].items() if path.startswith("/api/")}
+    assert len(api_paths) >= 20
+    for path, operations in api_paths.items():
+        for method, operation in operations.items():
+            if method in ("post", "put", "patch"):
+                assert "requestBody" in operation, (method, path)
+            success = {code: r for code, r in operation["responses"].items() if code.startswith("2")}
+            assert success, (method, path)
+            for code, response in success.items():
+                if code != "204":
+                    assert response["content"]["application/json"]["schema"], (method, path, code)
