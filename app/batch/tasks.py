@@ -88,9 +88,16 @@ def batch_cron_jobs(settings: Settings) -> list[CronJob]:
 class EmbeddedBatchWork:
     """One step of the embedded runner's loop: fire schedules, then give each open job one slice."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], scheduler: Scheduler, queue: BatchQueue) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        scheduler: Scheduler,
+        queue: BatchQueue,
+        settings: Settings | None = None,
+    ) -> None:
         # Short slices: the same loop also executes the runs.
-        options = dataclasses.replace(batch_options(get_settings()), slice_seconds=2.0)
+        options = batch_options(settings or get_settings())
+        options = dataclasses.replace(options, slice_seconds=min(options.slice_seconds, 2.0))
         self.sessionmaker = sessionmaker
         self.runner = BatchJobRunner(sessionmaker, scheduler, queue, options)
 

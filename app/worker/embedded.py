@@ -29,7 +29,7 @@ class EmbeddedRunner:
         self.sessionmaker = sessionmaker
         self.scheduler = WakeUpScheduler()
         self.processor = RunProcessor(sessionmaker, self.scheduler, settings=settings)
-        self.batch = EmbeddedBatchWork(sessionmaker, self.scheduler, WakeUpBatchQueue(self.scheduler))
+        self.batch = EmbeddedBatchWork(sessionmaker, self.scheduler, WakeUpBatchQueue(self.scheduler), settings)
         self.poll_interval = poll_interval
         self._task: asyncio.Task[None] | None = None
 
