@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=20, validation_alias="HOGFLOWS_WORKER_CONCURRENCY")
     # How often each worker looks for runs that are due or whose worker died.
     sweep_interval_seconds: int = Field(default=5, ge=1, le=30, validation_alias="HOGFLOWS_SWEEP_INTERVAL")
+    # How long past its time a waiting run may sit before the sweeper queues it again under a new job id.
+    sweep_grace_seconds: int = Field(default=10, ge=1, le=3600, validation_alias="HOGFLOWS_SWEEP_GRACE")
     # Outbound requests to private and loopback addresses are refused unless this is on.
     allow_private_fetch: bool = Field(default=False, validation_alias="HOGFLOWS_ALLOW_PRIVATE_FETCH")
     # Batch jobs: persons read per page (one transaction each), the worker's lease on a job, how long

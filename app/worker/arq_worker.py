@@ -1,6 +1,6 @@
 """The arq worker pool: `hogflows worker` runs this with settings from the environment."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -40,7 +40,10 @@ async def run_hog_flow(ctx: dict[str, Any], run_id: str) -> str | None:
 
 
 async def sweep_due_runs(ctx: dict[str, Any]) -> int:
-    return await sweep(ctx["sessionmaker"], ctx["scheduler"], datetime.now(UTC))
+    settings: Settings = ctx["settings"]
+    return await sweep(
+        ctx["sessionmaker"], ctx["scheduler"], datetime.now(UTC), timedelta(seconds=settings.sweep_grace_seconds)
+    )
 
 
 def worker_settings(settings: Settings) -> dict[str, Any]:

@@ -8,7 +8,7 @@ belongs to this worker, so a pickup that overran its lease changes nothing.
 import socket
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -149,10 +149,18 @@ def _add_run_level_metric(invocation: Invocation, outcome: Outcome, options: Exe
     )
 
 
-async def sweep(sessionmaker: async_sessionmaker[AsyncSession], scheduler: Scheduler, now: Any) -> int:
-    """Queue every run that is due or whose worker vanished. Safe to run on every worker at once."""
+async def sweep(
+    sessionmaker: async_sessionmaker[AsyncSession], scheduler: Scheduler, now: datetime, grace: timedelta
+) -> int:
+    """Queue every run that is overdue by `grace` or whose worker vanished. Safe on every worker at once.
+
+    A run still due after the grace lost its job (Redis flushed) or its job is held by a worker that
+    died: it gets a job id of its own per grace window, so at most one extra job per window, and the
+    claim makes any extra job a no-op.
+    """
     async with session_scope(sessionmaker) as session:
-        due = await RunRepository(session).due(now)
+        due = await RunRepository(session).due(now, overdue_by=grace)
+    window = f"sweep-{int(now.timestamp() // max(grace.total_seconds(), 1))}"
     for run_id, pickups in due:
-        await scheduler.schedule(run_id, pickups, now)
+        await scheduler.schedule(run_id, pickups, now, retry_key=window)
     return len(due)

@@ -14,12 +14,14 @@ from arq.connections import ArqRedis
 RUN_TASK = "run_hog_flow"
 
 
-def job_id(run_id: UUID, pickups: int) -> str:
-    return f"hogflow-run:{run_id}:{pickups}"
+def job_id(run_id: UUID, pickups: int, retry_key: str | None = None) -> str:
+    base = f"hogflow-run:{run_id}:{pickups}"
+    return f"{base}:{retry_key}" if retry_key else base
 
 
 class Scheduler(Protocol):
-    async def schedule(self, run_id: UUID, pickups: int, when: datetime) -> None: ...
+    async def schedule(self, run_id: UUID, pickups: int, when: datetime, retry_key: str | None = None) -> None:
+        """`retry_key` gives a stuck run a fresh job id: the old one may be held by a job that died with its worker."""
 
 
 class ArqScheduler:
@@ -27,9 +29,13 @@ class ArqScheduler:
         self.redis = redis
         self.queue_name = queue_name
 
-    async def schedule(self, run_id: UUID, pickups: int, when: datetime) -> None:
+    async def schedule(self, run_id: UUID, pickups: int, when: datetime, retry_key: str | None = None) -> None:
         await self.redis.enqueue_job(
-            RUN_TASK, str(run_id), _job_id=job_id(run_id, pickups), _defer_until=when, _queue_name=self.queue_name
+            RUN_TASK,
+            str(run_id),
+            _job_id=job_id(run_id, pickups, retry_key),
+            _defer_until=when,
+            _queue_name=self.queue_name,
         )
 
 
@@ -39,5 +45,5 @@ class WakeUpScheduler:
     def __init__(self) -> None:
         self.wake = asyncio.Event()
 
-    async def schedule(self, run_id: UUID, pickups: int, when: datetime) -> None:
+    async def schedule(self, run_id: UUID, pickups: int, when: datetime, retry_key: str | None = None) -> None:
         self.wake.set()

@@ -123,9 +123,9 @@ async def test_batch_job_survives_a_killed_worker(
                 ).all()
             )
         assert "failed" not in statuses, statuses
-        # Runs whose arq job was in progress on the killed worker wait for arq to release it (minutes):
-        # at most the killed worker's concurrency of them.
-        return statuses.get("completed", 0) >= len(expected) - 20
+        # Runs whose job died with the killed worker are queued again by the sweeper under a fresh job
+        # id once overdue (or once their lease expires), so every run completes.
+        return statuses.get("completed", 0) == len(expected)
 
     await wait_for(runs_finished, within=120, interval=0.5)
 

@@ -111,13 +111,15 @@ class RunRepository:
         )
         await self.session.flush()
 
-    async def due(self, now: datetime, limit: int = 500) -> Sequence[tuple[UUID, int]]:
-        """Runs to hand to a worker: due and pending, or running under an expired lease."""
+    async def due(
+        self, now: datetime, limit: int = 500, overdue_by: timedelta = timedelta(0)
+    ) -> Sequence[tuple[UUID, int]]:
+        """Runs to hand to a worker: pending and due for `overdue_by`, or running under an expired lease."""
         statement = (
             select(HogFlowRun.id, HogFlowRun.pickups)
             .where(
                 or_(
-                    and_(HogFlowRun.status.in_(RunStatus.PENDING), HogFlowRun.next_run_at <= now),
+                    and_(HogFlowRun.status.in_(RunStatus.PENDING), HogFlowRun.next_run_at <= now - overdue_by),
                     and_(HogFlowRun.status == RunStatus.RUNNING, HogFlowRun.lease_expires_at < now),
                 )
             )
