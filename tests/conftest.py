@@ -76,7 +76,8 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 @pytest.fixture(scope="session")
 async def app(database_url: str, engine: AsyncEngine) -> AsyncIterator[Any]:
     """The real app with its lifespan running (no Redis: runs execute in the embedded runner)."""
-    application = create_app(Settings(DATABASE_URL=database_url))
+    # Workers in tests call local servers, and this app's in-process runner may pick their runs up too.
+    application = create_app(Settings(DATABASE_URL=database_url, HOGFLOWS_ALLOW_PRIVATE_FETCH=True))
     async with application.router.lifespan_context(application):
         yield application
 

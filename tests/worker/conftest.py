@@ -49,6 +49,8 @@ def worker_env(database_url: str, redis_url: str, queue_name: str) -> dict[str, 
         HOGFLOWS_QUEUE_NAME=queue_name,
         HOGFLOWS_SWEEP_INTERVAL="1",
         HOGFLOWS_LOG_LEVEL="WARNING",
+        # Function steps in these tests call servers on 127.0.0.1.
+        HOGFLOWS_ALLOW_PRIVATE_FETCH="true",
     )
     return env
 

@@ -5,6 +5,7 @@ persons, matches the trigger and queues runs; a `hogflows worker` subprocess exe
 """
 
 import asyncio
+import json
 import socket
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from posthog import Posthog
 
 from app.services.bootstrap import Tenant
 from tests.api.ingest_helpers import create_flow, metric_totals, runs
+from tests.functions.servers import LocalHttpServer
 from tests.polling import wait_for
 from tests.worker.conftest import ROOT, Workers
 
@@ -43,15 +45,50 @@ SIGNUP_FLOW: dict[str, Any] = {
             "type": "conditional_branch",
             "config": {"conditions": [{"filters": {"properties": PLAN_IS_PRO}}]},
         },
+        {
+            "id": "welcome",
+            "name": "welcome webhook",
+            "type": "function",
+            "config": {
+                "template_id": "template-webhook",
+                "inputs": {
+                    "url": {"value": "(set per test)"},
+                    "method": {"value": "POST"},
+                    "body": {
+                        "value": {
+                            "email": "{person.properties.email}",
+                            "plan": "{person.properties.plan}",
+                            "event": "{event.event}",
+                            "greeting": "Welcome {person.properties.email}!",
+                        }
+                    },
+                },
+            },
+        },
         {"id": "pro", "name": "pro", "type": "exit", "config": {}},
         {"id": "free", "name": "free", "type": "exit", "config": {}},
     ],
     "edges": [
         {"from": "trigger", "to": "by_plan", "type": "continue"},
-        {"from": "by_plan", "to": "pro", "type": "branch", "index": 0},
+        {"from": "by_plan", "to": "welcome", "type": "branch", "index": 0},
+        {"from": "welcome", "to": "pro", "type": "continue"},
         {"from": "by_plan", "to": "free", "type": "continue"},
     ],
 }
+
+
+@pytest.fixture
+def http_server() -> Iterator[LocalHttpServer]:
+    server = LocalHttpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def signup_flow(webhook_url: str) -> dict[str, Any]:
+    flow = json.loads(json.dumps(SIGNUP_FLOW))
+    flow["actions"][2]["config"]["inputs"]["url"]["value"] = webhook_url
+    return flow
 
 
 def _free_port() -> int:
@@ -98,11 +135,11 @@ def trace(run: dict[str, Any]) -> list[tuple[str, str, str | None]]:
 
 @pytest.mark.parametrize("gzip", [False, True])
 async def test_sdk_events_start_and_complete_a_flow(
-    live_server: str, tenant: Tenant, workers: Workers, gzip: bool
+    live_server: str, tenant: Tenant, workers: Workers, gzip: bool, http_server: LocalHttpServer
 ) -> None:
     workers.start()
     async with httpx.AsyncClient(base_url=live_server) as api:
-        flow_id = await create_flow(api, tenant, SIGNUP_FLOW)
+        flow_id = await create_flow(api, tenant, signup_flow(f"{http_server.base_url}/welcome"))
         sdk = Posthog(tenant.project_token, host=live_server, gzip=gzip, flush_at=50, flush_interval=0.1)
         try:
             # Ada browses anonymously, identifies with a pro plan, then signs up.
@@ -137,7 +174,19 @@ async def test_sdk_events_start_and_complete_a_flow(
             )
             by_person[run["distinct_id"]] = detail.json()
         assert set(by_person) == {"ada", "bob"}
-        assert trace(by_person["ada"]) == [("by_plan", "succeeded", "pro"), ("pro", "finished", None)]
+        assert trace(by_person["ada"]) == [
+            ("by_plan", "succeeded", "welcome"),
+            ("welcome", "succeeded", "pro"),
+            ("pro", "finished", None),
+        ]
+        [request] = http_server.requests
+        assert (request.method, request.path) == ("POST", "/welcome")
+        assert request.json() == {
+            "email": "ada@example.com",
+            "plan": "pro",
+            "event": "signed_up",
+            "greeting": "Welcome ada@example.com!",
+        }
         assert trace(by_person["bob"]) == [("by_plan", "succeeded", "free"), ("free", "finished", None)]
         totals = await metric_totals(api, tenant, flow_id)
         assert totals["triggered"] == 2
