@@ -34,6 +34,7 @@ from app.db.base import uuid7
 from app.db.migrate import upgrade_to_head
 from app.db.models import HogFlowBatchJob, HogFlowRun, Person, PersonDistinctId, Team, User
 from app.db.repositories.audiences import AudienceRepository
+from app.db.scratch import scratch_database
 from app.db.session import create_engine, create_sessionmaker, session_scope
 from app.schemas.hog_flow import HogFlowCreate
 from app.services.bootstrap import bootstrap_tenant
@@ -127,11 +128,12 @@ async def run_job(sessionmaker: Any, flow: Any, page_size: int) -> tuple[float, 
 
 
 async def main(args: argparse.Namespace) -> None:
-    admin = create_engine(args.database_url, isolation_level="AUTOCOMMIT")
-    name = f"hogflows_bench_{uuid.uuid4().hex[:8]}"
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = create_engine(args.database_url.rsplit("/", 1)[0] + "/" + name)
+    async with scratch_database(args.database_url, "hogflows_bench") as url:
+        await run(args, url)
+
+
+async def run(args: argparse.Namespace, url: str) -> None:
+    engine = create_engine(url)
     try:
         await upgrade_to_head(engine)
         sessionmaker = create_sessionmaker(engine)
@@ -184,9 +186,6 @@ async def main(args: argparse.Namespace) -> None:
         print(f"\nruns in the database:     {total:,}")
     finally:
         await engine.dispose()
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from app.db.base import utcnow
 from app.db.migrate import upgrade_to_head
 from app.db.models import Team, User
 from app.db.repositories.runs import RunRepository
+from app.db.scratch import scratch_database
 from app.db.session import create_engine, create_sessionmaker, session_scope
 from app.engine.executor import execute
 from app.engine.invocation import Invocation
@@ -95,11 +96,12 @@ async def in_memory_baseline(flow: Any, runs: int) -> float:
 
 
 async def main(args: argparse.Namespace) -> None:
-    admin = create_engine(args.database_url, isolation_level="AUTOCOMMIT")
-    name = f"hogflows_bench_{uuid.uuid4().hex[:8]}"
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = create_engine(args.database_url.rsplit("/", 1)[0] + "/" + name)
+    async with scratch_database(args.database_url, "hogflows_bench") as url:
+        await run(args, url)
+
+
+async def run(args: argparse.Namespace, url: str) -> None:
+    engine = create_engine(url)
     try:
         await upgrade_to_head(engine)
         sessionmaker = create_sessionmaker(engine)
@@ -155,9 +157,6 @@ async def main(args: argparse.Namespace) -> None:
         )
     finally:
         await engine.dispose()
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 if __name__ == "__main__":

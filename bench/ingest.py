@@ -30,6 +30,7 @@ from sqlalchemy import event, text
 from app.config import Settings
 from app.db.migrate import upgrade_to_head
 from app.db.models import Team, User
+from app.db.scratch import scratch_database
 from app.db.session import create_engine, create_sessionmaker, session_scope
 from app.ingest.services import ingest_services
 from app.main import create_app
@@ -135,43 +136,38 @@ async def measure(app: Any, engine: Any, tenant: Tenant, args: argparse.Namespac
 
 
 async def main(args: argparse.Namespace) -> None:
-    admin = create_engine(args.database_url, isolation_level="AUTOCOMMIT")
-    name = f"hogflows_bench_{uuid.uuid4().hex[:8]}"
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = args.database_url.rsplit("/", 1)[0] + "/" + name
-    try:
-        setup_engine = create_engine(url)
-        await upgrade_to_head(setup_engine)
-        setup_sessions = create_sessionmaker(setup_engine)
-        settings = Settings(DATABASE_URL=url, HOGFLOWS_TRIGGER_RATE_LIMIT_BUCKET=10**9, HOGFLOWS_LOG_LEVEL="WARNING")
-        app = create_app(settings)
-        scheduler = NoScheduler()
-        app.state.scheduler = scheduler
-        app.state.ingest = ingest_services(settings, scheduler)
-        results: dict[int, dict[str, float]] = {}
-        for flows in args.flows:
-            setup_started = time.perf_counter()
-            tenant = await make_team(setup_sessions, flows)
-            setup = time.perf_counter() - setup_started
-            results[flows] = await measure(app, app.state.engine, tenant, args)
-            print(f"  {flows} flows created in {setup:.1f} s; measured", file=sys.stderr)
-        await app.state.engine.dispose()
-        await setup_engine.dispose()
-        baseline = results[args.flows[0]]
-        print(f"{args.events} events per flow count, batches of {args.batch}, {args.concurrency} requests at once")
-        print(f"{'flows':>6} {'events/s':>10} {'ratio':>7} {'runs':>7} {'runs/s':>10} {'ratio':>7} {'SQL/request':>12}")
-        for flows, result in results.items():
-            print(
-                f"{flows:>6} {result['events_per_s']:>10,.0f} {result['events_per_s'] / baseline['events_per_s']:>7.3f}"
-                f" {int(result['runs']):>7} {result['runs_per_s']:>10,.0f}"
-                f" {result['runs_per_s'] / baseline['runs_per_s']:>7.2f} {result['statements_per_request']:>12.1f}"
-            )
-        print(f"(ratios against {args.flows[0]} flows, the baseline measured in this run)")
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+    async with scratch_database(args.database_url, "hogflows_bench") as url:
+        await run(args, url)
+
+
+async def run(args: argparse.Namespace, url: str) -> None:
+    setup_engine = create_engine(url)
+    await upgrade_to_head(setup_engine)
+    setup_sessions = create_sessionmaker(setup_engine)
+    settings = Settings(DATABASE_URL=url, HOGFLOWS_TRIGGER_RATE_LIMIT_BUCKET=10**9, HOGFLOWS_LOG_LEVEL="WARNING")
+    app = create_app(settings)
+    scheduler = NoScheduler()
+    app.state.scheduler = scheduler
+    app.state.ingest = ingest_services(settings, scheduler)
+    results: dict[int, dict[str, float]] = {}
+    for flows in args.flows:
+        setup_started = time.perf_counter()
+        tenant = await make_team(setup_sessions, flows)
+        setup = time.perf_counter() - setup_started
+        results[flows] = await measure(app, app.state.engine, tenant, args)
+        print(f"  {flows} flows created in {setup:.1f} s; measured", file=sys.stderr)
+    await app.state.engine.dispose()
+    await setup_engine.dispose()
+    baseline = results[args.flows[0]]
+    print(f"{args.events} events per flow count, batches of {args.batch}, {args.concurrency} requests at once")
+    print(f"{'flows':>6} {'events/s':>10} {'ratio':>7} {'runs':>7} {'runs/s':>10} {'ratio':>7} {'SQL/request':>12}")
+    for flows, result in results.items():
+        print(
+            f"{flows:>6} {result['events_per_s']:>10,.0f} {result['events_per_s'] / baseline['events_per_s']:>7.3f}"
+            f" {int(result['runs']):>7} {result['runs_per_s']:>10,.0f}"
+            f" {result['runs_per_s'] / baseline['runs_per_s']:>7.2f} {result['statements_per_request']:>12.1f}"
+        )
+    print(f"(ratios against {args.flows[0]} flows, the baseline measured in this run)")
 
 
 if __name__ == "__main__":

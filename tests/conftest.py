@@ -1,19 +1,19 @@
 """Shared fixtures: a real database (PostgreSQL by default, SQLite on request) and the real app."""
 
+import contextlib
 import os
 import tempfile
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.db.migrate import upgrade_to_head
+from app.db.scratch import scratch_database
 from app.db.session import create_engine, create_sessionmaker, session_scope
 from app.main import create_app
 from app.services.bootstrap import Tenant, bootstrap_tenant
@@ -44,20 +44,12 @@ async def database_url() -> AsyncIterator[str]:
     if not url.startswith("postgresql"):
         yield url
         return
-    name = f"hogflows_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except OSError as error:
-        await admin.dispose()
-        service_unavailable("PostgreSQL", error)
-    try:
-        yield url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            scratch = await stack.enter_async_context(scratch_database(url, "hogflows_test"))
+        except OSError as error:
+            service_unavailable("PostgreSQL", error)
+        yield scratch
 
 
 @pytest.fixture(scope="session")

@@ -6,10 +6,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from app.config import Settings
 from app.db.migrate import upgrade_to_head
+from app.db.scratch import scratch_database
 from app.db.session import create_engine, create_sessionmaker, session_scope
 from app.main import create_app
 from app.services.bootstrap import Tenant, bootstrap_tenant
@@ -33,20 +33,11 @@ def http_server() -> Iterator[LocalHttpServer]:
 async def own_database_url(database_url: str) -> AsyncIterator[str]:
     if not database_url.startswith("postgresql"):
         pytest.skip("worker processes share the database over PostgreSQL")
-    name = f"hogflows_fn_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = database_url.rsplit("/", 1)[0] + "/" + name
-    engine = create_engine(url)
-    await upgrade_to_head(engine)
-    await engine.dispose()
-    try:
+    async with scratch_database(database_url, "hogflows_fn") as url:
+        engine = create_engine(url)
+        await upgrade_to_head(engine)
+        await engine.dispose()
         yield url
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 @pytest.fixture(scope="module")
