@@ -2,6 +2,8 @@
 
 from typing import Any
 
+import httpx
+
 from app.services.bootstrap import Tenant
 
 
@@ -40,3 +42,11 @@ def flow_payload(**overrides: Any) -> dict[str, Any]:
     }
     payload.update(overrides)
     return payload
+
+
+async def create_schedule_flow(client: httpx.AsyncClient, tenant: Tenant) -> str:
+    """A minimal draft flow (a schedule trigger and nothing else); returns its id."""
+    payload = flow_payload(actions=[trigger_action({"type": "schedule"})], edges=[])
+    response = await client.post(flows_url(tenant), json=payload, headers=auth(tenant))
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])

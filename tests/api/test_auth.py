@@ -7,16 +7,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db.models import User
 from app.db.session import session_scope
 from app.services.bootstrap import Tenant
-from tests.api.helpers import auth, flow_payload, flows_url, trigger_action
+from tests.api.helpers import auth, create_schedule_flow, flow_payload, flows_url, trigger_action
 from tests.conftest import TenantFactory
 
 SCHEDULE_FLOW = flow_payload(actions=[trigger_action({"type": "schedule"})], edges=[])
-
-
-async def _create_flow(client: httpx.AsyncClient, tenant: Tenant) -> str:
-    response = await client.post(flows_url(tenant), json=SCHEDULE_FLOW, headers=auth(tenant))
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
 
 
 class TestAuthentication:
@@ -81,7 +75,7 @@ class TestScopes:
 
     async def test_write_scope_implies_read(self, client: httpx.AsyncClient, make_tenant: TenantFactory) -> None:
         tenant = await make_tenant(scopes=["hog_flow:write"])
-        flow_id = await _create_flow(client, tenant)
+        flow_id = await create_schedule_flow(client, tenant)
         response = await client.get(f"{flows_url(tenant)}{flow_id}/", headers=auth(tenant))
         assert response.status_code == 200
 
@@ -93,7 +87,7 @@ class TestScopes:
 
     async def test_legacy_key_without_scopes(self, client: httpx.AsyncClient, make_tenant: TenantFactory) -> None:
         tenant = await make_tenant(scopes=None)
-        await _create_flow(client, tenant)
+        await create_schedule_flow(client, tenant)
 
     async def test_scoped_teams(self, client: httpx.AsyncClient, make_tenant: TenantFactory) -> None:
         tenant = await make_tenant(scoped_teams=[999_999])
@@ -118,7 +112,7 @@ class TestTenantIsolation:
     ) -> None:
         owner = await make_tenant()
         intruder = await make_tenant()
-        flow_id = await _create_flow(client, owner)
+        flow_id = await create_schedule_flow(client, owner)
         flow_url = f"{flows_url(owner)}{flow_id}/"
         denied = {
             "type": "authentication_error",
@@ -146,7 +140,7 @@ class TestTenantIsolation:
     ) -> None:
         owner = await make_tenant()
         other = await make_tenant()
-        flow_id = await _create_flow(client, owner)
+        flow_id = await create_schedule_flow(client, owner)
         response = await client.get(f"{flows_url(other)}{flow_id}/", headers=auth(other))
         assert response.status_code == 404
         response = await client.delete(f"{flows_url(other)}{flow_id}/", headers=auth(other))
@@ -167,7 +161,7 @@ class TestTeamInUrl:
             }
 
     async def test_current_team_and_both_prefixes(self, client: httpx.AsyncClient, tenant: Tenant) -> None:
-        flow_id = await _create_flow(client, tenant)
+        flow_id = await create_schedule_flow(client, tenant)
         for url in (
             "/api/environments/@current/hog_flows/",
             f"/api/projects/{tenant.team_id}/hog_flows/",

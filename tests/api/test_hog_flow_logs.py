@@ -13,20 +13,13 @@ from app.db.repositories.observability import ObservabilityRepository, nudge_log
 from app.db.session import session_scope
 from app.engine.records import LogRecord
 from app.services.bootstrap import Tenant
-from tests.api.helpers import auth, flow_payload, flows_url, trigger_action
+from tests.api.helpers import auth, create_schedule_flow, flows_url
 from tests.conftest import TenantFactory
 
 Sessions = async_sessionmaker[AsyncSession]
 
 T0 = datetime(2025, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
 RUN = "run-1"
-
-
-async def create_flow(client: httpx.AsyncClient, tenant: Tenant) -> str:
-    payload = flow_payload(actions=[trigger_action({"type": "schedule"})], edges=[])
-    response = await client.post(flows_url(tenant), json=payload, headers=auth(tenant))
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
 
 
 def logs_url(tenant: Tenant, flow_id: str, prefix: str = "environments") -> str:
@@ -69,7 +62,7 @@ def messages(response: httpx.Response) -> list[str]:
 
 @pytest.fixture
 async def flow_id(client: httpx.AsyncClient, tenant: Tenant) -> str:
-    return await create_flow(client, tenant)
+    return await create_schedule_flow(client, tenant)
 
 
 class TestResponse:
@@ -307,7 +300,7 @@ class TestFilters:
         sessionmaker: Sessions,
         make_tenant: TenantFactory,
     ) -> None:
-        other_flow = await create_flow(client, tenant)
+        other_flow = await create_schedule_flow(client, tenant)
         other_team = await make_tenant()
         await add_logs(
             sessionmaker,
@@ -414,7 +407,7 @@ class TestAccess:
     ) -> None:
         # Same user, two teams: the flow exists, but not under the team in the URL.
         second = await make_tenant(email=tenant.email)
-        flow_id = await create_flow(client, second)
+        flow_id = await create_schedule_flow(client, second)
         await add_logs(sessionmaker, [record(second, flow_id, "hello", T0)])
         assert (await get_logs(client, tenant, flow_id)).status_code == 404
         assert messages(await get_logs(client, second, flow_id)) == ["hello"]
@@ -444,7 +437,7 @@ class TestAccess:
         self, client: httpx.AsyncClient, make_tenant: TenantFactory, sessionmaker: Sessions
     ) -> None:
         writer = await make_tenant()
-        flow_id = await create_flow(client, writer)
+        flow_id = await create_schedule_flow(client, writer)
         reader = await make_tenant(email=writer.email, scopes=["hog_flow:read"])
         await add_logs(sessionmaker, [record(writer, flow_id, "hello", T0)])
         response = await client.get(logs_url(writer, flow_id), headers=auth(reader))

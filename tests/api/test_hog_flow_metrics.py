@@ -22,7 +22,7 @@ from app.db.repositories.observability import MetricQuery, ObservabilityReposito
 from app.db.session import session_scope
 from app.engine.records import MetricRecord
 from app.services.bootstrap import Tenant
-from tests.api.helpers import auth, flow_payload, flows_url, trigger_action
+from tests.api.helpers import auth, create_schedule_flow, flows_url
 from tests.conftest import TenantFactory
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -30,13 +30,6 @@ Sessions = async_sessionmaker[AsyncSession]
 
 def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, *, tz: Any = UTC) -> datetime:
     return datetime(year, month, day, hour, minute, second, tzinfo=tz)
-
-
-async def create_flow(client: httpx.AsyncClient, tenant: Tenant) -> str:
-    payload = flow_payload(actions=[trigger_action({"type": "schedule"})], edges=[])
-    response = await client.post(flows_url(tenant), json=payload, headers=auth(tenant))
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
 
 
 def metrics_url(tenant: Tenant, flow_id: str, prefix: str = "environments") -> str:
@@ -106,7 +99,7 @@ def days(first: date, last: date) -> list[str]:
 
 @pytest.fixture
 async def flow_id(client: httpx.AsyncClient, tenant: Tenant) -> str:
-    return await create_flow(client, tenant)
+    return await create_schedule_flow(client, tenant)
 
 
 class TestBuckets:
@@ -243,7 +236,7 @@ class TestFilters:
         make_tenant: TenantFactory,
     ) -> None:
         day = at(2025, 1, 1, 12)
-        other_flow = await create_flow(client, tenant)
+        other_flow = await create_schedule_flow(client, tenant)
         other_team = await make_tenant()
         await add_metrics(
             sessionmaker,
@@ -630,7 +623,7 @@ class TestAccess:
         url_of: Callable[[Tenant, str], str],
     ) -> None:
         second = await make_tenant(email=tenant.email)
-        flow_id = await create_flow(client, second)
+        flow_id = await create_schedule_flow(client, second)
         assert (await client.get(url_of(tenant, flow_id), headers=auth(tenant))).status_code == 404
         assert (await client.get(url_of(second, flow_id), headers=auth(tenant))).status_code == 200
 
@@ -651,7 +644,7 @@ class TestAccess:
         self, client: httpx.AsyncClient, make_tenant: TenantFactory, url_of: Callable[[Tenant, str], str]
     ) -> None:
         owner = await make_tenant()
-        flow_id = await create_flow(client, owner)
+        flow_id = await create_schedule_flow(client, owner)
         reader = await make_tenant(email=owner.email, scopes=["hog_flow:read"])
         assert (await client.get(url_of(owner, flow_id), headers=auth(reader))).status_code == 200
         unscoped = await make_tenant(email=owner.email, scopes=["insight:read"])
