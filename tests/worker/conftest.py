@@ -1,7 +1,6 @@
 """Real arq workers in subprocesses, on the test session's database and a Redis of its own."""
 
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -23,8 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 async def redis_url() -> AsyncIterator[str]:
-    # A random database index keeps concurrent test sessions (and their FLUSHDB) apart.
-    url = f"redis://127.0.0.1:6379/{random.randint(1, 15)}"
+    # Only the database HOGFLOWS_TEST_REDIS_DB names is touched (and flushed): give each concurrent
+    # test session on one machine its own number.
+    url = f"redis://127.0.0.1:6379/{os.environ.get('HOGFLOWS_TEST_REDIS_DB', '15')}"
     client = Redis.from_url(url)
     try:
         await client.ping()
