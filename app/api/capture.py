@@ -12,11 +12,11 @@ from fastapi.responses import JSONResponse, Response
 from app.db.base import utcnow
 from app.db.repositories.tenancy import TenancyRepository
 from app.db.session import session_scope
-from app.ingest.enqueue import schedule_runs
 from app.ingest.errors import CaptureError, invalid_token, missing_token
 from app.ingest.events import normalize_event
 from app.ingest.payloads import decode_capture
 from app.ingest.pipeline import ingest_events
+from app.worker.scheduling import schedule_runs
 
 router = APIRouter(tags=["capture"])
 

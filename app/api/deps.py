@@ -8,6 +8,7 @@ from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.api.errors import AuthenticationFailed, NotAuthenticated, NotFound, PermissionDenied
+from app.config import Settings
 from app.db.models import PersonalAPIKey, Team, User
 from app.db.repositories.tenancy import TenancyRepository
 from app.db.session import session_scope
@@ -22,6 +23,14 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 DBSession = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(get_app_settings)]
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 
-from app.api.deps import DBSession, WriteTeam
+from app.api.deps import AppSettings, DBSession, WriteTeam
 from app.api.hog_flows import ERROR_RESPONSES
 from app.schemas.invocations import InvocationRequest, InvocationResponse
 from app.services.test_invocations import run_test_invocation
@@ -26,10 +26,11 @@ router = APIRouter(prefix="/hog_flows", tags=["hog_flows"])
 )
 async def invoke_hog_flow(
     session: DBSession,
+    settings: AppSettings,
     ctx: WriteTeam,
     flow_id: str,
     # Parsed by the service: PostHog answers this endpoint's validation errors in raw DRF form.
     body: Annotated[Any, Body(include_in_schema=False)] = None,
 ) -> InvocationResponse:
     """Run one step with the given globals (`flow_id` may be `new` for an unsaved flow). Nothing is stored."""
-    return await run_test_invocation(session, ctx.team, flow_id, body)
+    return await run_test_invocation(session, settings, ctx.team, flow_id, body)

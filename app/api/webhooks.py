@@ -11,10 +11,10 @@ from fastapi.responses import Response
 
 from app.db.base import utcnow
 from app.db.session import session_scope
-from app.ingest.enqueue import schedule_runs
 from app.ingest.sanitize import storable
 from app.ingest.webhook_trigger import NOT_FOUND, trigger_webhook
 from app.ingest.webhooks import IncomingRequest, InvalidBody, SourceOutcome, parse_body
+from app.worker.scheduling import schedule_runs
 
 router = APIRouter(tags=["webhooks"])
 

@@ -57,9 +57,3 @@ def batch_queue_for(scheduler: Scheduler) -> BatchQueue:
     if isinstance(scheduler, ArqScheduler):
         return ArqBatchQueue(scheduler.redis, scheduler.queue_name)
     return WakeUpBatchQueue(scheduler)
-
-
-async def schedule_runs(scheduler: Scheduler, run_ids: list[UUID], when: datetime, chunk: int = 100) -> None:
-    """Queue new runs (pickup 0), a chunk of them concurrently."""
-    for start in range(0, len(run_ids), chunk):
-        await asyncio.gather(*(scheduler.schedule(run_id, 0, when) for run_id in run_ids[start : start + chunk]))

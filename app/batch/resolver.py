@@ -20,7 +20,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audiences import Audience, TeamContext, audience_filters, build_audience
-from app.batch.queue import BatchQueue, lease_token, schedule_runs
+from app.batch.queue import BatchQueue, lease_token
 from app.batch.runs import batch_run_row, job_variables
 from app.db.models import HogFlow, HogFlowBatchJob, Team
 from app.db.repositories.audiences import AudienceRepository
@@ -31,7 +31,7 @@ from app.db.session import session_scope
 from app.engine.records import LogRecord, MetricRecord
 from app.filters import FiltersCompileError
 from app.worker.processor import worker_identity
-from app.worker.scheduling import Scheduler
+from app.worker.scheduling import Scheduler, schedule_runs
 
 logger = structlog.get_logger(__name__)
 

@@ -8,7 +8,7 @@ from uuid import UUID
 from app.audiences import batch_event
 from app.db.base import uuid7
 from app.db.models import HogFlow, RunStatus
-from app.services.runs import initial_state
+from app.engine.invocation import default_variables, initial_state
 
 
 def job_variables(raw: Any) -> dict[str, Any]:
@@ -34,7 +34,7 @@ def batch_run_row(
     now: datetime,
 ) -> dict[str, Any]:
     """A `hog_flow_runs` row for one person of a batch job (PostHog: a child with `parentRunId`)."""
-    state = initial_state(flow, batch_event(distinct_id or "", now), variables)
+    state = initial_state(batch_event(distinct_id or "", now), default_variables(flow.variables), variables)
     state["personId"] = str(person_id)
     return {
         "id": uuid7(),

@@ -16,7 +16,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audiences import audience_filters
-from app.batch.queue import BatchQueue, lease_token, schedule_runs
+from app.batch.queue import BatchQueue, lease_token
 from app.batch.rrules import RRuleTooExpensive, next_occurrences
 from app.batch.runs import job_variables
 from app.db.models import HogFlowBatchJob, HogFlowSchedule
@@ -25,8 +25,8 @@ from app.db.repositories.hog_flow import HogFlowRepository
 from app.db.repositories.runs import RunRepository
 from app.db.repositories.schedules import ScheduleRepository
 from app.db.session import session_scope
-from app.services.runs import initial_state
-from app.worker.scheduling import Scheduler
+from app.engine.invocation import default_variables, initial_state
+from app.worker.scheduling import Scheduler, schedule_runs
 
 logger = structlog.get_logger(__name__)
 
@@ -118,7 +118,7 @@ async def _fire(session: AsyncSession, schedule_id: UUID, due_at: datetime, now:
     run = await RunRepository(session).create(
         team_id=flow.team_id,
         hog_flow_id=flow.id,
-        state=initial_state(flow, scheduled_event(schedule, due_at, now), variables),
+        state=initial_state(scheduled_event(schedule, due_at, now), default_variables(flow.variables), variables),
         now=now,
     )
     return Fired(run_id=run.id)

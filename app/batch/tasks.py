@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.batch.queue import BATCH_TASK, SCHEDULES_TASK, ArqBatchQueue, BatchQueue, lease_token
 from app.batch.resolver import BatchJobRunner, BatchOptions
 from app.batch.schedules import fire_due_schedules
-from app.config import Settings, get_settings
+from app.config import Settings
 from app.db.repositories.batch_jobs import BatchJobRepository
 from app.db.session import session_scope
 from app.worker.scheduling import Scheduler
@@ -46,7 +46,7 @@ async def sweep_batch_jobs(sessionmaker: async_sessionmaker[AsyncSession], queue
 def _runner(ctx: dict[str, Any]) -> BatchJobRunner:
     runner = ctx.get("batch_runner")
     if runner is None:
-        settings: Settings = ctx.get("settings") or get_settings()
+        settings: Settings = ctx["settings"]
         queue = ArqBatchQueue(ctx["redis"], settings.queue_name)
         runner = BatchJobRunner(ctx["sessionmaker"], ctx["scheduler"], queue, batch_options(settings))
         ctx["batch_runner"] = runner
@@ -93,10 +93,10 @@ class EmbeddedBatchWork:
         sessionmaker: async_sessionmaker[AsyncSession],
         scheduler: Scheduler,
         queue: BatchQueue,
-        settings: Settings | None = None,
+        settings: Settings,
     ) -> None:
         # Short slices: the same loop also executes the runs.
-        options = batch_options(settings or get_settings())
+        options = batch_options(settings)
         options = dataclasses.replace(options, slice_seconds=min(options.slice_seconds, 2.0))
         self.sessionmaker = sessionmaker
         self.runner = BatchJobRunner(sessionmaker, scheduler, queue, options)

@@ -4,6 +4,7 @@
 `{event, actionStepCount, variables, personId?, currentAction?: {id, startedAtTimestamp, ...}}`.
 """
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +12,24 @@ from typing import Any
 from app.engine.graph import FlowSnapshot
 from app.engine.records import LogRecord, MetricRecord, StepRecord
 from app.filters import build_filter_globals
+
+
+def default_variables(declared: Iterable[Any] | None) -> dict[str, Any]:
+    """A flow's declared variables at their defaults. PostHog uses `default or null`, so falsy
+    defaults (`""`, `0`) become null."""
+    return {
+        item["key"]: item.get("default") or None
+        for item in declared or []
+        if isinstance(item, dict) and item.get("key")
+    }
+
+
+def initial_state(
+    event: dict[str, Any], defaults: Mapping[str, Any], variables: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A new run's state: the only place that builds it (manual, test, webhook, event, batch and
+    scheduled runs). `defaults` is `default_variables(...)` of the flow; `variables` override them."""
+    return {"event": event, "actionStepCount": 0, "variables": {**defaults, **(variables or {})}}
 
 
 def to_millis(moment: datetime) -> int:

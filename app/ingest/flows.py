@@ -15,7 +15,7 @@ from uuid import UUID
 
 from app.db.models import HogFlow
 from app.db.repositories.ingest import FlowsStamp, IngestRepository
-from app.services.runs import default_variables
+from app.engine.invocation import default_variables
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def event_flow(flow: HogFlow) -> EventFlow:
         team_id=flow.team_id,
         filters=filters if isinstance(filters, dict) else {},
         masking=masking if masking and masking.get("bytecode") else None,
-        default_variables=default_variables(flow),
+        default_variables=default_variables(flow.variables),
     )
 
 

@@ -30,6 +30,7 @@ from app.db.models import Person, Team
 from app.db.repositories.ingest import IngestRepository, NewRun
 from app.db.repositories.observability import ObservabilityRepository
 from app.db.repositories.persons import PersonRepository
+from app.engine.invocation import initial_state
 from app.engine.records import LogRecord, MetricRecord
 from app.filters import build_filter_globals, evaluate_filters
 from app.ingest.events import IncomingEvent, event_globals
@@ -114,11 +115,7 @@ async def ingest_events(
             id=candidate.invocation_id,
             team_id=team.id,
             hog_flow_id=candidate.flow.id,
-            state={
-                "event": candidate.globals,
-                "actionStepCount": 0,
-                "variables": dict(candidate.flow.default_variables),
-            },
+            state=initial_state(candidate.globals, candidate.flow.default_variables),
             distinct_id=candidate.event.distinct_id,
             person_id=candidate.person.id if candidate.person is not None else None,
         )

@@ -15,10 +15,10 @@ from app.db.models import HogFlow
 from app.db.repositories.ingest import IngestRepository, NewRun
 from app.db.repositories.observability import ObservabilityRepository
 from app.db.repositories.tenancy import TenancyRepository
+from app.engine.invocation import default_variables, initial_state
 from app.engine.records import LogRecord, MetricRecord
 from app.ingest.pipeline import project_url
 from app.ingest.webhooks import WEBHOOK_TRIGGER_TYPES, IncomingRequest, SourceOutcome, run_source
-from app.services.runs import default_variables
 
 NOT_FOUND = SourceOutcome(404, {"error": "Not found"})
 
@@ -61,9 +61,7 @@ async def trigger_webhook(
         team_id=team.id,
         hog_flow_id=flow.id,
         state={
-            "event": outcome.event,
-            "actionStepCount": 0,
-            "variables": {**default_variables(flow), **outcome.variables},
+            **initial_state(outcome.event, default_variables(flow.variables), outcome.variables),
             "request": request.stored(),
         },
         distinct_id=outcome.event["distinct_id"],

@@ -6,10 +6,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.errors import ValidationError
 from app.audiences import Audience, TeamContext, build_audience
 from app.db.models import Team
 from app.db.repositories.audiences import AudienceRepository
+from app.errors import ValidationError
 from app.filters import FiltersCompileError
 
 MISSING_FILTERS = "Missing filters for which to get blast radius"

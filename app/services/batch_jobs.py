@@ -10,11 +10,11 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.errors import NotFound, RawError, ValidationError
 from app.db.base import utcnow
 from app.db.models import HogFlow, HogFlowBatchJob, Team, User
 from app.db.repositories.batch_jobs import BatchJobRepository
 from app.db.repositories.hog_flow import HogFlowRepository
+from app.errors import NotFound, RawError, ValidationError
 from app.schemas.batch_jobs import BATCH_JOB_STATUSES
 
 NOT_ACTIVE = "Workflow must be active to run a batch. Enable it first."

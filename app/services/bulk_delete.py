@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.errors import RawError
 from app.db.repositories.batch_jobs import BatchJobRepository
 from app.db.repositories.hog_flow import HogFlowRepository
 from app.db.repositories.schedules import ScheduleRepository
+from app.errors import RawError
 
 IDS_REQUIRED = "A non-empty list of 'ids' is required"
 INVALID_IDS = "One or more IDs are not valid UUIDs"

@@ -10,8 +10,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from app.api.errors import ValidationError
 from app.engine.templates import get_template
+from app.errors import ValidationError
 from app.services.flow_compilation import CompileError, TeamFilterContext, compile_flow_filters, compile_input
 from app.services.input_validation import InputError, validate_inputs
 

@@ -5,10 +5,10 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.errors import NotFound
 from app.db.base import utcnow
 from app.db.models import HogFlow, Team, User
 from app.db.repositories.hog_flow import HogFlowRepository
+from app.errors import NotFound
 from app.schemas.hog_flow import ActionIn, HogFlowWrite
 from app.services.flow_compilation import TeamFilterContext
 from app.services.hog_flow_validation import FlowValidator, billable_action_types, trigger_of, validate_variables

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dateutil.parser import isoparse
 from dateutil.relativedelta import relativedelta
 
-from app.api.errors import ValidationError
 from app.db.models import Team
+from app.errors import ValidationError
 from app.schemas.observability import MetricInterval
 
 # A guard against windows like `after=1970-01-01&interval=hour`: PostHog has none, but a label

@@ -5,9 +5,9 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.errors import NotFound, ValidationError
 from app.db.models import Person
 from app.db.repositories.persons import PersonRepository, PersonUpdate
+from app.errors import NotFound, ValidationError
 from app.schemas.persons import PersonsUpsert
 
 _NAME_KEYS = ("email", "Email", "name", "Name", "username", "Username", "UserName")

@@ -7,20 +7,12 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.errors import NotFound, ValidationError
 from app.db.base import utcnow
 from app.db.models import HogFlow, HogFlowRun, HogFlowRunStep
 from app.db.repositories.persons import PersonRepository
 from app.db.repositories.runs import RunRepository
-
-
-def default_variables(flow: HogFlow) -> dict[str, Any]:
-    """PostHog uses `default or null`, so falsy defaults (`""`, `0`) become null."""
-    return {item["key"]: item.get("default") or None for item in flow.variables or [] if item.get("key")}
-
-
-def initial_state(flow: HogFlow, event: dict[str, Any], variables: dict[str, Any] | None) -> dict[str, Any]:
-    return {"event": event, "actionStepCount": 0, "variables": {**default_variables(flow), **(variables or {})}}
+from app.engine.invocation import default_variables, initial_state
+from app.errors import NotFound, ValidationError
 
 
 def manual_event(distinct_id: str, now: datetime, properties: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -58,7 +50,7 @@ async def start_manual_run(
     return await RunRepository(session).create(
         team_id=flow.team_id,
         hog_flow_id=flow.id,
-        state=initial_state(flow, event, variables),
+        state=initial_state(event, default_variables(flow.variables), variables),
         now=now,
         distinct_id=distinct_id,
         person_id=person_id,

@@ -19,11 +19,11 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.errors import NotFound, ValidationError
 from app.batch.rrules import InvalidRRule, RRuleTooExpensive, next_occurrences, validate_rrule
 from app.db.base import utcnow
 from app.db.models import HogFlow, HogFlowSchedule
 from app.db.repositories.schedules import ScheduleRepository
+from app.errors import NotFound, ValidationError
 
 RRULE_REQUIRED = "RRULE string is required."
 RRULE_INVALID = "Invalid RRULE."

@@ -12,15 +12,15 @@ from typing import Any
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.errors import RawError, ValidationError, drf_error_from_pydantic
-from app.config import get_settings
+from app.config import Settings
 from app.db.models import HogFlow, Team
 from app.db.repositories.hog_flow import HogFlowRepository
 from app.db.repositories.integrations import IntegrationRepository
 from app.engine.executor import ExecutorOptions, execute_single_step
 from app.engine.functions import FunctionStepRunner, MockedCalls
 from app.engine.graph import FlowSnapshot
-from app.engine.invocation import Invocation, to_millis
+from app.engine.invocation import Invocation, default_variables, initial_state, to_millis
+from app.errors import RawError, ValidationError, drf_error_from_pydantic
 from app.schemas.hog_flow import HogFlowCreate
 from app.schemas.invocations import InvocationLog, InvocationRequest, InvocationResponse
 from app.services.hog_flows import validated_configuration
@@ -97,7 +97,9 @@ def _snapshot(team: Team, flow: HogFlow | None, configuration: dict[str, Any] | 
     )
 
 
-async def run_test_invocation(session: AsyncSession, team: Team, flow_id: str, body: Any) -> InvocationResponse:
+async def run_test_invocation(
+    session: AsyncSession, settings: Settings, team: Team, flow_id: str, body: Any
+) -> InvocationResponse:
     request = parse_request(body)
     if request.invocation_id is not None:
         try:
@@ -120,11 +122,8 @@ async def run_test_invocation(session: AsyncSession, team: Team, flow_id: str, b
     if not isinstance(event, dict):
         raise RawError({"status": "error", "message": "Missing event"}, status_code=400)
     snapshot = _snapshot(team, flow, configuration)
-    variables = {v["key"]: v.get("default") or None for v in snapshot.variables if isinstance(v, dict) and v.get("key")}
-    variables.update(globals_.get("variables") or {})
-    state: dict[str, Any] = {"event": event, "actionStepCount": 0, "variables": variables}
+    state = initial_state(event, default_variables(snapshot.variables), globals_.get("variables"))
     options = ExecutorOptions()
-    settings = get_settings()
     mocks = MockedCalls(clock=options.clock) if request.mock_async_functions else None
     options.run_function = FunctionStepRunner(
         calls=mocks or real_calls(settings),
@@ -148,7 +147,7 @@ async def run_test_invocation(session: AsyncSession, team: Team, flow_id: str, b
             status="error",
             errors=[f"Action {request.current_action_id} not found"],
             logs=[],
-            variables=variables,
+            variables=state["variables"],
         )
     step = await execute_single_step(invocation, options)
     # PostHog lists the mocked calls after the step's own logs.

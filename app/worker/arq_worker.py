@@ -9,7 +9,7 @@ from arq.connections import RedisSettings
 from arq.worker import Function, func
 
 from app.batch.tasks import batch_cron_jobs, batch_functions
-from app.config import Settings, get_settings
+from app.config import Settings
 from app.db.session import create_engine, create_sessionmaker
 from app.logging import configure_logging
 from app.worker.processor import RunProcessor, sweep
@@ -17,7 +17,7 @@ from app.worker.scheduling import RUN_TASK, ArqScheduler
 
 
 async def startup(ctx: dict[str, Any]) -> None:
-    settings: Settings = ctx.get("settings") or get_settings()
+    settings: Settings = ctx["settings"]
     configure_logging(settings.log_level, json_output=settings.log_json)
     engine = create_engine(settings.database_url)
     sessionmaker = create_sessionmaker(engine)

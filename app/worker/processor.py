@@ -15,7 +15,7 @@ from uuid import UUID
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.config import Settings, get_settings
+from app.config import Settings
 from app.db.models import HogFlow, HogFlowRun, Person, RunStatus
 from app.db.repositories.hog_flow import HogFlowRepository
 from app.db.repositories.observability import ObservabilityRepository
@@ -63,15 +63,15 @@ def person_globals(person: Person, distinct_id: str | None) -> dict[str, Any]:
 class RunProcessor:
     sessionmaker: async_sessionmaker[AsyncSession]
     scheduler: Scheduler
+    # Read by function steps (fetch and SMTP settings): the app's or the worker's.
+    settings: Settings
     options: ExecutorOptions = field(default_factory=ExecutorOptions)
     lease: timedelta = DEFAULT_LEASE
     owner: str = field(default_factory=worker_identity)
-    # Read by function steps (fetch and SMTP settings); the environment's settings when not given.
-    settings: Settings | None = None
 
     def __post_init__(self) -> None:
         if self.options.run_function is None:
-            runner = build_function_runner(self.sessionmaker, self.settings or get_settings())
+            runner = build_function_runner(self.sessionmaker, self.settings)
             self.options = replace(self.options, run_function=runner)
 
     async def process(self, run_id: UUID) -> str | None:

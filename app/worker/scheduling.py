@@ -5,13 +5,20 @@ never queued twice, and a lost job (Redis flushed, worker killed) is simply queu
 """
 
 import asyncio
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+import structlog
 from arq.connections import ArqRedis
 
+logger = structlog.get_logger(__name__)
+
 RUN_TASK = "run_hog_flow"
+
+# Enqueues in flight at once: enough to overlap Redis round-trips without flooding the pool.
+SCHEDULE_CHUNK = 50
 
 
 def job_id(run_id: UUID, pickups: int, retry_key: str | None = None) -> str:
@@ -47,3 +54,19 @@ class WakeUpScheduler:
 
     async def schedule(self, run_id: UUID, pickups: int, when: datetime, retry_key: str | None = None) -> None:
         self.wake.set()
+
+
+async def schedule_runs(scheduler: Scheduler, run_ids: Sequence[UUID], when: datetime) -> None:
+    """Queue new runs' first pickup (0), `SCHEDULE_CHUNK` at a time, once the transaction that created
+    them has committed. The one way in for event, webhook, batch and scheduled runs.
+
+    A failure is only logged, never raised: the runs are due in PostgreSQL and the sweeper queues them
+    anyway, a few seconds later, so a Redis hiccup must not fail the request or the batch slice."""
+    for start in range(0, len(run_ids), SCHEDULE_CHUNK):
+        chunk = run_ids[start : start + SCHEDULE_CHUNK]
+        results = await asyncio.gather(
+            *(scheduler.schedule(run_id, 0, when) for run_id in chunk), return_exceptions=True
+        )
+        failures = [result for result in results if isinstance(result, BaseException)]
+        if failures:
+            logger.warning("app.worker.enqueue_failed", failed=len(failures), error=str(failures[0]))

@@ -1,7 +1,7 @@
 """Test invocations of function steps: mocked async functions by default, real requests on request."""
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.config import get_settings
+from app.config import Settings
 from app.db.models import HogFlowSend
 from app.db.session import session_scope
 from app.services.bootstrap import Tenant
@@ -59,14 +59,25 @@ def server() -> Iterator[LocalHttpServer]:
     local.stop()
 
 
+UseSettings = Callable[..., None]
+
+
 @pytest.fixture
-def real_sending(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Settings come from the environment: allow the local server, then forget the override."""
-    monkeypatch.setenv("HOGFLOWS_ALLOW_PRIVATE_FETCH", "true")
-    get_settings.cache_clear()
-    yield
-    monkeypatch.undo()
-    get_settings.cache_clear()
+def use_settings(app: Any) -> Iterator[UseSettings]:
+    """Test invocations read the app's settings: change some fields for one test, then restore them."""
+    original: Settings = app.state.settings
+
+    def use(**changes: Any) -> None:
+        app.state.settings = original.model_copy(update=changes)
+
+    yield use
+    app.state.settings = original
+
+
+@pytest.fixture
+def real_sending(use_settings: UseSettings) -> None:
+    """Allow the local server."""
+    use_settings(allow_private_fetch=True)
 
 
 async def invoke(client: httpx.AsyncClient, tenant: Tenant, body: Any) -> dict[str, Any]:
@@ -148,9 +159,11 @@ async def test_unmocked_fetch_really_sends_without_send_records(
 
 
 async def test_unmocked_fetch_to_a_private_address_is_refused_by_default(
-    client: httpx.AsyncClient, tenant: Tenant, server: LocalHttpServer
+    client: httpx.AsyncClient, tenant: Tenant, server: LocalHttpServer, use_settings: UseSettings
 ) -> None:
-    get_settings.cache_clear()
+    default = Settings.model_fields["allow_private_fetch"].default
+    assert default is False
+    use_settings(allow_private_fetch=default)
     body = await invoke(
         client,
         tenant,
@@ -167,15 +180,12 @@ async def test_unmocked_fetch_to_a_private_address_is_refused_by_default(
 
 @pytest.mark.usefixtures("real_sending")
 async def test_unmocked_email_is_really_sent(
-    client: httpx.AsyncClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, tenant: Tenant, use_settings: UseSettings
 ) -> None:
     smtp = LocalSmtpServer()
     smtp.start()
     try:
-        monkeypatch.setenv("HOGFLOWS_SMTP_HOST", "127.0.0.1")
-        monkeypatch.setenv("HOGFLOWS_SMTP_PORT", str(smtp.port))
-        monkeypatch.setenv("HOGFLOWS_SMTP_TLS", "none")
-        get_settings.cache_clear()
+        use_settings(allow_private_fetch=True, smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_tls="none")
         email = {
             "to": {"email": "ada@example.com"},
             "from": {"email": "a@acme.test"},
