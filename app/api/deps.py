@@ -3,15 +3,18 @@
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.api.errors import AuthenticationFailed, NotAuthenticated, NotFound, PermissionDenied
 from app.config import Settings
+from app.db.models import HogFlow as HogFlowModel
 from app.db.models import PersonalAPIKey, Team, User
 from app.db.repositories.tenancy import TenancyRepository
 from app.db.session import session_scope
+from app.services import hog_flows as flows
 from app.services.api_keys import hash_key, scope_satisfied
 
 
@@ -131,3 +134,26 @@ def team_with_scope(required_scope: str) -> Callable[..., Awaitable[TeamContext]
 
 ReadTeam = Annotated[TeamContext, Depends(team_with_scope("hog_flow:read"))]
 WriteTeam = Annotated[TeamContext, Depends(team_with_scope("hog_flow:write"))]
+
+
+# The flow in the path: 404 for a malformed id or another team's flow, before anything else is looked at
+# (PostHog's get_object).
+
+
+def parse_flow_id(flow_id: str) -> UUID:
+    try:
+        return UUID(flow_id)
+    except ValueError:
+        raise NotFound() from None
+
+
+async def readable_flow(session: DBSession, ctx: ReadTeam, flow_id: str) -> HogFlowModel:
+    return await flows.get_flow(session, ctx.team, parse_flow_id(flow_id))
+
+
+async def writable_flow(session: DBSession, ctx: WriteTeam, flow_id: str) -> HogFlowModel:
+    return await flows.get_flow(session, ctx.team, parse_flow_id(flow_id))
+
+
+ReadableFlow = Annotated[HogFlowModel, Depends(readable_flow)]
+WritableFlow = Annotated[HogFlowModel, Depends(writable_flow)]

@@ -7,12 +7,10 @@ relative dates, label and bucket rules and response shapes as in spec/api.md §7
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 
-from app.api.deps import DBSession, ReadTeam
-from app.api.hog_flows import parse_flow_id
+from app.api.deps import DBSession, ReadableFlow, ReadTeam
 from app.api.pagination import DEFAULT_PAGE_SIZE, Page
-from app.db.models import HogFlow
 from app.db.repositories.observability import LogQuery, MetricQuery, ObservabilityRepository
 from app.schemas.observability import (
     HogFlowLogEntry,
@@ -22,7 +20,6 @@ from app.schemas.observability import (
     MetricBreakdown,
     MetricInterval,
 )
-from app.services import hog_flows as service
 from app.services.metric_windows import as_utc, bucket_label, bucket_starts, parse_metrics_date, team_zone
 
 router = APIRouter(prefix="/hog_flows", tags=["hog_flows"])
@@ -36,16 +33,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 DEFAULT_LOG_LIMIT = 50
 MAX_LOG_LIMIT = 500
-
-
-# The flow in the path (404 before any query parameter is looked at, like PostHog's get_object)
-
-
-async def readable_flow(session: DBSession, ctx: ReadTeam, flow_id: str) -> HogFlow:
-    return await service.get_flow(session, ctx.team, parse_flow_id(flow_id))
-
-
-ReadableFlow = Annotated[HogFlow, Depends(readable_flow)]
 
 
 # Parameter parsing

@@ -4,13 +4,12 @@ from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Request, status
 
-from app.api.deps import DBSession, ReadTeam, WriteTeam
-from app.api.hog_flows import ERROR_RESPONSES, parse_flow_id
+from app.api.deps import DBSession, ReadableFlow, ReadTeam, WritableFlow, parse_flow_id
+from app.api.hog_flows import ERROR_RESPONSES
 from app.api.pagination import Pagination
 from app.db.base import utcnow
 from app.db.repositories.runs import RunRepository
 from app.schemas.runs import Run, RunCreate, RunDetail, RunPage
-from app.services import hog_flows as flows
 from app.services import runs as service
 
 router = APIRouter(prefix="/hog_flows", tags=["runs"])
@@ -27,12 +26,10 @@ async def start_run(
     request: Request,
     background: BackgroundTasks,
     session: DBSession,
-    ctx: WriteTeam,
-    flow_id: str,
+    flow: WritableFlow,
     payload: RunCreate,
 ) -> Any:
     """Start a real run of an active flow for a distinct id or person (a manual trigger)."""
-    flow = await flows.get_flow(session, ctx.team, parse_flow_id(flow_id))
     run = await service.start_manual_run(
         session,
         flow,
@@ -48,10 +45,9 @@ async def start_run(
 
 @router.get("/{flow_id}/runs/", response_model=RunPage, responses=ERROR_RESPONSES, summary="List runs")
 async def list_runs(
-    session: DBSession, ctx: ReadTeam, page: Pagination, flow_id: str, status: str | None = None
+    session: DBSession, ctx: ReadTeam, page: Pagination, flow: ReadableFlow, status: str | None = None
 ) -> dict[str, Any]:
     """Runs of a flow, newest first; `status` filters."""
-    flow = await flows.get_flow(session, ctx.team, parse_flow_id(flow_id))
     count, runs = await RunRepository(session).list_for_flow(
         ctx.team.id, flow.id, status=status, limit=page.limit, offset=page.offset
     )
@@ -60,8 +56,7 @@ async def list_runs(
 
 
 @router.get("/{flow_id}/runs/{run_id}/", response_model=RunDetail, responses=ERROR_RESPONSES, summary="Get a run")
-async def get_run(session: DBSession, ctx: ReadTeam, flow_id: str, run_id: str) -> Any:
+async def get_run(session: DBSession, flow: ReadableFlow, run_id: str) -> Any:
     """One run with its variables and the ordered trace of the steps it took."""
-    flow = await flows.get_flow(session, ctx.team, parse_flow_id(flow_id))
     run, steps = await service.get_run(session, flow, parse_flow_id(run_id))
     return {**Run.model_validate(run).model_dump(), "variables": run.state.get("variables") or {}, "steps": steps}

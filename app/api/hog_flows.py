@@ -7,8 +7,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.api.deps import DBSession, ReadTeam, WriteTeam
-from app.api.errors import NotFound, ValidationError
+from app.api.deps import DBSession, ReadableFlow, ReadTeam, WritableFlow, WriteTeam, parse_flow_id
+from app.api.errors import ValidationError
 from app.api.pagination import Pagination
 from app.db.repositories.hog_flow import HogFlowListFilters, HogFlowRepository
 from app.schemas.hog_flow import HogFlow, HogFlowCreate, HogFlowMinimal, HogFlowPage, HogFlowStatus, HogFlowWrite
@@ -22,13 +22,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "Missing scope or no access to the project"},
     404: {"description": "Not found"},
 }
-
-
-def parse_flow_id(flow_id: str) -> UUID:
-    try:
-        return UUID(flow_id)
-    except ValueError:
-        raise NotFound() from None
 
 
 def _parse_trigger(raw: str | None) -> dict[str, Any] | None:
@@ -83,9 +76,9 @@ async def create_hog_flow(session: DBSession, ctx: WriteTeam, payload: HogFlowCr
 
 
 @router.get("/{flow_id}/", response_model=HogFlow, responses=ERROR_RESPONSES, summary="Retrieve a hog flow")
-async def retrieve_hog_flow(session: DBSession, ctx: ReadTeam, flow_id: str) -> Any:
+async def retrieve_hog_flow(flow: ReadableFlow) -> Any:
     """One flow, with every action rendered in full."""
-    return await service.get_flow(session, ctx.team, parse_flow_id(flow_id))
+    return flow
 
 
 @router.put("/{flow_id}/", response_model=HogFlow, responses=ERROR_RESPONSES, summary="Replace a hog flow")
@@ -103,8 +96,7 @@ async def partial_update_hog_flow(session: DBSession, ctx: WriteTeam, flow_id: s
 @router.delete(
     "/{flow_id}/", status_code=status.HTTP_204_NO_CONTENT, responses=ERROR_RESPONSES, summary="Delete a hog flow"
 )
-async def delete_hog_flow(session: DBSession, ctx: WriteTeam, flow_id: str) -> Response:
+async def delete_hog_flow(session: DBSession, flow: WritableFlow) -> Response:
     """Delete a flow for good."""
-    flow = await service.get_flow(session, ctx.team, parse_flow_id(flow_id))
     await HogFlowRepository(session).delete(flow)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

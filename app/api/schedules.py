@@ -4,11 +4,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Response, status
 
-from app.api.deps import DBSession, ReadTeam, WriteTeam
-from app.api.hog_flows import ERROR_RESPONSES, parse_flow_id
+from app.api.deps import DBSession, ReadableFlow, ReadTeam, WritableFlow
+from app.api.hog_flows import ERROR_RESPONSES
 from app.db.repositories.schedules import ScheduleRepository
 from app.schemas.schedules import SCHEDULE_BODY_EXAMPLE, Schedule
-from app.services import hog_flows as flows
 from app.services import schedules as service
 
 router = APIRouter(prefix="/hog_flows", tags=["schedules"])
@@ -17,9 +16,8 @@ _EXAMPLES = {"weekly": {"value": SCHEDULE_BODY_EXAMPLE}}
 
 
 @router.get("/{flow_id}/schedules/", response_model=list[Schedule], responses=ERROR_RESPONSES, summary="List schedules")
-async def list_schedules(session: DBSession, ctx: ReadTeam, flow_id: str) -> Any:
+async def list_schedules(session: DBSession, ctx: ReadTeam, flow: ReadableFlow) -> Any:
     """The flow's schedules, newest first (a bare list)."""
-    flow = await flows.get_flow(session, ctx.team, parse_flow_id(flow_id))
     return await ScheduleRepository(session).list_for_flow(ctx.team.id, flow.id)
 
 
@@ -32,8 +30,7 @@ async def list_schedules(session: DBSession, ctx: ReadTeam, flow_id: str) -> Any
 )
 async def create_schedule(
     session: DBSession,
-    ctx: WriteTeam,
-    flow_id: str,
+    flow: WritableFlow,
     body: Annotated[Any, Body(openapi_examples=_EXAMPLES)] = None,
 ) -> Any:
     """Run the flow on every occurrence of an RRULE (at most hourly), expanded in `timezone`.
@@ -41,7 +38,6 @@ async def create_schedule(
     An active `batch` flow gets a batch job per occurrence; an active `schedule` flow one run with a
     `$workflow_scheduled` event. `next_run_at` is the next occurrence in UTC.
     """
-    flow = await flows.get_flow(session, ctx.team, parse_flow_id(flow_id))
     return await service.create_schedule(session, flow, body)
 
 
@@ -53,13 +49,11 @@ async def create_schedule(
 )
 async def update_schedule(
     session: DBSession,
-    ctx: WriteTeam,
-    flow_id: str,
+    flow: WritableFlow,
     schedule_id: str,
     body: Annotated[Any, Body(openapi_examples=_EXAMPLES)] = None,
 ) -> Any:
     """Change the fields given; a new rule, start or time zone recomputes `next_run_at`."""
-    flow = await flows.get_flow(session, ctx.team, parse_flow_id(flow_id))
     schedule = await service.get_schedule(session, flow, schedule_id)
     return await service.update_schedule(session, schedule, body)
 
@@ -70,8 +64,7 @@ async def update_schedule(
     responses=ERROR_RESPONSES,
     summary="Delete a schedule",
 )
-async def delete_schedule(session: DBSession, ctx: WriteTeam, flow_id: str, schedule_id: str) -> Response:
-    flow = await flows.get_flow(session, ctx.team, parse_flow_id(flow_id))
+async def delete_schedule(session: DBSession, flow: WritableFlow, schedule_id: str) -> Response:
     schedule = await service.get_schedule(session, flow, schedule_id)
     await service.delete_schedule(session, schedule)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -10,7 +10,8 @@ from app.db.models import HogFlow
 from app.db.repositories.integrations import IntegrationRepository
 from app.db.repositories.runs import RunRepository
 from app.db.session import session_scope
-from app.services.runs import initial_state, manual_event
+from app.engine.invocation import default_variables, initial_state
+from app.services.runs import manual_event
 
 Sessionmaker = async_sessionmaker[AsyncSession]
 
@@ -39,7 +40,7 @@ async def store_run(sessionmaker: Sessionmaker, flow: HogFlow, distinct_id: str 
         run = await RunRepository(session).create(
             team_id=flow.team_id,
             hog_flow_id=flow.id,
-            state=initial_state(flow, manual_event(distinct_id, now), None),
+            state=initial_state(manual_event(distinct_id, now), default_variables(flow.variables)),
             now=now,
             distinct_id=distinct_id,
         )
