@@ -27,7 +27,7 @@ from app.db.models import Team, User
 from app.db.repositories.runs import RunRepository
 from app.db.scratch import scratch_database
 from app.db.session import create_engine, create_sessionmaker, session_scope
-from app.engine.executor import execute
+from app.engine.executor import execute_pickup
 from app.engine.invocation import Invocation
 from app.schemas.hog_flow import HogFlowCreate
 from app.services.bootstrap import bootstrap_tenant
@@ -90,7 +90,7 @@ async def in_memory_baseline(flow: Any, runs: int) -> float:
     started = time.perf_counter()
     for _ in range(runs):
         state = initial_state(flow, manual_event("bench", utcnow()), None)
-        outcome = await execute(Invocation(id=str(uuid.uuid4()), flow=snapshot, state=state))
+        outcome = await execute_pickup(Invocation(id=str(uuid.uuid4()), flow=snapshot, state=state))
         assert outcome.status == "completed", outcome.error
     return runs * STEPS_PER_RUN / (time.perf_counter() - started)
 

@@ -43,7 +43,9 @@ class Authenticated:
 
 
 @dataclass(frozen=True)
-class TeamContext:
+class AuthorizedTeam:
+    """The team in the URL and the user and key allowed to act on it."""
+
     team: Team
     user: User
     key: PersonalAPIKey
@@ -93,14 +95,14 @@ def _parse_team_id(raw: str, user: User) -> int:
     return int(raw)
 
 
-def team_with_scope(required_scope: str) -> Callable[..., Awaitable[TeamContext]]:
+def team_with_scope(required_scope: str) -> Callable[..., Awaitable[AuthorizedTeam]]:
     """Resolve the URL's team for a caller that holds `required_scope`, in PostHog's check order."""
 
     async def dependency(
         session: DBSession,
         auth: Annotated[Authenticated, Depends(authenticate)],
         team_id: Annotated[str, Path(description="Team (environment) id, or `@current`.")],
-    ) -> TeamContext:
+    ) -> AuthorizedTeam:
         key = auth.key
         if key.scopes is not None and not scope_satisfied(key.scopes, required_scope):
             raise PermissionDenied(f"API key missing required scope '{required_scope}'")
@@ -127,13 +129,13 @@ def team_with_scope(required_scope: str) -> Callable[..., Awaitable[TeamContext]
                 f"Organization '{organization.name}' does not allow using personal API keys. "
                 "Contact an admin to enable personal API keys for this organization."
             )
-        return TeamContext(team=team, user=auth.user, key=key)
+        return AuthorizedTeam(team=team, user=auth.user, key=key)
 
     return dependency
 
 
-ReadTeam = Annotated[TeamContext, Depends(team_with_scope("hog_flow:read"))]
-WriteTeam = Annotated[TeamContext, Depends(team_with_scope("hog_flow:write"))]
+ReadTeam = Annotated[AuthorizedTeam, Depends(team_with_scope("hog_flow:read"))]
+WriteTeam = Annotated[AuthorizedTeam, Depends(team_with_scope("hog_flow:write"))]
 
 
 # The flow in the path: 404 for a malformed id or another team's flow, before anything else is looked at

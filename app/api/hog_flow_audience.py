@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path
 
-from app.api.deps import Authenticated, DBSession, TeamContext, authenticate, team_with_scope
+from app.api.deps import Authenticated, AuthorizedTeam, DBSession, authenticate, team_with_scope
 from app.api.errors import PermissionDenied
 from app.api.hog_flows import ERROR_RESPONSES
 from app.schemas.audiences import BLAST_RADIUS_EXAMPLE, BlastRadius, BulkDeleted
@@ -23,7 +23,7 @@ def team_with_scopes(*scopes: str) -> Any:
         session: DBSession,
         auth: Annotated[Authenticated, Depends(authenticate)],
         team_id: Annotated[str, Path(description="Team (environment) id, or `@current`.")],
-    ) -> TeamContext:
+    ) -> AuthorizedTeam:
         granted = auth.key.scopes
         for scope in scopes:
             if granted is not None and not scope_satisfied(granted, scope):
@@ -33,8 +33,8 @@ def team_with_scopes(*scopes: str) -> Any:
     return dependency
 
 
-BlastRadiusTeam = Annotated[TeamContext, Depends(team_with_scopes("hog_flow:read", "person:read"))]
-WriteTeam = Annotated[TeamContext, Depends(team_with_scope("hog_flow:write"))]
+BlastRadiusTeam = Annotated[AuthorizedTeam, Depends(team_with_scopes("hog_flow:read", "person:read"))]
+WriteTeam = Annotated[AuthorizedTeam, Depends(team_with_scope("hog_flow:write"))]
 
 
 @router.post("/user_blast_radius/", response_model=BlastRadius, responses=ERROR_RESPONSES, summary="Count an audience")

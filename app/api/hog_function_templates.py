@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from app.api.deps import TeamContext, team_with_scope
+from app.api.deps import AuthorizedTeam, team_with_scope
 from app.api.errors import NotFound
 from app.api.hog_flows import ERROR_RESPONSES
 from app.api.pagination import Pagination
@@ -13,7 +13,7 @@ from app.schemas.function_templates import HogFunctionTemplate, HogFunctionTempl
 
 router = APIRouter(prefix="/hog_function_templates", tags=["hog_function_templates"])
 
-TemplatesReader = Annotated[TeamContext, Depends(team_with_scope("hog_function:read"))]
+TemplatesReader = Annotated[AuthorizedTeam, Depends(team_with_scope("hog_function:read"))]
 
 
 @router.get("/", response_model=HogFunctionTemplatePage, responses=ERROR_RESPONSES, summary="List function templates")

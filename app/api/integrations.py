@@ -7,21 +7,21 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response, status
 
-from app.api.deps import DBSession, TeamContext, team_with_scope
+from app.api.deps import AuthorizedTeam, DBSession, team_with_scope
 from app.api.errors import NotFound
 from app.api.hog_flows import ERROR_RESPONSES
 from app.api.pagination import Pagination
-from app.db.models import Integration as IntegrationRow
+from app.db.models import Integration as IntegrationModel
 from app.db.repositories.integrations import IntegrationRepository
 from app.schemas.integrations import Integration, IntegrationCreate, IntegrationKind, IntegrationPage
 
 router = APIRouter(prefix="/integrations", tags=["integrations"])
 
-IntegrationsReader = Annotated[TeamContext, Depends(team_with_scope("integration:read"))]
-IntegrationsWriter = Annotated[TeamContext, Depends(team_with_scope("integration:write"))]
+IntegrationsReader = Annotated[AuthorizedTeam, Depends(team_with_scope("integration:read"))]
+IntegrationsWriter = Annotated[AuthorizedTeam, Depends(team_with_scope("integration:write"))]
 
 
-async def _get(session: DBSession, team_id: int, integration_id: str) -> IntegrationRow:
+async def _get(session: DBSession, team_id: int, integration_id: str) -> IntegrationModel:
     if not integration_id.isdigit():
         raise NotFound()
     integration = await IntegrationRepository(session).get(team_id, int(integration_id))

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from app.api.deps import DBSession, TeamContext, team_with_scope
+from app.api.deps import AuthorizedTeam, DBSession, team_with_scope
 from app.api.hog_flows import ERROR_RESPONSES
 from app.api.pagination import Pagination
 from app.schemas.persons import Person, PersonPage, PersonsUpsert, PersonsUpserted
@@ -12,8 +12,8 @@ from app.services import persons as service
 
 router = APIRouter(prefix="/persons", tags=["persons"])
 
-ReadPersons = Annotated[TeamContext, Depends(team_with_scope("person:read"))]
-WritePersons = Annotated[TeamContext, Depends(team_with_scope("person:write"))]
+ReadPersons = Annotated[AuthorizedTeam, Depends(team_with_scope("person:read"))]
+WritePersons = Annotated[AuthorizedTeam, Depends(team_with_scope("person:write"))]
 
 
 @router.post("/", response_model=Person | PersonsUpserted, responses=ERROR_RESPONSES, summary="Upsert persons")

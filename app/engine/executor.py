@@ -63,7 +63,7 @@ class _Pickup:
         return self.options.clock()
 
 
-async def execute(invocation: Invocation, options: ExecutorOptions | None = None) -> Outcome:
+async def execute_pickup(invocation: Invocation, options: ExecutorOptions | None = None) -> Outcome:
     """Run one pickup of `invocation` and say what to store and when to come back."""
     options = options or ExecutorOptions()
     pickup = _Pickup(invocation, options, Recorder(invocation, options.clock))

@@ -20,7 +20,7 @@ MAX_TTL_SECONDS = 3 * 365 * 24 * 60 * 60
 HASH_LIMITS = Limits(timeout_s=0.05)
 
 
-def mask_key(flow_id: str, digest: str) -> str:
+def masking_store_key(flow_id: str, digest: str) -> str:
     return f"@posthog/hog-masker/mask/{flow_id}/{digest}"
 
 

@@ -35,7 +35,7 @@ from app.engine.records import LogRecord, MetricRecord
 from app.filters import build_filter_globals, evaluate_filters
 from app.ingest.events import IncomingEvent, event_globals
 from app.ingest.flows import EventFlow, EventFlowCache
-from app.ingest.masking import mask_digest, mask_key, masking_threshold, masking_ttl, passes
+from app.ingest.masking import mask_digest, masking_store_key, masking_threshold, masking_ttl, passes
 from app.ingest.persons import apply_person_updates
 from app.ingest.stores import CounterIncrement, TokenBucket, TriggerStore
 
@@ -89,7 +89,7 @@ def project_url(site_url: str, team_id: int) -> str:
     return f"{site_url.rstrip('/')}/project/{team_id}"
 
 
-def person_globals(person: Person, distinct_id: str, project: str) -> dict[str, Any]:
+def masking_person_globals(person: Person, distinct_id: str, project: str) -> dict[str, Any]:
     """The `person` a masking hash sees (PostHog's HogFunction person globals)."""
     properties = dict(person.properties or {})
     name = properties.get("email") or properties.get("name") or distinct_id
@@ -186,7 +186,7 @@ async def _unmasked(
         person = candidate.person
         hash_globals = {
             "event": candidate.globals,
-            "person": person_globals(person, candidate.event.distinct_id, project) if person else None,
+            "person": masking_person_globals(person, candidate.event.distinct_id, project) if person else None,
         }
         try:
             digest = mask_digest(masking, hash_globals)
@@ -199,7 +199,7 @@ async def _unmasked(
         keys = list(groups)
         increments = [
             CounterIncrement(
-                mask_key(str(flow_id), digest), len(groups[(flow_id, digest)]), _ttl(groups, flow_id, digest)
+                masking_store_key(str(flow_id), digest), len(groups[(flow_id, digest)]), _ttl(groups, flow_id, digest)
             )
             for flow_id, digest in keys
         ]

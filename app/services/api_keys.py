@@ -30,7 +30,7 @@ def hash_key(key: str) -> str:
     return "sha256$" + hashlib.sha256(key.encode()).hexdigest()
 
 
-def mask_key(key: str) -> str:
+def mask_api_key(key: str) -> str:
     return f"{key[:4]}...{key[-4:]}"
 
 

@@ -12,7 +12,7 @@ from app.services.api_keys import (
     generate_personal_api_key,
     generate_project_token,
     hash_key,
-    mask_key,
+    mask_api_key,
 )
 
 
@@ -54,7 +54,7 @@ async def bootstrap_tenant(
         user,
         label="bootstrap",
         secure_value=hash_key(key),
-        mask_value=mask_key(key),
+        mask_value=mask_api_key(key),
         scopes=scopes,
         scoped_teams=scoped_teams,
         scoped_organizations=scoped_organizations,

@@ -37,7 +37,7 @@ DELAY_ERROR = (
 MAX_VARIABLES_SIZE = 5120
 
 
-class ActionError(Exception):
+class ActionRuleError(Exception):
     """A per-type rule failed. `field` is relative to the action (`config`, `inputs__url`, ...)."""
 
     def __init__(self, message: str, field: str = "non_field_errors") -> None:
@@ -84,14 +84,14 @@ class FlowValidator:
                 raise ValidationError(_filter_error(error), attr=f"actions__{index}__filters") from error
         try:
             rendered["config"] = self._validate_config(rendered["type"], _deep_copy(rendered["config"]))
-        except ActionError as error:
+        except ActionRuleError as error:
             if self.strict:
                 raise ValidationError(error.message, attr=f"actions__{index}__{error.field}") from error
         return rendered
 
     def _validate_config(self, action_type: str, config: dict[str, Any]) -> dict[str, Any]:
         if action_type not in ACTION_TYPES and "function" not in action_type:
-            raise ActionError(f'"{action_type}" is not a valid action type.', "type")
+            raise ActionRuleError(f'"{action_type}" is not a valid action type.', "type")
         if action_type == "trigger":
             config = self._validate_trigger(config)
         elif "function" in action_type:
@@ -99,7 +99,7 @@ class FlowValidator:
         if action_type == "delay":
             duration = config.get("delay_duration")
             if not isinstance(duration, str) or not DELAY_PATTERN.match(duration):
-                raise ActionError(DELAY_ERROR, "config")
+                raise ActionRuleError(DELAY_ERROR, "config")
         if "conditions" in config or "condition" in config:
             config = self._validate_conditions(config)
         if action_type == "wait_until_condition" and isinstance(config.get("events"), list):
@@ -120,31 +120,31 @@ class FlowValidator:
         if trigger_type == "batch":
             filters = config.get("filters")
             if filters is None or filters == {} or filters == []:
-                raise ActionError("Filters are required for batch triggers.", "filters")
+                raise ActionRuleError("Filters are required for batch triggers.", "filters")
             if not isinstance(filters, dict):
-                raise ActionError("Filters must be a dictionary.", "filters")
+                raise ActionRuleError("Filters must be a dictionary.", "filters")
             if "properties" in filters and not isinstance(filters["properties"], list):
-                raise ActionError("Properties must be an array.", "filters__properties")
+                raise ActionRuleError("Properties must be an array.", "filters__properties")
             return config
         if trigger_type == "schedule":
             return config
-        raise ActionError("Invalid trigger type", "config")
+        raise ActionRuleError("Invalid trigger type", "config")
 
     def _validate_function(self, config: dict[str, Any]) -> dict[str, Any]:
         template_id = config.get("template_id") or ""
         template = get_template(template_id) if isinstance(template_id, str) else None
         if template is None:
-            raise ActionError("Template not found", "template_id")
+            raise ActionRuleError("Template not found", "template_id")
         inputs = config.get("inputs")
         try:
             config["inputs"] = validate_inputs(template.inputs_schema, inputs if isinstance(inputs, dict) else {})
         except InputError as error:
-            raise ActionError(error.message, f"inputs__{error.key}") from error
+            raise ActionRuleError(error.message, f"inputs__{error.key}") from error
         return config
 
     def _validate_conditions(self, config: dict[str, Any]) -> dict[str, Any]:
         if config.get("conditions") and config.get("condition"):
-            raise ActionError("Cannot specify both 'conditions' and 'condition' fields", "config")
+            raise ActionRuleError("Cannot specify both 'conditions' and 'condition' fields", "config")
         if isinstance(config.get("condition"), dict):
             config["condition"] = self._compile_condition(config["condition"], events_allowed=False)
         if isinstance(config.get("conditions"), list):
@@ -158,7 +158,7 @@ class FlowValidator:
             return condition
         filters = condition["filters"]
         if not events_allowed and "events" in filters:
-            raise ActionError("Event filters are not allowed in conditionals")
+            raise ActionRuleError("Event filters are not allowed in conditionals")
         return {**condition, "filters": self._compile_filters(filters, "non_field_errors")}
 
     def _compile_filters(self, filters: dict[str, Any], field: str) -> dict[str, Any]:
@@ -167,7 +167,7 @@ class FlowValidator:
             return compile_flow_filters(filters, self.team)
         except CompileError as error:
             if self.strict:
-                raise ActionError(_filter_error(error), field) from error
+                raise ActionRuleError(_filter_error(error), field) from error
             return {**filters, "bytecode": None, "bytecode_error": str(error)}
 
     # -- flow-level fields -------------------------------------------------------------------
@@ -204,7 +204,7 @@ class FlowValidator:
             if isinstance(event, dict) and isinstance(event.get("filters"), dict):
                 try:
                     event["filters"] = self._compile_filters(event["filters"], "filters")
-                except ActionError as error:
+                except ActionRuleError as error:
                     raise ValidationError(error.message, attr=f"conversion__events__{index}__filters") from error
         return conversion
 

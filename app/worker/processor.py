@@ -22,7 +22,7 @@ from app.db.repositories.observability import ObservabilityRepository
 from app.db.repositories.persons import PersonRepository
 from app.db.repositories.runs import RunRepository
 from app.db.session import session_scope
-from app.engine.executor import ExecutorOptions, execute
+from app.engine.executor import ExecutorOptions, execute_pickup
 from app.engine.graph import FlowSnapshot
 from app.engine.invocation import Invocation, Outcome
 from app.engine.records import MetricRecord
@@ -55,7 +55,7 @@ def flow_snapshot(flow: HogFlow) -> FlowSnapshot:
     )
 
 
-def person_globals(person: Person, distinct_id: str | None) -> dict[str, Any]:
+def run_person_globals(person: Person, distinct_id: str | None) -> dict[str, Any]:
     return {"id": str(person.id), "properties": dict(person.properties or {}), "distinct_id": distinct_id}
 
 
@@ -93,7 +93,7 @@ class RunProcessor:
                 person=person,
                 parent_run_id=run.parent_run_id,
             )
-            outcome = await execute(invocation, self.options)
+            outcome = await execute_pickup(invocation, self.options)
             _add_run_level_metric(invocation, outcome, self.options)
         await self._persist(run, outcome)
         return outcome.status
@@ -105,7 +105,7 @@ class RunProcessor:
             person = await repo.get_by_distinct_id(run.team_id, run.distinct_id)
         if person is None and run.person_id is not None:
             person = await repo.get(run.team_id, run.person_id)
-        return person_globals(person, run.distinct_id) if person is not None else None
+        return run_person_globals(person, run.distinct_id) if person is not None else None
 
     async def _persist(self, run: HogFlowRun, outcome: Outcome) -> None:
         now = self.options.clock()

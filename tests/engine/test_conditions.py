@@ -3,7 +3,7 @@
 from datetime import timedelta
 from typing import Any
 
-from app.engine.executor import execute
+from app.engine.executor import execute_pickup
 from app.filters import compile_filters
 from tests.engine.flows import T0, Options, action, chain, edge, flow, invocation, messages, metric_names
 
@@ -29,28 +29,28 @@ def branch_flow(**config: Any) -> Any:
 
 
 async def test_first_matching_condition_wins() -> None:
-    outcome = await execute(invocation(branch_flow(), PERSON_PRO), Options().build())
+    outcome = await execute_pickup(invocation(branch_flow(), PERSON_PRO), Options().build())
     assert [s.action_id for s in outcome.steps] == ["branch", "pro"]
-    outcome = await execute(invocation(branch_flow(), PERSON_PRO, variables={"vip": "yes"}), Options().build())
+    outcome = await execute_pickup(invocation(branch_flow(), PERSON_PRO, variables={"vip": "yes"}), Options().build())
     assert [s.action_id for s in outcome.steps] == ["branch", "vip"]
 
 
 async def test_no_match_takes_the_else_path() -> None:
-    outcome = await execute(invocation(branch_flow(), PERSON_FREE), Options().build())
+    outcome = await execute_pickup(invocation(branch_flow(), PERSON_FREE), Options().build())
     assert [s.action_id for s in outcome.steps] == ["branch", "other"]
-    outcome = await execute(invocation(branch_flow(), None), Options().build())
+    outcome = await execute_pickup(invocation(branch_flow(), None), Options().build())
     assert [s.action_id for s in outcome.steps] == ["branch", "other"]
 
 
 async def test_branch_with_delay_polls_until_it_expires() -> None:
     options = Options()
     run = invocation(branch_flow(delay_duration="30m"), PERSON_FREE)
-    first = await execute(run, options.build())
+    first = await execute_pickup(run, options.build())
     assert first.status == "waiting"
     assert first.next_run_at == T0 + timedelta(minutes=10)
     run.person = PERSON_PRO
     options.clock.advance(timedelta(minutes=10))
-    second = await execute(run, options.build())
+    second = await execute_pickup(run, options.build())
     assert [s.action_id for s in second.steps] == ["branch", "pro"]
 
 
@@ -64,32 +64,32 @@ class TestWaitUntilCondition:
         )
 
     async def test_matches_at_once(self) -> None:
-        outcome = await execute(invocation(self._flow(), PERSON_PRO), Options().build())
+        outcome = await execute_pickup(invocation(self._flow(), PERSON_PRO), Options().build())
         assert [s.action_id for s in outcome.steps] == ["wait", "matched"]
         assert "[Action:wait] Condition matched - taking the matched path" in messages(outcome)
 
     async def test_polls_then_matches(self) -> None:
         options = Options()
         run = invocation(self._flow(), PERSON_FREE)
-        first = await execute(run, options.build())
+        first = await execute_pickup(run, options.build())
         assert first.status == "waiting"
         assert first.next_run_at == T0 + timedelta(minutes=10)
         assert "[Action:wait] Waiting for condition to match (timeout: 2026-03-02T10:00:00Z)" in messages(first)
         options.clock.advance(timedelta(minutes=10))
-        again = await execute(run, options.build())
+        again = await execute_pickup(run, options.build())
         assert not any("Waiting for condition" in m for m in messages(again))
         run.person = PERSON_PRO
         options.clock.advance(timedelta(minutes=10))
-        done = await execute(run, options.build())
+        done = await execute_pickup(run, options.build())
         assert [s.action_id for s in done.steps] == ["wait", "matched"]
 
     async def test_times_out(self) -> None:
         options = Options()
         run = invocation(self._flow(), PERSON_FREE)
         for _ in range(6):
-            assert (await execute(run, options.build())).status == "waiting"
+            assert (await execute_pickup(run, options.build())).status == "waiting"
             options.clock.advance(timedelta(minutes=10))
-        last = await execute(run, options.build())
+        last = await execute_pickup(run, options.build())
         assert [s.action_id for s in last.steps] == ["wait", "timeout"]
         assert "[Action:wait] Timed out waiting for events or condition - taking the timeout path" in messages(last)
 
@@ -99,7 +99,7 @@ async def test_action_filters_skip_an_action() -> None:
         [action("hello", "delay", {"delay_duration": "1h"}, filters=PRO), action("done", "exit")],
         chain("trigger", "hello", "done"),
     )
-    outcome = await execute(invocation(snapshot, PERSON_FREE), Options().build())
+    outcome = await execute_pickup(invocation(snapshot, PERSON_FREE), Options().build())
     assert outcome.status == "completed"
     assert "[Action:hello] Skipped due to filter conditions" in messages(outcome)
     assert ("other", "filtered", "hello") in metric_names(outcome)
@@ -126,10 +126,10 @@ class TestExitConditions:
     async def test_conversion_exits_a_waiting_run(self) -> None:
         options = Options()
         run = invocation(self._flow("exit_on_conversion"), PERSON_FREE)
-        assert (await execute(run, options.build())).status == "waiting"
+        assert (await execute_pickup(run, options.build())).status == "waiting"
         run.person = PERSON_PRO
         options.clock.advance(timedelta(hours=1))
-        outcome = await execute(run, options.build())
+        outcome = await execute_pickup(run, options.build())
         assert outcome.status == "completed"
         assert outcome.steps == []
         assert messages(outcome) == [
@@ -142,7 +142,7 @@ class TestExitConditions:
         run = invocation(
             self._flow("exit_on_trigger_not_matched"), PERSON_PRO, currentAction={"id": "wait", "startedAtTimestamp": 0}
         )
-        outcome = await execute(run, Options().build())
+        outcome = await execute_pickup(run, Options().build())
         assert outcome.status == "completed"
         assert "no longer matches trigger filters" in messages(outcome)[0]
 
@@ -150,5 +150,5 @@ class TestExitConditions:
         run = invocation(
             self._flow("exit_only_at_end"), PERSON_PRO, currentAction={"id": "wait", "startedAtTimestamp": 0}
         )
-        outcome = await execute(run, Options().build())
+        outcome = await execute_pickup(run, Options().build())
         assert [s.action_id for s in outcome.steps] == ["wait", "done"]

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.engine.executor import execute
+from app.engine.executor import execute_pickup
 from tests.engine.flows import T0, Options, action, chain, edge, flow, invocation, messages, metric_names
 
 
@@ -12,7 +12,7 @@ async def test_linear_flow_completes_with_posthog_logs_and_metrics() -> None:
     snapshot = flow(
         [action("wait", "delay", {"delay_duration": "0m"}), action("done", "exit")], chain("trigger", "wait", "done")
     )
-    outcome = await execute(invocation(snapshot), Options().build())
+    outcome = await execute_pickup(invocation(snapshot), Options().build())
     assert outcome.status == "completed"
     assert messages(outcome) == [
         f"Starting workflow execution at trigger at request of [Actor:d-1] on [Event:e-1|$pageview|{T0.isoformat()}]",
@@ -35,21 +35,21 @@ async def test_delay_waits_then_resumes() -> None:
         [action("wait", "delay", {"delay_duration": "2h"}), action("done", "exit")], chain("trigger", "wait", "done")
     )
     run = invocation(snapshot)
-    first = await execute(run, options.build())
+    first = await execute_pickup(run, options.build())
     assert first.status == "waiting"
     assert first.next_run_at == T0 + timedelta(hours=2)
     assert "Workflow will pause until 2026-03-02T11:00:00.000Z" in messages(first)
     assert first.state["currentAction"]["id"] == "wait"
 
     options.clock.advance(timedelta(hours=1))
-    early = await execute(run, options.build())
+    early = await execute_pickup(run, options.build())
     assert early.status == "waiting" and early.next_run_at == T0 + timedelta(hours=2)
     assert (
         messages(early)[0] == f"Resuming workflow execution at [Action:wait] on [Event:e-1|$pageview|{T0.isoformat()}]"
     )
 
     options.clock.advance(timedelta(hours=1))
-    last = await execute(run, options.build())
+    last = await execute_pickup(run, options.build())
     assert last.status == "completed"
 
 
@@ -67,7 +67,7 @@ async def test_delay_units_are_clamped(duration: str, expected: timedelta) -> No
         [action("wait", "delay", {"delay_duration": duration}), action("done", "exit")],
         chain("trigger", "wait", "done"),
     )
-    outcome = await execute(invocation(snapshot), Options().build())
+    outcome = await execute_pickup(invocation(snapshot), Options().build())
     assert outcome.next_run_at == T0 + expected
 
 
@@ -92,20 +92,20 @@ async def test_random_cohort_branch(draw: float, cohorts: list[int], target: str
         ],
         [edge("trigger", "split"), edge("split", "a", 0), edge("split", "b", 1)],
     )
-    outcome = await execute(invocation(snapshot), options.build())
+    outcome = await execute_pickup(invocation(snapshot), options.build())
     assert outcome.steps[-1].action_id == target
     assert outcome.state["variables"] == {"cohort": {"assigned_cohort": target}}
 
 
 async def test_random_cohort_without_cohorts_takes_continue_edge() -> None:
     snapshot = flow([action("split", "random_cohort_branch", {}), action("a", "exit")], chain("trigger", "split", "a"))
-    outcome = await execute(invocation(snapshot), Options().build())
+    outcome = await execute_pickup(invocation(snapshot), Options().build())
     assert outcome.status == "completed"
 
 
 async def test_missing_edge_fails_the_run() -> None:
     snapshot = flow([action("wait", "delay", {"delay_duration": "0m"})], chain("trigger", "wait"))
-    outcome = await execute(invocation(snapshot), Options().build())
+    outcome = await execute_pickup(invocation(snapshot), Options().build())
     assert outcome.status == "failed"
     assert outcome.error == "No next action found for action wait"
     assert messages(outcome)[-1].startswith(
@@ -123,7 +123,7 @@ class TestOnError:
         )
 
     async def test_unknown_type_without_setting_fails(self) -> None:
-        outcome = await execute(invocation(self._flow(None)), Options().build())
+        outcome = await execute_pickup(invocation(self._flow(None)), Options().build())
         assert outcome.status == "failed"
         assert outcome.error == "Action type 'teleport' not supported"
         assert "[Action:boom] Errored: Error: Action type 'teleport' not supported" in messages(outcome)
@@ -131,7 +131,7 @@ class TestOnError:
         assert not any("aborting" in m for m in messages(outcome))
 
     async def test_continue_moves_on_and_counts_both(self) -> None:
-        outcome = await execute(invocation(self._flow("continue", "abort")), Options().build())
+        outcome = await execute_pickup(invocation(self._flow("continue", "abort")), Options().build())
         assert outcome.status == "completed"
         assert ("failure", "failed", "boom") in metric_names(outcome)
         assert ("success", "succeeded", "boom") in metric_names(outcome)
@@ -141,7 +141,7 @@ class TestOnError:
         ) in messages(outcome)
 
     async def test_abort_logs_and_fails(self) -> None:
-        outcome = await execute(invocation(self._flow("abort")), Options().build())
+        outcome = await execute_pickup(invocation(self._flow("abort")), Options().build())
         assert outcome.status == "failed"
         assert (
             "Workflow is aborting due to [Action:boom] error handling setting being set to abort on error"
@@ -154,7 +154,7 @@ async def test_step_cap_stops_a_cycle_without_waits() -> None:
         [action("a", "delay", {"delay_duration": "0m"}), action("b", "delay", {"delay_duration": "0m"})],
         [edge("trigger", "a"), edge("a", "b"), edge("b", "a")],
     )
-    outcome = await execute(invocation(snapshot), Options().build(time_budget=timedelta(minutes=5)))
+    outcome = await execute_pickup(invocation(snapshot), Options().build(time_budget=timedelta(minutes=5)))
     assert outcome.status == "failed"
     assert outcome.error == "Workflow exceeded the maximum of 1000 action steps"
     assert outcome.state["actionStepCount"] == 1000
@@ -165,18 +165,18 @@ async def test_time_budget_yields_and_the_next_pickup_continues() -> None:
         [action("a", "delay", {"delay_duration": "0m"}), action("done", "exit")], chain("trigger", "a", "done")
     )
     run = invocation(snapshot)
-    first = await execute(run, Options().build(time_budget=timedelta(0)))
+    first = await execute_pickup(run, Options().build(time_budget=timedelta(0)))
     assert first.status == "queued"
     assert first.next_run_at == T0
     assert [s.action_id for s in first.steps] == ["a"]
-    second = await execute(run, Options().build(time_budget=timedelta(0)))
+    second = await execute_pickup(run, Options().build(time_budget=timedelta(0)))
     assert second.status == "completed"
     assert [s.action_id for s in second.steps] == ["done"]
 
 
 async def test_inactive_flow_cancels_the_run() -> None:
     snapshot = flow([action("done", "exit")], chain("trigger", "done"), status="archived")
-    outcome = await execute(invocation(snapshot), Options().build())
+    outcome = await execute_pickup(invocation(snapshot), Options().build())
     assert outcome.status == "cancelled"
     assert messages(outcome) == ["Run canceled: the workflow is no longer active"]
     assert metric_names(outcome) == [("other", "canceled", None)]
@@ -185,7 +185,7 @@ async def test_inactive_flow_cancels_the_run() -> None:
 async def test_removed_action_ends_a_parked_run_cleanly() -> None:
     snapshot = flow([action("done", "exit")], chain("trigger", "done"))
     run = invocation(snapshot, currentAction={"id": "gone", "startedAtTimestamp": 0})
-    outcome = await execute(run, Options().build())
+    outcome = await execute_pickup(run, Options().build())
     assert outcome.status == "completed"
     assert outcome.error is None
     assert any("[Action:gone] was removed from the workflow" in m for m in messages(outcome))
@@ -200,7 +200,7 @@ async def test_output_variable_size_limit_fails_the_step() -> None:
         [edge("trigger", "split"), edge("split", "a", 0)],
     )
     run = invocation(snapshot, variables={"blob": "x" * 5100})
-    outcome = await execute(run, options.build())
+    outcome = await execute_pickup(run, options.build())
     assert outcome.status == "failed"
     assert outcome.error is not None and outcome.error.startswith("Total variable size after updating 'k' exceeds 5KB")
     assert outcome.state["variables"] == {"blob": "x" * 5100}

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.engine.executor import execute
+from app.engine.executor import execute_pickup
 from app.engine.functions import FunctionStepRunner
 from app.services.bootstrap import Tenant
 from app.worker.function_steps import DatabaseIntegrations
@@ -64,7 +64,7 @@ async def test_slack_posts_the_message_with_the_integration_token(
         },
         output_variable={"key": "ts", "result_path": "ts"},
     )
-    outcome = await execute(
+    outcome = await execute_pickup(
         invocation(one_step(step, tenant.team_id), PERSON),
         Options().build(run_function=runner(http_server, sessionmaker)),
     )
@@ -91,7 +91,7 @@ async def test_a_slack_error_fails_the_step_and_the_token_is_redacted(
     http_server.script(SLACK_PATH, Reply(200, {"ok": False, "error": "invalid_auth for xoxb-secret-token"}))
     workspace = await slack_workspace(sessionmaker, tenant.team_id)
     step = function_action("slack", "template-slack", {"slack_workspace": workspace, "channel": "C1", "text": "hi"})
-    outcome = await execute(
+    outcome = await execute_pickup(
         invocation(one_step(step, tenant.team_id), PERSON),
         Options().build(run_function=runner(http_server, sessionmaker)),
     )
@@ -108,7 +108,7 @@ async def test_another_teams_integration_resolves_to_nothing(
     other = await make_tenant(email="other-slack@example.com")
     workspace = await slack_workspace(sessionmaker, other.team_id)
     step = function_action("slack", "template-slack", {"slack_workspace": workspace, "channel": "C1", "text": "hi"})
-    outcome = await execute(
+    outcome = await execute_pickup(
         invocation(one_step(step, tenant.team_id), PERSON),
         Options().build(run_function=runner(http_server, sessionmaker)),
     )
@@ -137,7 +137,7 @@ async def test_twilio_sends_a_form_encoded_sms_with_basic_auth(
         action_type="function_sms",
         output_variable={"key": "sms", "result_path": "sid"},
     )
-    outcome = await execute(
+    outcome = await execute_pickup(
         invocation(one_step(step, tenant.team_id), PERSON),
         Options().build(run_function=runner(http_server, sessionmaker)),
     )
@@ -167,7 +167,7 @@ async def test_twilio_errors_fail_the_step(
         {"twilio_account": account, "from_number": "+1555", "to_number": "nope", "message": "hi"},
         action_type="function_sms",
     )
-    outcome = await execute(
+    outcome = await execute_pickup(
         invocation(one_step(step, tenant.team_id), PERSON),
         Options().build(run_function=runner(http_server, sessionmaker)),
     )
@@ -178,7 +178,9 @@ async def test_twilio_errors_fail_the_step(
 async def test_discord_posts_content_to_the_webhook(http_server: LocalHttpServer) -> None:
     http_server.script("/api/webhooks/123/abc", Reply(204, ""))
     step = function_action("discord", "template-discord", {"webhookUrl": DISCORD_URL, "content": "{event.event}!"})
-    outcome = await execute(invocation(one_step(step), PERSON), Options().build(run_function=runner(http_server)))
+    outcome = await execute_pickup(
+        invocation(one_step(step), PERSON), Options().build(run_function=runner(http_server))
+    )
     assert outcome.status == "completed", outcome.error
     [request] = http_server.requests
     assert request.path == "/api/webhooks/123/abc"
@@ -187,7 +189,9 @@ async def test_discord_posts_content_to_the_webhook(http_server: LocalHttpServer
 
 async def test_discord_refuses_other_urls(http_server: LocalHttpServer) -> None:
     step = function_action("discord", "template-discord", {"webhookUrl": http_server.url("/x"), "content": "hi"})
-    outcome = await execute(invocation(one_step(step), PERSON), Options().build(run_function=runner(http_server)))
+    outcome = await execute_pickup(
+        invocation(one_step(step), PERSON), Options().build(run_function=runner(http_server))
+    )
     assert outcome.status == "failed"
     assert outcome.error == "Invalid Discord webhook URL: it must start with https://discord.com/api/webhooks/"
     assert http_server.requests == []
@@ -196,7 +200,9 @@ async def test_discord_refuses_other_urls(http_server: LocalHttpServer) -> None:
 async def test_microsoft_teams_posts_an_adaptive_card(http_server: LocalHttpServer) -> None:
     http_server.script("/webhookb2/xyz", Reply(202, ""))
     step = function_action("teams", "template-microsoft-teams", {"webhookUrl": TEAMS_URL, "text": "**{event.event}**"})
-    outcome = await execute(invocation(one_step(step), PERSON), Options().build(run_function=runner(http_server)))
+    outcome = await execute_pickup(
+        invocation(one_step(step), PERSON), Options().build(run_function=runner(http_server))
+    )
     assert outcome.status == "completed", outcome.error
     [request] = http_server.requests
     body = request.json()
@@ -208,6 +214,8 @@ async def test_microsoft_teams_posts_an_adaptive_card(http_server: LocalHttpServ
 
 async def test_microsoft_teams_refuses_other_urls(http_server: LocalHttpServer) -> None:
     step = function_action("teams", "template-microsoft-teams", {"webhookUrl": "https://evil.example.com/x"})
-    outcome = await execute(invocation(one_step(step), PERSON), Options().build(run_function=runner(http_server)))
+    outcome = await execute_pickup(
+        invocation(one_step(step), PERSON), Options().build(run_function=runner(http_server))
+    )
     assert outcome.status == "failed"
     assert outcome.error is not None and outcome.error.startswith("Invalid Microsoft Teams webhook URL")

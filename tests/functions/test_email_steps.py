@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from app.engine.executor import execute
+from app.engine.executor import execute_pickup
 from tests.engine.flows import Options, action, chain, flow, invocation, metric_names
 from tests.functions.helpers import action_logs, function_action, real_runner
 from tests.functions.servers import LocalSmtpServer, free_port
@@ -28,7 +28,7 @@ EMAIL = {
 
 async def test_email_is_sent_with_subject_recipient_text_and_html(smtp_server: LocalSmtpServer) -> None:
     runner = real_runner(smtp_port=smtp_server.port)
-    outcome = await execute(invocation(email_flow(EMAIL), PERSON), Options().build(run_function=runner))
+    outcome = await execute_pickup(invocation(email_flow(EMAIL), PERSON), Options().build(run_function=runner))
 
     assert outcome.status == "completed", outcome.error
     [(envelope, message)] = smtp_server.messages
@@ -55,7 +55,9 @@ async def test_liquid_inputs_and_the_default_sender(smtp_server: LocalSmtpServer
         "cc": [{"email": "team@acme.test"}],
     }
     runner = real_runner(smtp_port=smtp_server.port)
-    outcome = await execute(invocation(email_flow(email, "liquid"), PERSON), Options().build(run_function=runner))
+    outcome = await execute_pickup(
+        invocation(email_flow(email, "liquid"), PERSON), Options().build(run_function=runner)
+    )
 
     assert outcome.status == "completed", outcome.error
     [(envelope, message)] = smtp_server.messages
@@ -66,7 +68,7 @@ async def test_liquid_inputs_and_the_default_sender(smtp_server: LocalSmtpServer
 
 
 async def test_without_smtp_configured_the_step_fails_clearly() -> None:
-    outcome = await execute(invocation(email_flow(EMAIL), PERSON), Options().build(run_function=real_runner()))
+    outcome = await execute_pickup(invocation(email_flow(EMAIL), PERSON), Options().build(run_function=real_runner()))
     assert outcome.status == "failed"
     assert outcome.error == "Email failed to send: Email is not configured: set HOGFLOWS_SMTP_HOST"
     assert ("email", "email_failed", "mail") in metric_names(outcome)
@@ -77,7 +79,7 @@ async def test_without_smtp_configured_the_step_fails_clearly() -> None:
 
 async def test_an_unreachable_smtp_server_is_retried() -> None:
     port = free_port()  # nothing listens there
-    outcome = await execute(
+    outcome = await execute_pickup(
         invocation(email_flow(EMAIL), PERSON), Options(draws=[0.0]).build(run_function=real_runner(smtp_port=port))
     )
     assert outcome.status == "waiting"

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from app.engine.executor import execute
+from app.engine.executor import execute_pickup
 from app.engine.functions import FunctionStepRunner, MockedCalls
 from app.engine.templates import TEMPLATES, FunctionTemplate
 from app.engine.templates.base import template_bytecode
@@ -36,7 +36,9 @@ async def run_step(template: FunctionTemplate, inputs: dict[str, Any], **extra: 
     step = function_action("fn", template.id, inputs, **extra)
     snapshot = flow([step, action("done", "exit")], chain("trigger", "fn", "done"), name="My flow")
     runner = FunctionStepRunner(calls=MockedCalls(clock=lambda: T0), site_url="https://flows.test")
-    return await execute(invocation(snapshot, PERSON, variables={"plan": "pro"}), Options().build(run_function=runner))
+    return await execute_pickup(
+        invocation(snapshot, PERSON, variables={"plan": "pro"}), Options().build(run_function=runner)
+    )
 
 
 GLOBALS_HOG = (
@@ -143,7 +145,7 @@ async def test_an_unknown_template_fails_the_step() -> None:
     step = action("fn", "function", {"template_id": "template-nope", "inputs": {}})
     snapshot = flow([step, action("done", "exit")], chain("trigger", "fn", "done"))
     runner = FunctionStepRunner(calls=MockedCalls(clock=lambda: T0))
-    outcome = await execute(invocation(snapshot), Options().build(run_function=runner))
+    outcome = await execute_pickup(invocation(snapshot), Options().build(run_function=runner))
     assert outcome.status == "failed"
     assert outcome.error == "Template 'template-nope' not found"
 

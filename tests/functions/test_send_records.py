@@ -12,7 +12,7 @@ from app.db.repositories.hog_flow import HogFlowRepository
 from app.db.repositories.runs import RunRepository
 from app.db.repositories.sends import SendRepository
 from app.db.session import session_scope
-from app.engine.executor import execute
+from app.engine.executor import execute_pickup
 from app.engine.invocation import Invocation
 from app.services.bootstrap import Tenant
 from app.worker.processor import RunProcessor, flow_snapshot
@@ -57,7 +57,7 @@ async def pickup_without_saving(sessionmaker: Sessionmaker, worker: RunProcessor
         # The crashed worker's lease is gone by the time the run is picked up again.
         run.lease_expires_at = datetime(2000, 1, 1, tzinfo=UTC)
         state = dict(run.state)
-    outcome = await execute(Invocation(id=str(run_id), flow=flow_snapshot(flow), state=state), worker.options)
+    outcome = await execute_pickup(Invocation(id=str(run_id), flow=flow_snapshot(flow), state=state), worker.options)
     return outcome.status
 
 

@@ -4,7 +4,7 @@ import ipaddress
 
 import pytest
 
-from app.engine.executor import execute
+from app.engine.executor import execute_pickup
 from app.engine.functions.network_guard import refusal_reason
 from tests.engine.flows import Options, action, chain, flow, invocation
 from tests.functions.helpers import action_logs, function_action, real_runner
@@ -31,7 +31,7 @@ async def test_private_destinations_are_refused_without_a_request(
         [function_action("hook", "template-webhook", {"url": url}), action("done", "exit")],
         chain("trigger", "hook", "done"),
     )
-    outcome = await execute(invocation(snapshot), Options().build(run_function=real_runner(allow_private=False)))
+    outcome = await execute_pickup(invocation(snapshot), Options().build(run_function=real_runner(allow_private=False)))
 
     assert outcome.status == "failed"
     assert http_server.requests == []
@@ -47,7 +47,7 @@ async def test_the_setting_allows_private_destinations(http_server: LocalHttpSer
         [function_action("hook", "template-webhook", {"url": http_server.url("/hook")}), action("done", "exit")],
         chain("trigger", "hook", "done"),
     )
-    outcome = await execute(invocation(snapshot), Options().build(run_function=real_runner(allow_private=True)))
+    outcome = await execute_pickup(invocation(snapshot), Options().build(run_function=real_runner(allow_private=True)))
     assert outcome.status == "completed"
     assert len(http_server.requests) == 1
 
@@ -74,6 +74,6 @@ async def test_non_http_schemes_are_refused() -> None:
         [function_action("hook", "template-webhook", {"url": "file:///etc/passwd"}), action("done", "exit")],
         chain("trigger", "hook", "done"),
     )
-    outcome = await execute(invocation(snapshot), Options().build(run_function=real_runner(allow_private=False)))
+    outcome = await execute_pickup(invocation(snapshot), Options().build(run_function=real_runner(allow_private=False)))
     assert outcome.status == "failed"
     assert any("Invalid URL: 'file:///etc/passwd'" in line for line in action_logs(outcome, "hook"))

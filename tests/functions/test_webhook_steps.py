@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from app.engine.executor import execute
+from app.engine.executor import execute_pickup
 from app.engine.functions import FunctionStepRunner, MockedCalls
 from tests.engine.flows import T0, Options, action, chain, flow, invocation, metric_names
 from tests.functions.helpers import action_logs, function_action, real_runner
@@ -28,7 +28,7 @@ async def test_templated_json_body_method_and_headers_reach_the_server(http_serv
         output_variable={"key": "status", "result_path": "status"},
     )
     snapshot = flow([hook, action("done", "exit")], chain("trigger", "hook", "done"))
-    outcome = await execute(invocation(snapshot, PERSON), Options().build(run_function=real_runner()))
+    outcome = await execute_pickup(invocation(snapshot, PERSON), Options().build(run_function=real_runner()))
 
     assert outcome.status == "completed", outcome.error
     [request] = http_server.requests
@@ -52,7 +52,7 @@ async def test_a_503_parks_the_run_with_backoff_then_the_retry_succeeds(http_ser
     )
     run = invocation(snapshot, PERSON)
 
-    first = await execute(run, options.build(run_function=real_runner()))
+    first = await execute_pickup(run, options.build(run_function=real_runner()))
     assert first.status == "waiting"
     # attempt 1: base * 1 + base * draw
     assert first.next_run_at == T0 + timedelta(seconds=1.5)
@@ -62,7 +62,7 @@ async def test_a_503_parks_the_run_with_backoff_then_the_retry_succeeds(http_ser
     assert ("other", "fetch", None) not in metric_names(first)
 
     options.clock.advance(timedelta(seconds=2))
-    second = await execute(run, options.build(run_function=real_runner()))
+    second = await execute_pickup(run, options.build(run_function=real_runner()))
     assert second.status == "completed", second.error
     assert len(http_server.requests_to("/hook")) == 2
     assert ("other", "fetch", None) in metric_names(second)
@@ -78,7 +78,7 @@ async def test_retries_stop_after_three_attempts_and_the_step_fails(http_server:
     run = invocation(snapshot, PERSON)
     outcomes = []
     for _ in range(3):
-        outcomes.append(await execute(run, options.build(run_function=real_runner())))
+        outcomes.append(await execute_pickup(run, options.build(run_function=real_runner())))
         options.clock.advance(timedelta(seconds=5))
     assert [o.status for o in outcomes] == ["waiting", "waiting", "failed"]
     assert outcomes[1].next_run_at == T0 + timedelta(seconds=5 + 2)
@@ -92,7 +92,7 @@ async def test_a_404_takes_the_templates_error_path_and_on_error_continue(http_s
     http_server.script("/hook", Reply(404, {"error": "no such hook"}))
     hook = function_action("hook", "template-webhook", webhook(http_server), on_error="continue")
     snapshot = flow([hook, action("done", "exit")], chain("trigger", "hook", "done"))
-    outcome = await execute(invocation(snapshot, PERSON), Options().build(run_function=real_runner()))
+    outcome = await execute_pickup(invocation(snapshot, PERSON), Options().build(run_function=real_runner()))
 
     assert outcome.status == "completed"
     assert len(http_server.requests) == 1  # 404 is not retried
@@ -111,7 +111,7 @@ async def test_a_404_without_error_handling_fails_the_run(http_server: LocalHttp
         [function_action("hook", "template-webhook", webhook(http_server)), action("done", "exit")],
         chain("trigger", "hook", "done"),
     )
-    outcome = await execute(invocation(snapshot, PERSON), Options().build(run_function=real_runner()))
+    outcome = await execute_pickup(invocation(snapshot, PERSON), Options().build(run_function=real_runner()))
     assert outcome.status == "failed"
     assert outcome.error == "Webhook failed with status 404: nope"
 
@@ -120,7 +120,7 @@ async def test_debug_prints_become_info_logs(http_server: LocalHttpServer) -> No
     http_server.script("/hook", Reply(201, {"id": 7}))
     hook = function_action("hook", "template-webhook", webhook(http_server, debug=True, body={"a": 1}))
     snapshot = flow([hook, action("done", "exit")], chain("trigger", "hook", "done"))
-    outcome = await execute(invocation(snapshot, PERSON), Options().build(run_function=real_runner()))
+    outcome = await execute_pickup(invocation(snapshot, PERSON), Options().build(run_function=real_runner()))
     info = [log.message for log in outcome.logs if log.level == "info" and log.message.startswith("[Action:hook]")]
     assert info[0].startswith(f"[Action:hook] Request {http_server.url('/hook')} ")
     assert info[1] == "[Action:hook] Response 201 {'id': 7}"
@@ -133,7 +133,7 @@ async def test_response_bodies_are_truncated_at_the_size_limit(http_server: Loca
     )
     snapshot = flow([hook, action("done", "exit")], chain("trigger", "hook", "done"))
     runner = real_runner(max_response_bytes=1024)
-    outcome = await execute(invocation(snapshot, PERSON), Options().build(run_function=runner))
+    outcome = await execute_pickup(invocation(snapshot, PERSON), Options().build(run_function=runner))
     assert outcome.status == "completed"
     assert outcome.state["variables"]["body"] == "x" * 1024
     warnings = [log.message for log in outcome.logs if log.level == "warn"]
@@ -148,7 +148,7 @@ async def test_a_network_error_is_retried(http_server: LocalHttpServer) -> None:
         [function_action("hook", "template-webhook", {"url": url}), action("done", "exit")],
         chain("trigger", "hook", "done"),
     )
-    outcome = await execute(invocation(snapshot, PERSON), Options(draws=[0.0]).build(run_function=real_runner()))
+    outcome = await execute_pickup(invocation(snapshot, PERSON), Options(draws=[0.0]).build(run_function=real_runner()))
     assert outcome.status == "waiting"
     [line] = [m for m in action_logs(outcome, "hook") if m.startswith("HTTP fetch failed")]
     assert line.startswith("HTTP fetch failed on attempt 1 with status code (none). Error: ")
@@ -163,11 +163,11 @@ async def test_a_second_async_call_waits_for_the_next_pickup() -> None:
     run = invocation(snapshot, PERSON)
     runner = FunctionStepRunner(calls=calls)
 
-    first = await execute(run, Options().build(run_function=runner))
+    first = await execute_pickup(run, Options().build(run_function=runner))
     assert first.status == "waiting" and first.next_run_at == T0
     assert len([log for log in calls.logs if log.message.startswith("sendPushNotification(")]) == 1
 
-    second = await execute(run, Options().build(run_function=runner))
+    second = await execute_pickup(run, Options().build(run_function=runner))
     assert second.status == "completed", second.error
     assert len([log for log in calls.logs if log.message.startswith("sendPushNotification(")]) == 2
     assert ("fetch", "billable_invocation", "push") in metric_names(second)

@@ -1,4 +1,10 @@
-"""Every ORM model, imported here so `Base.metadata` knows all tables (alembic reads it)."""
+"""Every ORM model, imported here so `Base.metadata` knows all tables (alembic reads it).
+
+`HogFlow`, `Integration` and `Person` are also API schemas (`app.schemas`, whose names are PostHog's
+and the OpenAPI components'). Convention: a module that needs the model next to the schema, or any
+module in `app/api/`, imports the model with a `Model` suffix (`from app.db.models import HogFlow as
+HogFlowModel`); everywhere else (repositories, services, engine, worker) the bare name is the model.
+"""
 
 from app.db.models.batch import HogFlowBatchJob, HogFlowSchedule
 from app.db.models.hog_flow import HogFlow
