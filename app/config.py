@@ -93,4 +93,6 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
+    """The environment's settings, read by entry points only (`hogflows` CLI, `create_app()`); every
+    other module is handed the app's or the worker's `Settings`."""
     return Settings()

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import event, text
 
+from app.config import Settings
 from app.db.base import utcnow
 from app.db.migrate import upgrade_to_head
 from app.db.models import Team, User
@@ -28,11 +29,11 @@ from app.db.repositories.runs import RunRepository
 from app.db.scratch import scratch_database
 from app.db.session import create_engine, create_sessionmaker, session_scope
 from app.engine.executor import execute_pickup
-from app.engine.invocation import Invocation
+from app.engine.invocation import Invocation, default_variables, initial_state
 from app.schemas.hog_flow import HogFlowCreate
 from app.services.bootstrap import bootstrap_tenant
 from app.services.hog_flows import create_flow
-from app.services.runs import initial_state, manual_event
+from app.services.runs import manual_event
 from app.worker.processor import RunProcessor, flow_snapshot
 from app.worker.scheduling import WakeUpScheduler
 
@@ -89,7 +90,7 @@ async def in_memory_baseline(flow: Any, runs: int) -> float:
     snapshot = flow_snapshot(flow)
     started = time.perf_counter()
     for _ in range(runs):
-        state = initial_state(flow, manual_event("bench", utcnow()), None)
+        state = initial_state(manual_event("bench", utcnow()), default_variables(flow.variables))
         outcome = await execute_pickup(Invocation(id=str(uuid.uuid4()), flow=snapshot, state=state))
         assert outcome.status == "completed", outcome.error
     return runs * STEPS_PER_RUN / (time.perf_counter() - started)
@@ -114,7 +115,7 @@ async def run(args: argparse.Namespace, url: str) -> None:
             repo = RunRepository(session)
             run_ids = []
             for index in range(args.runs):
-                state = initial_state(flow, manual_event(f"user-{index}", utcnow()), None)
+                state = initial_state(manual_event(f"user-{index}", utcnow()), default_variables(flow.variables))
                 run = await repo.create(
                     team_id=team.id, hog_flow_id=flow.id, state=state, now=utcnow(), distinct_id=f"user-{index}"
                 )
@@ -127,7 +128,7 @@ async def run(args: argparse.Namespace, url: str) -> None:
             round_trips += 1
 
         event.listen(engine.sync_engine, "before_cursor_execute", count)
-        processor = RunProcessor(sessionmaker, WakeUpScheduler())
+        processor = RunProcessor(sessionmaker, WakeUpScheduler(), Settings())
         semaphore = asyncio.Semaphore(args.concurrency)
 
         async def process(run_id: uuid.UUID) -> None:
