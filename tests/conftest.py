@@ -1,9 +1,9 @@
-"""Shared fixtures: a real database (PostgreSQL by default, SQLite on request) and the real app."""
+"""Shared fixtures: a real database (PostgreSQL by default, SQLite on request), the real app, local servers."""
 
 import contextlib
 import os
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from app.db.scratch import scratch_database
 from app.db.session import create_engine, create_sessionmaker, session_scope
 from app.main import create_app
 from app.services.bootstrap import Tenant, bootstrap_tenant
+from tests.functions.servers import LocalHttpServer, LocalSmtpServer
 
 POSTGRES_URL = "postgresql+asyncpg://127.0.0.1:5432/test"
 REQUIRE_SERVICES = os.environ.get("HOGFLOWS_REQUIRE_SERVICES") == "1"
@@ -96,3 +97,20 @@ def make_tenant(sessionmaker: async_sessionmaker[AsyncSession]) -> TenantFactory
 @pytest.fixture
 async def tenant(make_tenant: TenantFactory) -> Tenant:
     return await make_tenant()
+
+
+@pytest.fixture
+def http_server() -> Iterator[LocalHttpServer]:
+    """A local HTTP destination for function steps, answering what a test scripts."""
+    server = LocalHttpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[LocalSmtpServer]:
+    server = LocalSmtpServer()
+    server.start()
+    yield server
+    server.stop()

@@ -188,8 +188,9 @@ class TestExecution:
         expected = {f"user-{i}" for i in range(60) if i % 3 == 0 and i > 10}
         assert done["persons_matched"] == done["runs_created"] == len(expected)
         async with session_scope(sessionmaker) as session:
-            runs = (await session.execute(select(HogFlowRun).where(HogFlowRun.parent_run_id == job["id"]))).scalars()
-            runs = list(runs)
+            runs = list(
+                (await session.execute(select(HogFlowRun).where(HogFlowRun.parent_run_id == job["id"]))).scalars()
+            )
             logs = (await session.execute(select(LogEntry).where(LogEntry.log_source_id == job["id"]))).scalars()
             messages = [entry.message for entry in logs]
         assert {run.distinct_id for run in runs} == expected

@@ -141,7 +141,7 @@ class TestBlastRadius:
 
     async def test_scopes(self, client: httpx.AsyncClient, make_tenant: TenantFactory) -> None:
         owner = await make_tenant()
-        body = {"filters": {"properties": []}}
+        body: dict[str, Any] = {"filters": {"properties": []}}
         for scopes, missing in (
             (["hog_flow:read"], "person:read"),
             (["person:read"], "hog_flow:read"),

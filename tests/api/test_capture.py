@@ -343,7 +343,7 @@ async def test_personless_events_touch_no_person(
     client: httpx.AsyncClient, tenant: Tenant, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     flow_id = await create_flow(client, tenant, event_flow())
-    sent = event(distinct_id="ghost", **{"$process_person_profile": False}) | {"$set": {"plan": "pro"}}
+    sent = event(distinct_id="ghost") | {"properties": {"$process_person_profile": False}, "$set": {"plan": "pro"}}
     await client.post("/capture/", json={"api_key": tenant.project_token, **sent})
     assert await person_properties(sessionmaker, tenant, "ghost") is None
     [run] = await runs(client, tenant, flow_id)

@@ -1,12 +1,14 @@
 """`{p}/integrations/`: create, list, retrieve, delete; the sensitive config is never returned."""
 
+from typing import Any
+
 import httpx
 
 from app.services.bootstrap import Tenant
 from tests.api.helpers import auth
 from tests.conftest import TenantFactory
 
-SLACK = {
+SLACK: dict[str, Any] = {
     "kind": "slack",
     "integration_id": "T123",
     "config": {"team": {"id": "T123", "name": "Acme"}},
@@ -18,7 +20,7 @@ def integrations_url(tenant: Tenant, prefix: str = "environments") -> str:
     return f"/api/{prefix}/{tenant.team_id}/integrations/"
 
 
-async def create(client: httpx.AsyncClient, tenant: Tenant, payload: dict[str, object] = SLACK) -> dict[str, object]:
+async def create(client: httpx.AsyncClient, tenant: Tenant, payload: dict[str, Any] = SLACK) -> dict[str, Any]:
     response = await client.post(integrations_url(tenant), json=payload, headers=auth(tenant))
     assert response.status_code == 201, response.text
     return dict(response.json())

@@ -2,6 +2,7 @@
 
 import time
 import uuid
+from typing import Any
 
 import httpx
 
@@ -58,7 +59,7 @@ class TestUpsertOne:
 
 class TestBulk:
     async def test_ten_thousand_in_one_request(self, client: httpx.AsyncClient, tenant: Tenant) -> None:
-        persons = [
+        persons: list[dict[str, Any]] = [
             {
                 "distinct_id": f"user-{i:05d}",
                 "properties": {"email": f"user-{i:05d}@example.com", "plan": "pro", "n": i},

@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import select, type_coerce
+from sqlalchemy import select, true, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -164,7 +164,7 @@ async def test_sql_and_vm_agree(
     properties, decided = case
     audience = build_audience({"properties": properties}, TeamContext())
     pushdown = audience.pushdown(type_coerce(Person.properties, JSONB))
-    hint = pushdown.hint if pushdown.hint is not None else True
+    hint = pushdown.hint if pushdown.hint is not None else true()
     statement = select(Person.id, Person.properties, pushdown.predicate, pushdown.needs_vm, hint).where(
         Person.team_id == zoo_team.team_id
     )

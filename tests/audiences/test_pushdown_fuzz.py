@@ -5,7 +5,7 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import select, type_coerce
+from sqlalchemy import select, true, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -75,15 +75,15 @@ async def test_random_filters(database_url: str, sessionmaker: async_sessionmake
             session.add(Person(id=uuid.uuid4(), team_id=tenant.team_id, properties=properties))
     decided = total = 0
     for _ in range(250):
-        properties: list[Any] = [prop(rng) for _ in range(rng.randint(1, 2))]
+        filters: list[Any] = [prop(rng) for _ in range(rng.randint(1, 2))]
         if rng.random() < 0.3:
-            properties = [{"type": "OR", "values": properties}]
+            filters = [{"type": "OR", "values": filters}]
         try:
-            audience = build_audience({"properties": properties}, TeamContext())
+            audience = build_audience({"properties": filters}, TeamContext())
         except FiltersCompileError:
             continue
         pushdown = audience.pushdown(type_coerce(Person.properties, JSONB))
-        hint = pushdown.hint if pushdown.hint is not None else True
+        hint = pushdown.hint if pushdown.hint is not None else true()
         statement = select(Person.id, Person.properties, pushdown.predicate, pushdown.needs_vm, hint).where(
             Person.team_id == tenant.team_id
         )

@@ -25,7 +25,7 @@ class RecordingScheduler:
     def __init__(self) -> None:
         self.scheduled: list[uuid.UUID] = []
 
-    async def schedule(self, run_id: uuid.UUID, pickups: int, when: datetime) -> None:
+    async def schedule(self, run_id: uuid.UUID, pickups: int, when: datetime, retry_key: str | None = None) -> None:
         self.scheduled.append(run_id)
 
 

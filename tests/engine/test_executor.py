@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 
 from app.engine.executor import execute_pickup
+from app.engine.graph import FlowSnapshot
 from tests.engine.flows import T0, Options, action, chain, edge, flow, invocation, messages, metric_names
 
 
@@ -116,7 +117,7 @@ async def test_missing_edge_fails_the_run() -> None:
 
 class TestOnError:
     @staticmethod
-    def _flow(on_error: str | None, next_on_error: str | None = None) -> object:
+    def _flow(on_error: str | None, next_on_error: str | None = None) -> FlowSnapshot:
         return flow(
             [action("boom", "teleport", on_error=on_error), action("next", "exit", on_error=next_on_error)],
             chain("trigger", "boom", "next"),

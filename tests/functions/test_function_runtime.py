@@ -131,7 +131,7 @@ async def test_an_input_that_cannot_run_fails_the_step(template: FunctionTemplat
     assert outcome.error.startswith("Error building inputs: Could not execute bytecode for input field: broken")
 
 
-FALSY_HOG = ("return 0", [])
+FALSY_HOG: tuple[str, list[dict[str, Any]]] = ("return 0", [])
 
 
 @pytest.mark.parametrize("template", [FALSY_HOG], indirect=True)

@@ -1,7 +1,7 @@
 """At most one send per run: a pickup retried after a crash finds the send record instead of sending again."""
 
-import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -12,7 +12,7 @@ from app.db.repositories.hog_flow import HogFlowRepository
 from app.db.repositories.runs import RunRepository
 from app.db.repositories.sends import SendRepository
 from app.db.session import session_scope
-from app.engine.executor import execute_pickup
+from app.engine.executor import ExecutorOptions, execute_pickup
 from app.engine.invocation import Invocation
 from app.services.bootstrap import Tenant
 from app.worker.processor import RunProcessor, flow_snapshot
@@ -25,13 +25,13 @@ from tests.functions.servers import LocalHttpServer, Reply
 Sessionmaker = async_sessionmaker[AsyncSession]
 
 
-def processor(sessionmaker: Sessionmaker) -> RunProcessor:
+def processor(sessionmaker: Sessionmaker, options: ExecutorOptions | None = None) -> RunProcessor:
     settings = Settings(HOGFLOWS_ALLOW_PRIVATE_FETCH=True, HOGFLOWS_FETCH_RETRY_BASE=0.01)
-    return RunProcessor(sessionmaker, WakeUpScheduler(), settings=settings)
+    return RunProcessor(sessionmaker, WakeUpScheduler(), options=options or ExecutorOptions(), settings=settings)
 
 
 async def webhook_run(
-    sessionmaker: Sessionmaker, tenant: Tenant, server: LocalHttpServer, **extra: object
+    sessionmaker: Sessionmaker, tenant: Tenant, server: LocalHttpServer, **extra: Any
 ) -> tuple[HogFlow, UUID]:
     hook = function_action("hook", "template-webhook", {"url": server.url("/hook"), "body": {"n": 1}}, **extra)
     flow = await store_flow(
@@ -121,9 +121,11 @@ async def test_each_retry_of_a_request_gets_its_own_record(
 ) -> None:
     http_server.script("/hook", Reply(503, "busy"), Reply(200, {"ok": True}))
     _, run_id = await webhook_run(sessionmaker, tenant, http_server)
-    worker = processor(sessionmaker)
+    now = datetime.now(UTC)
+    worker = processor(sessionmaker, ExecutorOptions(clock=lambda: now))
     assert await worker.process(run_id) == "waiting"
-    await asyncio.sleep(0.1)  # the backoff base is 10 ms here
+    assert await worker.process(run_id) is None  # the retry is not due yet
+    now += timedelta(seconds=0.1)  # the backoff base is 10 ms here
     assert await worker.process(run_id) == "completed"
     assert len(http_server.requests) == 2
     assert await sends(sessionmaker, run_id) == [("hook", 0, 0, "fetch", "done"), ("hook", 0, 1, "fetch", "done")]
@@ -134,7 +136,14 @@ async def test_concurrent_claims_of_one_request_let_exactly_one_send(
 ) -> None:
     _, run_id = await webhook_run(sessionmaker, tenant, http_server)
     now = datetime.now(UTC)
-    key = {"run_id": run_id, "action_id": "hook", "attempt": 0, "call_index": 0, "kind": "fetch", "now": now}
+    key: dict[str, Any] = {
+        "run_id": run_id,
+        "action_id": "hook",
+        "attempt": 0,
+        "call_index": 0,
+        "kind": "fetch",
+        "now": now,
+    }
     async with session_scope(sessionmaker) as session:
         first = await SendRepository(session).claim(**key)
     async with session_scope(sessionmaker) as session:

@@ -5,7 +5,6 @@
 - A due schedule with two workers polling: it fires exactly once.
 """
 
-import asyncio
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -139,12 +138,14 @@ async def test_a_due_schedule_fires_once_with_two_workers(
     await upsert_persons(queue_client, tenant, [audience_person(i) for i in range(30)])
     batch_id = await create_flow(queue_client, tenant, batch_flow([person_filter("plan", "pro")]))
     scheduled_id = await create_flow(queue_client, tenant, schedule_flow())
+    witness_id = await create_flow(queue_client, tenant, schedule_flow())
     schedule_ids = []
-    for flow_id in (batch_id, scheduled_id):
+    for flow_id in (batch_id, scheduled_id, witness_id):
         body = {"rrule": "FREQ=DAILY", "starts_at": "2024-01-01T00:00:00Z", "variables": {"from": "schedule"}}
         response = await queue_client.post(schedules_url(tenant, flow_id), json=body, headers=auth(tenant))
         assert response.status_code == 201, response.text
         schedule_ids.append(uuid.UUID(response.json()["id"]))
+    *schedule_ids, witness = schedule_ids
     due = datetime.now(UTC) - timedelta(seconds=1)
     async with session_scope(sessionmaker) as session:
         await session.execute(
@@ -159,10 +160,31 @@ async def test_a_due_schedule_fires_once_with_two_workers(
             schedules = (
                 await session.execute(select(HogFlowSchedule).where(HogFlowSchedule.id.in_(schedule_ids)))
             ).scalars()
-            return all(s.last_run_at is not None and s.next_run_at > datetime.now(UTC) for s in schedules)
+            return all(
+                s.last_run_at is not None and s.next_run_at is not None and s.next_run_at > datetime.now(UTC)
+                for s in schedules
+            )
 
     await wait_for(fired, within=30)
-    await asyncio.sleep(3)  # more ticks of both workers' crons: nothing fires again
+
+    async def a_later_tick() -> None:
+        """Make the witness schedule due and wait until a cron tick fires it."""
+        witness_due = datetime.now(UTC) - timedelta(seconds=1)
+        async with session_scope(sessionmaker) as session:
+            await session.execute(
+                update(HogFlowSchedule).where(HogFlowSchedule.id == witness).values(next_run_at=witness_due)
+            )
+
+        async def witness_fired() -> bool:
+            async with session_scope(sessionmaker) as session:
+                schedule = await session.get(HogFlowSchedule, witness)
+                return schedule is not None and schedule.last_run_at == witness_due
+
+        await wait_for(witness_fired, within=30)
+
+    # More ticks of the workers' crons, seen rather than slept through: nothing fires the others again.
+    await a_later_tick()
+    await a_later_tick()
 
     async with session_scope(sessionmaker) as session:
         jobs = (

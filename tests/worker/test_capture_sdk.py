@@ -77,14 +77,6 @@ SIGNUP_FLOW: dict[str, Any] = {
 }
 
 
-@pytest.fixture
-def http_server() -> Iterator[LocalHttpServer]:
-    server = LocalHttpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
 def signup_flow(webhook_url: str) -> dict[str, Any]:
     flow = json.loads(json.dumps(SIGNUP_FLOW))
     flow["actions"][2]["config"]["inputs"]["url"]["value"] = webhook_url

@@ -16,15 +16,7 @@ from app.services.bootstrap import Tenant, bootstrap_tenant
 from tests.api.helpers import auth, flows_url
 from tests.functions.servers import LocalHttpServer, Reply
 from tests.worker.conftest import Workers
-from tests.worker.test_runs_with_worker import create_flow, start_run, trace, wait_for_status
-
-
-@pytest.fixture
-def http_server() -> Iterator[LocalHttpServer]:
-    server = LocalHttpServer()
-    server.start()
-    yield server
-    server.stop()
+from tests.worker.helpers import create_flow, start_run, trace, wait_for_status
 
 
 # These runs get a database and a queue of their own: the session's database may also be served by the

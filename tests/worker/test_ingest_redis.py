@@ -1,6 +1,5 @@
 """Trigger masking and rate limiting on Redis: the store itself, and capture through the production-like app."""
 
-import asyncio
 import hashlib
 import uuid
 from collections.abc import AsyncIterator
@@ -9,10 +8,12 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from app.ingest import redis_store
 from app.ingest.redis_store import RedisTriggerStore
 from app.ingest.stores import CounterIncrement, TokenBucket
 from app.services.bootstrap import Tenant
 from tests.api.ingest_helpers import create_flow, event_flow, logs, metric_totals
+from tests.polling import wait_for
 
 
 @pytest.fixture
@@ -32,18 +33,35 @@ async def test_counters_expire_from_the_first_hit(redis: Redis) -> None:
     assert await store.increment_counters([CounterIncrement(counter, 1, 1)]) == [1]
     assert await store.increment_counters([CounterIncrement(counter, 2, 100)]) == [3]
     assert 0 < await redis.pttl(counter) <= 1000  # the later, longer TTL did not replace the first
-    await asyncio.sleep(1.2)
+    # Redis expires the key on its own clock: wait for that, then the next hit starts a new counter.
+    await wait_for(lambda: _missing(redis, counter), within=10, interval=0.05)
     assert await store.increment_counters([CounterIncrement(counter, 1, 1)]) == [1]
 
 
-async def test_token_bucket(redis: Redis) -> None:
+async def _missing(redis: Redis, key: str) -> bool:
+    return not await redis.exists(key)
+
+
+class Clock:
+    """Stands in for the `time` module the store reads the bucket's refill time from."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def time(self) -> float:
+        return self.now
+
+
+async def test_token_bucket(redis: Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock()
+    monkeypatch.setattr(redis_store, "time", clock)
     store = RedisTriggerStore(redis)
     flow = key("tokens")
     bucket = TokenBucket(size=3, refill_per_second=5.0, ttl_seconds=60)
     assert await store.take_tokens([(flow, 2)], bucket) == [2]
     assert await store.take_tokens([(flow, 5)], bucket) == [1]
     assert await store.take_tokens([(flow, 1)], bucket) == [0]
-    await asyncio.sleep(0.45)  # refills two tokens at 5/s
+    clock.now += 0.45  # refills two tokens at 5/s
     assert await store.take_tokens([(flow, 5), (key("fresh"), 1)], bucket) == [2, 1]
     assert 0 < await redis.ttl(flow) <= 60
 

@@ -11,8 +11,8 @@ from app.db.repositories.persons import PersonRepository
 from app.db.session import session_scope
 from app.services.bootstrap import Tenant
 from tests.api.helpers import auth, flows_url
-from tests.polling import wait_for
 from tests.worker.conftest import Workers
+from tests.worker.helpers import create_flow, start_run, trace, wait_for_status
 
 TWO_SECONDS = "0.034m"
 
@@ -39,42 +39,6 @@ def delay_flow(duration: str = TWO_SECONDS) -> dict[str, Any]:
             {"from": "split", "to": "done", "type": "branch", "index": 0},
         ],
     }
-
-
-async def create_flow(client: httpx.AsyncClient, tenant: Tenant, flow: dict[str, Any]) -> str:
-    response = await client.post(flows_url(tenant), json=flow, headers=auth(tenant))
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
-async def start_run(client: httpx.AsyncClient, tenant: Tenant, flow_id: str, distinct_id: str = "user-1") -> str:
-    response = await client.post(
-        f"{flows_url(tenant)}{flow_id}/runs/", json={"distinct_id": distinct_id}, headers=auth(tenant)
-    )
-    assert response.status_code == 201, response.text
-    assert response.json()["status"] == "queued"
-    return str(response.json()["id"])
-
-
-async def get_run(client: httpx.AsyncClient, tenant: Tenant, flow_id: str, run_id: str) -> dict[str, Any]:
-    response = await client.get(f"{flows_url(tenant)}{flow_id}/runs/{run_id}/", headers=auth(tenant))
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
-async def wait_for_status(
-    client: httpx.AsyncClient, tenant: Tenant, flow_id: str, run_id: str, status: str, within: float = 30
-) -> dict[str, Any]:
-    async def check() -> dict[str, Any] | None:
-        run = await get_run(client, tenant, flow_id, run_id)
-        assert run["status"] not in {"failed", "cancelled"} - {status}, run
-        return run if run["status"] == status else None
-
-    return dict(await wait_for(check, within=within))
-
-
-def trace(run: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(step["action_id"], step["outcome"]) for step in run["steps"]]
 
 
 async def test_two_second_delay_resumes(queue_client: httpx.AsyncClient, tenant: Tenant, workers: Workers) -> None:
