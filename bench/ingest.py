@@ -144,7 +144,10 @@ async def run(args: argparse.Namespace, url: str) -> None:
     setup_engine = create_engine(url)
     await upgrade_to_head(setup_engine)
     setup_sessions = create_sessionmaker(setup_engine)
-    settings = Settings(DATABASE_URL=url, HOGFLOWS_TRIGGER_RATE_LIMIT_BUCKET=10**9, HOGFLOWS_LOG_LEVEL="WARNING")
+    # REDIS_URL=None: runs are only created, never queued, whatever the environment says.
+    settings = Settings(
+        DATABASE_URL=url, REDIS_URL=None, HOGFLOWS_TRIGGER_RATE_LIMIT_BUCKET=10**9, HOGFLOWS_LOG_LEVEL="WARNING"
+    )
     app = create_app(settings)
     scheduler = NoScheduler()
     app.state.scheduler = scheduler

@@ -70,7 +70,9 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 async def app(database_url: str, engine: AsyncEngine) -> AsyncIterator[Any]:
     """The real app with its lifespan running (no Redis: runs execute in the embedded runner)."""
     # Workers in tests call local servers, and this app's in-process runner may pick their runs up too.
-    application = create_app(Settings(DATABASE_URL=database_url, HOGFLOWS_ALLOW_PRIVATE_FETCH=True))
+    # REDIS_URL=None: a REDIS_URL in the environment or .env must not send the tests to someone's Redis.
+    settings = Settings(DATABASE_URL=database_url, REDIS_URL=None, HOGFLOWS_ALLOW_PRIVATE_FETCH=True)
+    application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application
 
