@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from app.hog import Limits, execute
+from app.hog import HogTimeoutError, Limits, execute
+from app.hog.fastpath import FastPathUnavailable, fast_program
 
 NOT_COMPILED_ERROR = "Filters were not compiled correctly and so could not be executed"
 
@@ -26,6 +27,11 @@ class FilterResult:
     def filtered(self) -> bool:
         """A non-match without error (metric `filtered`)."""
         return not self.matched and self.error is None
+
+
+# Shared answers for the common outcomes: a frozen dataclass is slow to build (fast path).
+_MATCHED = FilterResult(matched=True, result=True)
+_NOT_MATCHED = FilterResult(matched=False, result=False)
 
 
 def passes_event_prefilter(filters: Mapping[str, Any], event_name: Any) -> bool | None:
@@ -74,7 +80,37 @@ def run_filter_bytecode(
     limits: Limits | None = None,
     functions: Mapping[str, Any] | None = None,
 ) -> FilterResult:
-    """Run filter bytecode; it matches only when the result is exactly boolean `true`."""
+    """Run filter bytecode; it matches only when the result is exactly boolean `true`.
+
+    Bytecode the fast path (`app.hog.fastpath`) supports runs as compiled Python with the VM's
+    exact results; anything else, and any run it hands over, runs on the VM.
+    """
+    if not functions:
+        program = fast_program(bytecode)
+        if program is not None:
+            try:
+                result = program.run(globals, limits)
+            except FastPathUnavailable:
+                pass
+            except HogTimeoutError as exc:
+                return FilterResult(matched=False, error=str(exc))
+            else:
+                if result is True:
+                    return _MATCHED
+                if result is False:
+                    return _NOT_MATCHED
+                return FilterResult(matched=False, result=result)
+    return run_filter_bytecode_on_vm(bytecode, globals, limits=limits, functions=functions)
+
+
+def run_filter_bytecode_on_vm(
+    bytecode: list[Any],
+    globals: Mapping[str, Any],
+    *,
+    limits: Limits | None = None,
+    functions: Mapping[str, Any] | None = None,
+) -> FilterResult:
+    """`run_filter_bytecode` on the VM only: the reference the fast path is tested against."""
     try:
         outcome = execute(bytecode, dict(globals), functions=dict(functions or {}), limits=limits)
     except Exception as exc:  # a broken filter must never break event processing: it counts as failed

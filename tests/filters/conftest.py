@@ -81,3 +81,37 @@ def flatten(node: Any) -> Any:
                 exprs.append(child)
         node["exprs"] = exprs
     return node
+
+
+def same_value(one: Any, other: Any) -> bool:
+    """Equal and of the same types all the way down (`True == 1` and `1 == 1.0` are not enough)."""
+    if type(one) is not type(other):
+        return False
+    if isinstance(one, dict):
+        return one.keys() == other.keys() and all(same_value(one[key], other[key]) for key in one)
+    if isinstance(one, list | tuple):
+        return len(one) == len(other) and all(same_value(a, b) for a, b in zip(one, other, strict=True))
+    if isinstance(one, float) and one != one:
+        return other != other
+    return bool(one == other)
+
+
+def assert_fast_path_agrees(bytecode: list[Any], globals_: dict[str, Any]) -> bool:
+    """`run_filter_bytecode` (fast path first) gives what the VM alone gives; True if it ran fast."""
+    from app.filters.evaluate import run_filter_bytecode, run_filter_bytecode_on_vm
+    from app.hog.fastpath import FastPathUnavailable, fast_program
+
+    fast = run_filter_bytecode(bytecode, globals_)
+    reference = run_filter_bytecode_on_vm(bytecode, globals_)
+    assert (fast.matched, fast.error, fast.prefiltered) == (reference.matched, reference.error, reference.prefiltered)
+    assert same_value(fast.result, reference.result), (fast.result, reference.result)
+    program = fast_program(bytecode)
+    if program is None:
+        return False
+    try:
+        program.run(globals_)
+    except FastPathUnavailable:
+        return False
+    except Exception:  # a timeout: already compared above
+        pass
+    return True
