@@ -9,7 +9,7 @@ the VM instead. The VM stays the reference; this module only removes its dispatc
 1. Decoding: the program is ``["_H", version >= 1, ...]`` made only of constants, ``GET_GLOBAL``,
    property reads, ``NOT``/``AND``/``OR``, comparisons, arithmetic, ``LIKE``/``IN``/regex ops,
    container literals, native STL calls (not ``print``/``sleep``/async/bytecode-STL functions),
-   ``POP``, root locals, forward ``if``/``else`` and ``??`` jumps, and a final ``RETURN``. No loops
+   ``POP``, root locals, forward ``if``/``else`` and ``??`` jumps, and a top-level ``RETURN``. No loops
    and no calls into bytecode, so at most one pass over the instructions runs.
 2. Translation: each stack slot is a local variable ``s<n>`` and each op one statement, in the VM's
    order. Values come from the VM's own helpers (``hog_equals``, ``hog_compare``,
@@ -272,8 +272,9 @@ class _Generator:
                 index = self.jump(index, end, stack, lines, indent)
                 continue
             if op == 38:  # RETURN
-                if index != len(self.instrs) - 1 or indent != "    " or not stack:
-                    raise _Unsupported("RETURN before the end")
+                if indent != "    " or not stack:
+                    raise _Unsupported("RETURN in a branch")
+                # What follows (locals' POPs) never runs: the root frame ends here.
                 lines.append(f"{indent}return {stack[-1]}")
                 return True
             self.simple(op, a, b, stack, lines, indent)
@@ -306,7 +307,7 @@ class _Generator:
             self.context_ready = ready
             self.flush_ops(arm_lines, inner)
             joined, fix_arm, fix_other = self.join(arm, stack)
-            lines.append(f"{indent}if {top} is None:")
+            lines.append(f"{indent}if {self.none_test(top)}:")
             lines.extend(arm_lines + [inner + line for line in fix_arm] or [inner + "pass"])
             if fix_other:
                 lines.append(f"{indent}else:")
@@ -514,6 +515,11 @@ class _Generator:
         del stack[depth - argc :]
         stack.append(f"s{depth - argc}")
 
+    def none_test(self, entry: str, negate: bool = False) -> str:
+        if self.const_type(entry) is not None:  # decided now (and no `is` on a literal)
+            return str((self.const_value(entry) is None) != negate)
+        return f"{entry} is not None" if negate else f"{entry} is None"
+
     def in_expr(self, op: int, needle: str, haystack: str) -> str:
         negate = "" if op == 21 else "not "
         slow = f"{negate}hin({needle}, {haystack})"
@@ -543,7 +549,7 @@ class _Generator:
         known = self.const_type(right) or self.const_type(left)
         if (op == 11 or op == 12) and (right == "None" or left == "None"):
             other = left if right == "None" else right
-            return f"{other} is None" if op == 11 else f"{other} is not None"
+            return self.none_test(other, negate=op == 12)
         if known in (int, str, float):
             other = left if self.const_type(right) is known else right
             return f"({left} {symbol} {right}) if type({other}) is {known.__name__} else {slow}"
