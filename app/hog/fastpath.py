@@ -49,6 +49,10 @@ DEFAULT_LIMITS = Limits()
 # Natives that need more of the VM than the fast path's context offers.
 _UNSUPPORTED_NATIVES = frozenset({"print", "sleep", "fetch"})
 _CACHE_SIZE = 4096
+# Bigger or deeper programs stay on the VM: translating them would cost more than it saves, and
+# Python's parser refuses deeply indented source.
+MAX_BYTECODE_LENGTH = 20_000
+MAX_NESTING = 40
 _SCALARS = frozenset({type(None), str, int, float, bool})
 _CONTAINERS = (list, tuple, dict)
 _MISSING = object()
@@ -292,6 +296,8 @@ class _Generator:
             raise _Unsupported("jump target")
         target_index = self.index_of.get(target, end)
         inner = indent + "    "
+        if len(inner) > 4 * MAX_NESTING:
+            raise _Unsupported("nested too deeply")
         if op == 39:  # a JUMP not closing an if-arm
             raise _Unsupported("unstructured jump")
         if op == 47:  # JUMP_IF_STACK_NOT_NULL: `a ?? b`
@@ -607,9 +613,11 @@ def compile_fast(bytecode: Any) -> FastProgram | None:
         return None
     if type(bytecode[1]) is not int or bytecode[1] < 1:
         return None  # version 0 pushes call arguments in reverse
+    if len(bytecode) > MAX_BYTECODE_LENGTH:
+        return None
     try:
         return _Generator(bytecode).build()
-    except _Unsupported:
+    except (_Unsupported, RecursionError, SyntaxError, MemoryError):
         return None
 
 

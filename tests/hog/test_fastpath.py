@@ -251,3 +251,19 @@ def test_fuzz_random_expressions_agree_with_the_vm() -> None:
     assert counts["ok"] > 2500, counts
     assert counts["unsupported"] < 50, counts
     assert counts["handed over"] > 100, counts
+
+
+def test_deep_nesting_and_huge_programs_stay_on_the_vm() -> None:
+    def nested(levels: int) -> list[Any]:
+        node = A.constant(1)
+        for _ in range(levels):
+            node = A.call("if", A.field("properties", "a"), node, A.constant(2))
+        return compile_ast(node, mode="expr")
+
+    deep = nested(60)
+    assert compile_fast(deep) is None
+    assert run_filter_bytecode(deep, GLOBALS) == run_filter_bytecode_on_vm(deep, GLOBALS)
+    shallow = nested(10)
+    assert fast_outcome(shallow, GLOBALS) == vm_outcome(shallow, GLOBALS) == ("ok", 1)
+    huge = ["_H", 1] + [29] * 30_000
+    assert compile_fast(huge) is None
