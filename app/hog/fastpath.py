@@ -131,17 +131,25 @@ class _Context:
 
 
 class FastProgram:
-    __slots__ = ("fn", "ops", "reserve", "source")
+    __slots__ = ("fits_default", "fn", "ops", "reserve", "source")
 
     def __init__(self, fn: Callable[[Mapping[str, Any], Limits], Any], ops: int, reserve: int, source: str) -> None:
         self.fn = fn
         self.ops = ops  # instructions: an upper bound of the ops any run executes
         self.reserve = reserve  # memory cost the VM may count without this run seeing it
         self.source = source  # the generated Python, for debugging and tests
+        self.fits_default = self.fits(DEFAULT_LIMITS)
+
+    def fits(self, limits: Limits) -> bool:
+        """No op-budget error is possible and the memory reserve fits the budget."""
+        return (limits.max_ops is None or self.ops <= limits.max_ops) and self.reserve <= limits.memory_bytes
 
     def run(self, globals: Mapping[str, Any], limits: Limits | None = None) -> Any:
-        limits = limits or DEFAULT_LIMITS
-        if (limits.max_ops is not None and self.ops > limits.max_ops) or self.reserve > limits.memory_bytes:
+        if limits is None:
+            if not self.fits_default:
+                raise FastPathUnavailable("limits")
+            limits = DEFAULT_LIMITS
+        elif not self.fits(limits):
             raise FastPathUnavailable("limits")
         try:
             return self.fn(globals, limits)
