@@ -20,7 +20,8 @@ the VM instead. The VM stays the reference; this module only removes its dispatc
    and small integer literals do.
 3. Limits: no loops means ops <= instructions, so the op budget is checked once, statically.
    Time is checked after each native call and inside regexes, as the VM does, with the VM's
-   message and op count. Memory is counted with the VM's cost model; the run hands over to the
+   message and op count (the clock starts at the first native call: what runs before it is a
+   few microseconds of straight-line code). Memory is counted with the VM's cost model; the run hands over to the
    VM before the first point where the VM would measure memory (it never errs before that).
 4. Handing over: a global that is missing (the VM may resolve it to a function), host functions,
    and every error but a timeout raise :class:`FastPathUnavailable`; the caller then runs the VM,
