@@ -28,6 +28,7 @@ from app.config import Settings, get_settings
 from app.db.session import create_engine, create_sessionmaker
 from app.ingest.services import ingest_services
 from app.logging import configure_logging
+from app.web import mount_web
 from app.worker.embedded import EmbeddedRunner
 from app.worker.scheduling import ArqScheduler, Scheduler
 
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(integrations.router, prefix=prefix)
     app.include_router(capture.router)
     app.include_router(webhooks.router)
+    mount_web(app)
     app.add_middleware(OptionalTrailingSlash)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)
     return app

@@ -76,8 +76,13 @@ async def authenticate(request: Request, session: DBSession) -> Authenticated:
     if found is None:
         raise NotAuthenticated()
     key_value, source = found
+    return await authenticate_key_hash(session, hash_key(key_value), source)
+
+
+async def authenticate_key_hash(session: AsyncSession, secure_value: str, source: str) -> Authenticated:
+    """The key with this stored hash and its active user (the web page's session holds only the hash)."""
     repo = TenancyRepository(session)
-    match = await repo.get_key_with_user(hash_key(key_value))
+    match = await repo.get_key_with_user(secure_value)
     if match is None or not match[1].is_active:
         raise AuthenticationFailed(f"Personal API key found in request {source} is invalid.")
     key, user = match
@@ -103,35 +108,42 @@ def team_with_scope(required_scope: str) -> Callable[..., Awaitable[AuthorizedTe
         auth: Annotated[Authenticated, Depends(authenticate)],
         team_id: Annotated[str, Path(description="Team (environment) id, or `@current`.")],
     ) -> AuthorizedTeam:
-        key = auth.key
-        if key.scopes is not None and not scope_satisfied(key.scopes, required_scope):
-            raise PermissionDenied(f"API key missing required scope '{required_scope}'")
-        repo = TenancyRepository(session)
-        team = await repo.get_team(_parse_team_id(team_id, auth.user))
-        if team is None:
-            raise NotFound("Project not found.")
-        if key.scoped_teams is not None and team.id not in key.scoped_teams:
-            raise PermissionDenied(f"API key does not have access to the requested project: ID {team.id}.")
-        if key.scoped_organizations is not None and str(team.organization_id) not in key.scoped_organizations:
-            raise PermissionDenied(
-                f"API key does not have access to the requested organization: ID {team.organization_id}."
-            )
-        membership = await repo.get_membership(auth.user.id, team.organization_id)
-        if membership is None:
-            raise PermissionDenied("You don't have access to the project.")
-        organization = await repo.get_organization(team.organization_id)
-        if (
-            organization is not None
-            and not organization.members_can_use_personal_api_keys
-            and membership.level < membership.ADMIN
-        ):
-            raise PermissionDenied(
-                f"Organization '{organization.name}' does not allow using personal API keys. "
-                "Contact an admin to enable personal API keys for this organization."
-            )
-        return AuthorizedTeam(team=team, user=auth.user, key=key)
+        return await authorize_team(session, auth, team_id, required_scope)
 
     return dependency
+
+
+async def authorize_team(
+    session: AsyncSession, auth: Authenticated, raw_team_id: str, required_scope: str
+) -> AuthorizedTeam:
+    """The API's and the web page's one check of scope, team, organization and membership."""
+    key = auth.key
+    if key.scopes is not None and not scope_satisfied(key.scopes, required_scope):
+        raise PermissionDenied(f"API key missing required scope '{required_scope}'")
+    repo = TenancyRepository(session)
+    team = await repo.get_team(_parse_team_id(raw_team_id, auth.user))
+    if team is None:
+        raise NotFound("Project not found.")
+    if key.scoped_teams is not None and team.id not in key.scoped_teams:
+        raise PermissionDenied(f"API key does not have access to the requested project: ID {team.id}.")
+    if key.scoped_organizations is not None and str(team.organization_id) not in key.scoped_organizations:
+        raise PermissionDenied(
+            f"API key does not have access to the requested organization: ID {team.organization_id}."
+        )
+    membership = await repo.get_membership(auth.user.id, team.organization_id)
+    if membership is None:
+        raise PermissionDenied("You don't have access to the project.")
+    organization = await repo.get_organization(team.organization_id)
+    if (
+        organization is not None
+        and not organization.members_can_use_personal_api_keys
+        and membership.level < membership.ADMIN
+    ):
+        raise PermissionDenied(
+            f"Organization '{organization.name}' does not allow using personal API keys. "
+            "Contact an admin to enable personal API keys for this organization."
+        )
+    return AuthorizedTeam(team=team, user=auth.user, key=key)
 
 
 ReadTeam = Annotated[AuthorizedTeam, Depends(team_with_scope("hog_flow:read"))]

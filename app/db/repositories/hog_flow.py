@@ -23,6 +23,8 @@ class HogFlowListFilters:
     updated_at: datetime | None = None
     trigger: dict[str, Any] | None = None
     status: str | None = None
+    # Case-insensitive substring of the name (the web page's search box).
+    name_contains: str | None = None
 
 
 class HogFlowRepository:
@@ -50,6 +52,8 @@ class HogFlowRepository:
             statement = statement.where(HogFlow.updated_at == filters.updated_at)
         if filters.status is not None:
             statement = statement.where(HogFlow.status == filters.status)
+        if filters.name_contains:
+            statement = statement.where(HogFlow.name.icontains(filters.name_contains, autoescape=True))
         if filters.trigger:
             statement = statement.where(self._trigger_contains(filters.trigger))
         count = await self.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))

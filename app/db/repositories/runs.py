@@ -135,14 +135,67 @@ class RunRepository:
         return (await self.session.execute(statement)).scalar_one_or_none()
 
     async def list_for_flow(
-        self, team_id: int, hog_flow_id: UUID, *, status: str | None, limit: int, offset: int
+        self,
+        team_id: int,
+        hog_flow_id: UUID,
+        *,
+        status: str | None,
+        limit: int,
+        offset: int,
+        distinct_id: str | None = None,
     ) -> tuple[int, Sequence[HogFlowRun]]:
         statement = select(HogFlowRun).where(HogFlowRun.team_id == team_id, HogFlowRun.hog_flow_id == hog_flow_id)
         if status:
             statement = statement.where(HogFlowRun.status == status)
+        if distinct_id:
+            statement = statement.where(HogFlowRun.distinct_id == distinct_id)
         count = await self.session.scalar(select(func.count()).select_from(statement.subquery()))
         page = statement.order_by(HogFlowRun.created_at.desc(), HogFlowRun.id.desc()).limit(limit).offset(offset)
         return count or 0, (await self.session.execute(page)).scalars().all()
+
+    async def counts_since(
+        self, team_id: int, hog_flow_ids: Sequence[UUID], since: datetime
+    ) -> dict[UUID, tuple[int, int]]:
+        """Runs created since `since` per flow, and how many of them failed."""
+        if not hog_flow_ids:
+            return {}
+        failed = func.count().filter(HogFlowRun.status == RunStatus.FAILED)
+        statement = (
+            select(HogFlowRun.hog_flow_id, func.count(), failed)
+            .where(
+                HogFlowRun.team_id == team_id,
+                HogFlowRun.hog_flow_id.in_(list(hog_flow_ids)),
+                HogFlowRun.created_at >= since,
+            )
+            .group_by(HogFlowRun.hog_flow_id)
+        )
+        return {row[0]: (int(row[1]), int(row[2])) for row in (await self.session.execute(statement)).all()}
+
+    async def entered_by_action(self, team_id: int, hog_flow_id: UUID, since: datetime) -> dict[str, int]:
+        """Per action: how many runs reached it (a step recorded there) since `since`, waiting ones included."""
+        statement = (
+            select(HogFlowRunStep.action_id, func.count(func.distinct(HogFlowRunStep.run_id)))
+            .join(HogFlowRun, HogFlowRun.id == HogFlowRunStep.run_id)
+            .where(
+                HogFlowRun.team_id == team_id,
+                HogFlowRun.hog_flow_id == hog_flow_id,
+                HogFlowRunStep.started_at >= since,
+            )
+            .group_by(HogFlowRunStep.action_id)
+        )
+        return {str(row[0]): int(row[1]) for row in (await self.session.execute(statement)).all()}
+
+    async def progress_of_parents(self, team_id: int, parent_run_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """Per batch job id: runs it created, and how many of them have finished."""
+        if not parent_run_ids:
+            return {}
+        finished = func.count().filter(HogFlowRun.status.in_(RunStatus.FINISHED))
+        statement = (
+            select(HogFlowRun.parent_run_id, func.count(), finished)
+            .where(HogFlowRun.team_id == team_id, HogFlowRun.parent_run_id.in_(list(parent_run_ids)))
+            .group_by(HogFlowRun.parent_run_id)
+        )
+        return {str(row[0]): (int(row[1]), int(row[2])) for row in (await self.session.execute(statement)).all()}
 
     async def steps(self, run_id: UUID) -> Sequence[HogFlowRunStep]:
         statement = select(HogFlowRunStep).where(HogFlowRunStep.run_id == run_id).order_by(HogFlowRunStep.seq)

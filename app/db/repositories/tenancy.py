@@ -1,5 +1,6 @@
 """Organizations, teams, users and API keys."""
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -46,6 +47,16 @@ class TenancyRepository:
             OrganizationMembership.organization_id == organization_id,
         )
         return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def teams_of_member(self, user_id: int) -> Sequence[Team]:
+        """Teams of every organization the user belongs to (each still to be authorized per key)."""
+        statement = (
+            select(Team)
+            .join(OrganizationMembership, OrganizationMembership.organization_id == Team.organization_id)
+            .where(OrganizationMembership.user_id == user_id)
+            .order_by(Team.id)
+        )
+        return (await self.session.execute(statement)).scalars().all()
 
     async def get_user_by_email(self, email: str) -> User | None:
         return (await self.session.execute(select(User).where(User.email == email))).scalar_one_or_none()
