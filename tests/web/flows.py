@@ -48,7 +48,9 @@ def run_body(distinct_id: str, plan: str) -> dict[str, Any]:
 def big_flow(size: int = 100, seed: int = 7) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """`size` actions below a trigger: branches, cohort splits, waits and long edges, plus a loop back."""
     rng = random.Random(seed)
-    actions: list[dict[str, Any]] = [{"id": "trigger", "name": "Start", "type": "trigger", "config": {"type": "schedule"}}]
+    actions: list[dict[str, Any]] = [
+        {"id": "trigger", "name": "Start", "type": "trigger", "config": {"type": "schedule"}}
+    ]
     edges: list[dict[str, Any]] = []
     kinds = ["delay", "conditional_branch", "random_cohort_branch", "wait_until_condition", "exit"]
     for i in range(size):

@@ -15,8 +15,8 @@ def assert_no_overlaps(drawn: Layout) -> None:
     clashes = [(a.id, b.id) for a, b in combinations(drawn.nodes, 2) if overlapping(a, b)]
     assert clashes == []
     for node in drawn.nodes:
-        assert 0 <= node.x and node.x + node.width <= drawn.width
-        assert 0 <= node.y and node.y + node.height <= drawn.height
+        assert node.x >= 0 and node.x + node.width <= drawn.width
+        assert node.y >= 0 and node.y + node.height <= drawn.height
 
 
 def test_branch_and_delay_flow_is_layered_and_labelled() -> None:
