@@ -10,4 +10,4 @@ from app.web.routes import router
 
 def mount_web(app: FastAPI) -> None:
     app.include_router(router)
-    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.mount("/web/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
