@@ -40,6 +40,8 @@ async def test_sign_in_sets_a_signed_http_only_cookie_without_the_key(
 ) -> None:
     page = await client.get("/")
     assert page.status_code == 200 and 'name="api_key"' in page.text
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
 
     wrong = await sign_in(client, "phx_not_a_key")
     assert wrong.status_code == 401

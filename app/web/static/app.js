@@ -1,5 +1,5 @@
 // hogflows web page: the only script. Refreshes [data-poll] regions with the HTML fragment the
-// server renders at that URL, and submits filter forms when a [data-autosubmit] select changes.
+// server renders at that URL.
 (function () {
   "use strict";
 
@@ -25,8 +25,5 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     Array.prototype.forEach.call(document.querySelectorAll("[data-poll]"), refresh);
-    Array.prototype.forEach.call(document.querySelectorAll("select[data-autosubmit]"), function (select) {
-      select.addEventListener("change", function () { select.form.submit(); });
-    });
   });
 })();
