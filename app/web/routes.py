@@ -343,15 +343,17 @@ async def runs_page(
 def _path(steps: Sequence[HogFlowRunStep], flow: HogFlowModel) -> dict[str, Any]:
     """The steps a run took, for highlighting: the order numbers per action and the edges followed."""
     order: dict[str, list[int]] = {}
+    timing: dict[str, str] = {}
     edges: set[tuple[str, str]] = set()
     trigger = next((a for a in flow.actions or [] if isinstance(a, dict) and a.get("type") == "trigger"), None)
     if trigger is not None and steps:
         edges.add((str(trigger.get("id")), steps[0].action_id))
     for number, step in enumerate(steps, start=1):
         order.setdefault(step.action_id, []).append(number)
+        timing[step.action_id] = f"{step.outcome} {step.started_at:%H:%M:%S}, {_duration(step)}"
         if step.next_action_id:
             edges.add((step.action_id, step.next_action_id))
-    return {"order": order, "edges": edges, "trigger": str(trigger.get("id")) if trigger else None}
+    return {"order": order, "timing": timing, "edges": edges, "trigger": str(trigger.get("id")) if trigger else None}
 
 
 def _duration(step: HogFlowRunStep) -> str:

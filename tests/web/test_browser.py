@@ -244,6 +244,8 @@ def test_flow_graph_counts_and_a_runs_path(server: tuple[str, dict[str, str]], b
         for g in browser.find_elements(By.CSS_SELECTOR, "g.order")
     }
     assert order == {"branch": "1", "wait": "2"}
+    timing = browser.find_element(By.CSS_SELECTOR, "g.node[data-action-id='wait'] .node-timing").text
+    assert timing.startswith("waiting ") and timing.endswith(" ms")
     steps = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "ol.steps li")]
     assert steps[0].startswith("Plan? conditional_branch — succeeded") and steps[1].startswith("Wait an hour delay")
     assert "Workflow will pause until" in browser.find_element(By.CSS_SELECTOR, "ol.logs").text
