@@ -274,6 +274,12 @@ def test_a_hundred_action_flow_and_a_phone_screen(
     assert len(found) == 101
     assert overlaps(found) == []
     assert len(browser.find_elements(By.CSS_SELECTOR, "g.edge text")) == len(edges)
+    trigger_in_view = (
+        "var view = document.querySelector('.graph-wrap').getBoundingClientRect();"
+        " var box = document.querySelector('g.node.type-trigger').getBoundingClientRect();"
+        " return box.left >= view.left && box.right <= view.right;"
+    )
+    assert wait_until(lambda: browser.execute_script(trigger_in_view), "the wide graph opens on its trigger")
 
     browser.set_window_size(390, 844)
     browser.get(f"{base_url}/teams/{tenant['team_id']}/flows")

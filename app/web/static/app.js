@@ -23,7 +23,16 @@
     setTimeout(tick, every);
   }
 
+  // A wide graph opens with its trigger in the middle of the view, not its left margin.
+  function centerStart(wrap) {
+    var start = wrap.querySelector("g.node.type-trigger") || wrap.querySelector("g.node");
+    if (!start) { return; }
+    var node = start.getBoundingClientRect(), view = wrap.getBoundingClientRect();
+    wrap.scrollLeft += (node.left + node.width / 2) - (view.left + view.width / 2);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    Array.prototype.forEach.call(document.querySelectorAll(".graph-wrap"), centerStart);
     Array.prototype.forEach.call(document.querySelectorAll("[data-poll]"), refresh);
   });
 })();
