@@ -100,7 +100,7 @@ class WebRoute(APIRoute):
             except APIError as error:
                 response = _error_page(request, error.status_code, error.detail, error.attr)
             except RawError as error:
-                response = _error_page(request, 400, json.dumps(error.body), None)
+                response = _error_page(request, error.status_code, json.dumps(error.body), None)
             response.headers.update(SECURITY_HEADERS)
             return response
 
