@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     site_url: str = Field(default="http://localhost:8000", validation_alias="HOGFLOWS_SITE_URL")
     log_level: str = Field(default="INFO", validation_alias="HOGFLOWS_LOG_LEVEL")
     log_json: bool = Field(default=False, validation_alias="HOGFLOWS_LOG_JSON")
+    # One line per HTTP request (method, route, status, duration, request id); uvicorn's own is off.
+    access_log: bool = Field(default=True, validation_alias="HOGFLOWS_ACCESS_LOG")
     # A flow with hundreds of actions stays far below this; anything bigger is abuse.
     max_request_body_bytes: int = Field(default=5 * 1024 * 1024, validation_alias="HOGFLOWS_MAX_BODY_BYTES")
 
@@ -39,6 +41,12 @@ class Settings(BaseSettings):
     batch_lease_seconds: float = Field(default=60, gt=0, validation_alias="HOGFLOWS_BATCH_LEASE_SECONDS")
     batch_slice_seconds: float = Field(default=10, gt=0, validation_alias="HOGFLOWS_BATCH_SLICE_SECONDS")
     batch_max_audience_size: int = Field(default=0, ge=0, validation_alias="HOGFLOWS_BATCH_MAX_AUDIENCE")
+    # Retention in days (0 = keep forever): log lines, metric rows, finished runs with their steps and sends.
+    log_retention_days: int = Field(default=14, ge=0, validation_alias="HOGFLOWS_LOG_RETENTION_DAYS")
+    metric_retention_days: int = Field(default=90, ge=0, validation_alias="HOGFLOWS_METRIC_RETENTION_DAYS")
+    run_retention_days: int = Field(default=30, ge=0, validation_alias="HOGFLOWS_RUN_RETENTION_DAYS")
+    # Rows per DELETE; the sweeper deletes a few batches of each kind per housekeeping pass.
+    retention_batch_size: int = Field(default=1000, ge=1, le=100_000, validation_alias="HOGFLOWS_RETENTION_BATCH")
     # The most persons one `POST {p}/persons/` may upsert.
     persons_bulk_max: int = Field(default=50_000, ge=1, validation_alias="HOGFLOWS_PERSONS_BULK_MAX")
 

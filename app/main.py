@@ -28,6 +28,8 @@ from app.config import Settings, get_settings
 from app.db.session import create_engine, create_sessionmaker
 from app.ingest.services import ingest_services
 from app.logging import configure_logging
+from app.observability import health
+from app.observability.requests import RequestContext
 from app.web import mount_web
 from app.worker.embedded import EmbeddedRunner
 from app.worker.scheduling import ArqScheduler, Scheduler
@@ -62,6 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker
     register_error_handlers(app)
+    health.register_unavailable_handlers(app)
+    app.include_router(health.router)
     for prefix in TEAM_PREFIXES:
         app.include_router(hog_flows.router, prefix=prefix)
         app.include_router(hog_flow_observability.router, prefix=prefix)
@@ -78,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     mount_web(app)
     app.add_middleware(OptionalTrailingSlash)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(RequestContext, access_log=settings.access_log)  # outermost: sees every answer
     return app
 
 

@@ -16,7 +16,7 @@ class OptionalTrailingSlash:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith("/api/") and not scope["path"].endswith("/"):
-            scope = dict(scope)
+            # In place: the request middleware outside reads the matched route from this same scope.
             scope["path"] = scope["path"] + "/"
             scope["raw_path"] = scope["path"].encode()
         await self.app(scope, receive, send)

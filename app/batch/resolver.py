@@ -30,6 +30,7 @@ from app.db.repositories.observability import ObservabilityRepository
 from app.db.session import session_scope
 from app.engine.records import LogRecord, MetricRecord
 from app.filters import FiltersCompileError
+from app.observability.metrics import runs_created
 from app.worker.processor import worker_identity
 from app.worker.scheduling import Scheduler, schedule_runs
 
@@ -177,6 +178,7 @@ class BatchJobRunner:
                 for c in chosen
             ]
             await jobs.add_runs(rows)
+            runs_created("batch", len(rows))
             cursor = str(candidates[-1].id) if candidates else job.cursor
             await jobs.advance(job.id, self.owner, cursor=cursor, matched=len(matched), created=len(rows), now=now)
             job.cursor = cursor

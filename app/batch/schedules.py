@@ -26,6 +26,7 @@ from app.db.repositories.runs import RunRepository
 from app.db.repositories.schedules import ScheduleRepository
 from app.db.session import session_scope
 from app.engine.invocation import default_variables, initial_state
+from app.observability import metrics
 from app.worker.scheduling import Scheduler, schedule_runs
 
 logger = structlog.get_logger(__name__)
@@ -115,6 +116,7 @@ async def _fire(session: AsyncSession, schedule_id: UUID, due_at: datetime, now:
         )
         await BatchJobRepository(session).create(job)
         return Fired(batch_job_id=job.id)
+    metrics.runs_created("schedule")
     run = await RunRepository(session).create(
         team_id=flow.team_id,
         hog_flow_id=flow.id,

@@ -38,6 +38,7 @@ from app.ingest.flows import EventFlow, EventFlowCache
 from app.ingest.masking import mask_digest, masking_store_key, masking_threshold, masking_ttl, passes
 from app.ingest.persons import apply_person_updates
 from app.ingest.stores import CounterIncrement, TokenBucket, TriggerStore
+from app.observability import metrics
 
 # Filters are CPU work on the event loop: hand control back this often so other requests keep moving.
 _YIELD_EVERY_SECONDS = 0.005
@@ -100,6 +101,7 @@ async def ingest_events(
     session: AsyncSession, team: Team, events: Sequence[IncomingEvent], services: IngestServices, now: datetime
 ) -> list[UUID]:
     """Process one request's events; returns the ids of the runs created (not yet committed)."""
+    metrics.events_received(len(events))
     persons = await apply_person_updates(PersonRepository(session), team.id, events)
     repo = IngestRepository(session)
     flows = await services.flows.get(repo, team.id)
@@ -124,6 +126,7 @@ async def ingest_events(
     for candidate in candidates:
         records.count(candidate.flow, "triggered")
     await repo.create_runs(runs, now)
+    metrics.event_trigger_outcomes(records.counts)
     observability = ObservabilityRepository(session)
     await observability.add_logs(records.logs)
     await observability.add_metrics(records.metrics())

@@ -19,6 +19,7 @@ from app.engine.invocation import default_variables, initial_state
 from app.engine.records import LogRecord, MetricRecord
 from app.ingest.pipeline import project_url
 from app.ingest.webhooks import WEBHOOK_TRIGGER_TYPES, IncomingRequest, SourceOutcome, run_source
+from app.observability import metrics
 
 NOT_FOUND = SourceOutcome(404, {"error": "Not found"})
 
@@ -68,6 +69,7 @@ async def trigger_webhook(
         person_id=None,
     )
     await repo.create_runs([run], now)
+    metrics.runs_created("webhook")
     await observability.add_metrics(
         [
             MetricRecord(team.id, source_id, None, "other", "triggered", now),

@@ -13,6 +13,7 @@ from app.db.repositories.persons import PersonRepository
 from app.db.repositories.runs import RunRepository
 from app.engine.invocation import default_variables, initial_state
 from app.errors import NotFound, ValidationError
+from app.observability import metrics
 
 
 def manual_event(distinct_id: str, now: datetime, properties: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -47,6 +48,7 @@ async def start_manual_run(
         raise ValidationError("Either distinct_id or person_id is required.", attr="distinct_id")
     now = utcnow()
     event = {**manual_event(distinct_id, now), **(event or {}), "distinct_id": distinct_id}
+    metrics.runs_created("manual")
     return await RunRepository(session).create(
         team_id=flow.team_id,
         hog_flow_id=flow.id,

@@ -1,19 +1,27 @@
 """The arq worker pool: `hogflows worker` runs this with settings from the environment."""
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import structlog
 from arq import cron
 from arq.connections import RedisSettings
-from arq.worker import Function, func
+from arq.cron import CronJob
+from arq.worker import Function, Retry, func
 
 from app.batch.tasks import batch_cron_jobs, batch_functions
 from app.config import Settings
 from app.db.session import create_engine, create_sessionmaker
 from app.logging import configure_logging
+from app.observability.errors import operator_error
+from app.observability.outage import Outage
+from app.worker.housekeeping import Housekeeper
 from app.worker.processor import RunProcessor, sweep
 from app.worker.scheduling import RUN_TASK, ArqScheduler
+
+logger = structlog.get_logger("hogflows.worker")
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -27,16 +35,30 @@ async def startup(ctx: dict[str, Any]) -> None:
         sessionmaker=sessionmaker,
         scheduler=scheduler,
         processor=RunProcessor(sessionmaker, scheduler, settings=settings),
+        housekeeper=Housekeeper(sessionmaker, settings),
     )
+    logger.info("worker started", queue=settings.queue_name, max_jobs=settings.worker_concurrency)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    await ctx["engine"].dispose()
+    if "engine" in ctx:
+        await ctx["engine"].dispose()
+    logger.info("worker shutting down")
 
 
 async def run_hog_flow(ctx: dict[str, Any], run_id: str) -> str | None:
     processor: RunProcessor = ctx["processor"]
-    return await processor.process(UUID(run_id))
+    try:
+        return await processor.process(UUID(run_id))
+    except Exception as error:
+        # Logged here with its run (arq's own line would have only the job id); the run is not lost:
+        # arq tries again after a pause, and the sweeper after the lease if arq gives up.
+        message = operator_error(error)
+        if message is None:
+            logger.exception("pickup failed", run_id=run_id)
+        else:
+            logger.error(f"pickup failed: {message}", run_id=run_id)
+        raise Retry(defer=timedelta(seconds=5 * ctx.get("job_try", 1))) from error
 
 
 async def sweep_due_runs(ctx: dict[str, Any]) -> int:
@@ -44,6 +66,29 @@ async def sweep_due_runs(ctx: dict[str, Any]) -> int:
     return await sweep(
         ctx["sessionmaker"], ctx["scheduler"], datetime.now(UTC), timedelta(seconds=settings.sweep_grace_seconds)
     )
+
+
+async def housekeeping(ctx: dict[str, Any]) -> None:
+    await ctx["housekeeper"].run_once()
+
+
+def _paused_while_down(job: CronJob) -> CronJob:
+    """A periodic job that pauses, with one log line, while the database or Redis is down."""
+    outage = Outage(job.name)
+    work = job.coroutine
+
+    async def guarded(ctx: dict[str, Any]) -> Any:
+        if outage.waiting():
+            return None
+        try:
+            result = await work(ctx)
+        except Exception as error:
+            outage.failed(error)
+            return None
+        outage.recovered()
+        return result
+
+    return dataclasses.replace(job, coroutine=guarded)
 
 
 def worker_settings(settings: Settings) -> dict[str, Any]:
@@ -58,14 +103,18 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     return {
         "functions": functions,
         "cron_jobs": [
-            cron(
-                sweep_due_runs,
-                second=set(range(0, 60, settings.sweep_interval_seconds)),
-                keep_result=0,
-                run_at_startup=True,
-            ),
-            *batch_cron_jobs(settings),
-        ],
+            _paused_while_down(job)
+            for job in (
+                cron(
+                    sweep_due_runs,
+                    second=set(range(0, 60, settings.sweep_interval_seconds)),
+                    keep_result=0,
+                    run_at_startup=True,
+                ),
+                *batch_cron_jobs(settings),
+            )
+        ]
+        + [cron(housekeeping, second=set(range(0, 60, settings.sweep_interval_seconds)), keep_result=0)],
         "on_startup": startup,
         "on_shutdown": shutdown,
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
@@ -76,3 +125,14 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "poll_delay": 0.2,
         "handle_signals": True,
     }
+
+
+async def check_redis(redis_url: str) -> None:
+    """Fail at start, in one line, when Redis does not answer (arq would retry and print tracebacks)."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(redis_url, socket_connect_timeout=5)
+    try:
+        await client.ping()
+    finally:
+        await client.aclose()

@@ -16,6 +16,8 @@ from app.batch.tasks import EmbeddedBatchWork
 from app.config import Settings
 from app.db.repositories.runs import RunRepository
 from app.db.session import session_scope
+from app.observability.outage import Outage
+from app.worker.housekeeping import Housekeeper
 from app.worker.processor import RunProcessor
 from app.worker.scheduling import WakeUpScheduler
 
@@ -31,6 +33,8 @@ class EmbeddedRunner:
         self.processor = RunProcessor(sessionmaker, self.scheduler, settings=settings)
         self.batch = EmbeddedBatchWork(sessionmaker, self.scheduler, WakeUpBatchQueue(self.scheduler), settings)
         self.poll_interval = poll_interval
+        self.outage = Outage("embedded runner")
+        self.housekeeper = Housekeeper(sessionmaker, settings)
         self._task: asyncio.Task[None] | None = None
 
     async def run_due(self) -> int:
@@ -47,9 +51,11 @@ class EmbeddedRunner:
         while True:
             try:
                 await self.run_due()
-            except Exception:
-                logger.exception("app.worker.embedded.sweep_failed")
-            await self.batch.step()
+                await self.batch.step()
+                self.outage.recovered()
+            except Exception as error:
+                await asyncio.sleep(self.outage.failed(error))  # one line per outage, not a traceback a pass
+            await self.housekeeper.run_once()
             self.scheduler.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.scheduler.wake.wait(), timeout=self.poll_interval)

@@ -26,6 +26,7 @@ from app.engine.executor import ExecutorOptions, execute_pickup
 from app.engine.graph import FlowSnapshot
 from app.engine.invocation import Invocation, Outcome
 from app.engine.records import MetricRecord
+from app.observability import metrics
 from app.worker.function_steps import build_function_runner
 from app.worker.scheduling import Scheduler
 
@@ -125,6 +126,7 @@ class RunProcessor:
                 logger.warning("app.worker.lease_lost", run_id=str(run.id), pickup=run.pickups)
                 return
             await runs.add_steps(run.id, run.pickups, outcome.steps)
+            metrics.pickup(outcome.status, outcome.steps)
             observability = ObservabilityRepository(session)
             await observability.add_logs(outcome.logs)
             await observability.add_metrics(outcome.metrics)

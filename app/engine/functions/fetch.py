@@ -16,6 +16,7 @@ import httpx
 
 from app.engine.functions.calls import RETRIABLE_STATUSES, CallOutcome, no_response
 from app.engine.functions.network_guard import AddressNotAllowed, public_only_transport
+from app.observability import metrics
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024
@@ -87,6 +88,7 @@ class HttpFetcher:
     def __init__(self, settings: FetchSettings | None = None) -> None:
         self.settings = settings or FetchSettings()
 
+    @metrics.timed_fetch
     async def fetch(self, request: FetchRequest) -> CallOutcome:
         url = apply_url_override(request.url, self.settings.url_overrides)
         if urlsplit(url).scheme not in ("http", "https"):

@@ -42,6 +42,7 @@ from app.engine.templates import get_template
 from app.engine.templates.base import template_bytecode
 from app.hog import ExecResult, HogVMError, Limits, UncaughtHogError, execute, from_hog_value, resume
 from app.hog.limits import deep_size
+from app.observability import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -223,6 +224,7 @@ class _FunctionStep:
             self.context.recorder.metric("other", "fetch")
         elif name == "sendEmail" and self.runner.calls.real:
             sent = "email_failed" if outcome.failed else "email_sent"
+            metrics.email(outcome.failed)
             self.context.recorder.metric("email", sent, self.action_id)
 
     def _bill(self) -> None:

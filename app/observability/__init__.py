@@ -1,0 +1,1 @@
+"""Operating the service: health, Prometheus metrics, request ids, one-line errors."""

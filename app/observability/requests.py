@@ -1,0 +1,79 @@
+"""The outermost ASGI middleware: a request id for every request, one log line and the HTTP metrics.
+
+`X-Request-ID` from the client (or the gateway) is kept when it is a sane token, otherwise a new one
+is made; it is echoed in the response and bound into every log line written while serving the request.
+Metrics are labelled by route template (`/api/projects/{team_id}/hog_flows/`), never the raw path.
+"""
+
+import json
+import re
+import time
+import uuid
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.observability import metrics
+
+logger = structlog.get_logger("hogflows.http")
+
+_SANE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+# Probes and scrapes every few seconds would drown the log.
+_QUIET_PATHS = frozenset({"/_health", "/_readyz", "/metrics"})
+
+
+_SERVER_ERROR_BODY = json.dumps(
+    {"type": "server_error", "code": "error", "detail": "A server error occurred.", "attr": None}
+).encode()
+_SERVER_ERROR_START: Message = {
+    "type": "http.response.start",
+    "status": 500,
+    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(_SERVER_ERROR_BODY)).encode())],
+}
+
+
+class RequestContext:
+    def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
+        self.app = app
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _SANE_ID.fullmatch(given) else uuid.uuid4().hex
+        status = 500
+        started_response = False
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, started_response
+            if message["type"] == "http.response.start":
+                status, started_response = message["status"], True
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            except Exception:
+                # A bug: one traceback, with the request id, and PostHog's error shape to the client.
+                logger.exception("unhandled error", method=scope["method"], path=scope["path"])
+                if started_response:
+                    raise
+                await send_with_id(dict(_SERVER_ERROR_START))
+                await send_with_id({"type": "http.response.body", "body": _SERVER_ERROR_BODY})
+            finally:
+                elapsed = time.perf_counter() - started
+                route = getattr(scope.get("route"), "path", None) or "<unmatched>"
+                metrics.http_request(route, scope["method"], status, elapsed)
+                if self.access_log and scope["path"] not in _QUIET_PATHS:
+                    logger.info(
+                        "request",
+                        method=scope["method"],
+                        path=scope["path"],
+                        route=route,
+                        status=status,
+                        duration_ms=round(elapsed * 1000, 1),
+                    )
