@@ -15,6 +15,7 @@ _QUIETER = {
     "arq.jobs": logging.WARNING,
     "asyncio": logging.WARNING,
     "alembic": logging.WARNING,
+    "httpx": logging.WARNING,  # one INFO line per outbound request, function steps included
 }
 
 

@@ -24,6 +24,7 @@ from app.api import (
 )
 from app.api.errors import register_error_handlers
 from app.api.middleware import BodySizeLimit, OptionalTrailingSlash
+from app.api.openapi import install_docs
 from app.config import Settings, get_settings
 from app.db.session import create_engine, create_sessionmaker
 from app.ingest.services import ingest_services
@@ -59,7 +60,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "`Authorization: Bearer <personal API key>`.",
         lifespan=lifespan,
         redirect_slashes=False,
+        docs_url=None,  # served offline by install_docs
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker

@@ -7,11 +7,13 @@ relative dates, label and bucket rules and response shapes as in spec/api.md §7
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from app.api.deps import DBSession, ReadableFlow, ReadTeam
 from app.api.pagination import DEFAULT_PAGE_SIZE, Page
+from app.db.repositories.batch_jobs import BatchJobRepository
 from app.db.repositories.observability import LogQuery, MetricQuery, ObservabilityRepository
+from app.errors import ValidationError
 from app.schemas.observability import (
     HogFlowLogEntry,
     HogFlowLogEntryPage,
@@ -33,6 +35,25 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 DEFAULT_LOG_LIMIT = 50
 MAX_LOG_LIMIT = 500
+
+
+async def log_sources(
+    session: DBSession,
+    flow: ReadableFlow,
+    batch_job_id: Annotated[
+        str | None, Query(description="Only this batch job's runs (by default the flow's own and every job's).")
+    ] = None,
+) -> tuple[str, list[str]]:
+    """The source ids to read: a batch job's runs log and count under the job id, as in PostHog."""
+    job_ids = [str(job_id) for job_id in await BatchJobRepository(session).ids_for_flow(flow.team_id, flow.id)]
+    if batch_job_id is None:
+        return str(flow.id), job_ids
+    if batch_job_id not in job_ids:
+        raise ValidationError("Not a batch job of this workflow.", attr="batch_job_id")
+    return batch_job_id, []
+
+
+LogSources = Annotated[tuple[str, list[str]], Depends(log_sources)]
 
 
 # Parameter parsing
@@ -84,7 +105,7 @@ async def hog_flow_logs(
     request: Request,
     session: DBSession,
     ctx: ReadTeam,
-    flow: ReadableFlow,
+    sources: LogSources,
     limit: Annotated[
         int | None,
         Query(ge=1, le=MAX_LOG_LIMIT, description="How many of the newest matching entries to return (default 50)."),
@@ -106,7 +127,8 @@ async def hog_flow_logs(
     """
     query = LogQuery(
         team_id=ctx.team.id,
-        source_id=str(flow.id),
+        source_id=sources[0],
+        also_source_ids=sources[1],
         limit=limit or DEFAULT_LOG_LIMIT,
         after=as_utc(after, "after"),
         before=as_utc(before, "before"),
@@ -139,7 +161,7 @@ async def hog_flow_logs(
 async def hog_flow_metrics(
     session: DBSession,
     ctx: ReadTeam,
-    flow: ReadableFlow,
+    sources: LogSources,
     after: AfterParam = None,
     before: BeforeParam = None,
     interval: IntervalParam = MetricInterval.DAY,
@@ -160,7 +182,8 @@ async def hog_flow_metrics(
     starts = bucket_starts(after_at, before_at, interval, zone)
     query = MetricQuery(
         team_id=ctx.team.id,
-        source_id=str(flow.id),
+        source_id=sources[0],
+        also_source_ids=sources[1],
         breakdown_by="name" if breakdown_by is MetricBreakdown.NAME else "kind",
         after=after_at,
         before=before_at,
@@ -182,7 +205,7 @@ async def hog_flow_metrics(
 async def hog_flow_metric_totals(
     session: DBSession,
     ctx: ReadTeam,
-    flow: ReadableFlow,
+    sources: LogSources,
     after: AfterParam = None,
     before: BeforeParam = None,
     interval: Annotated[MetricInterval, Query(description="Accepted and ignored.")] = MetricInterval.DAY,
@@ -197,7 +220,8 @@ async def hog_flow_metric_totals(
     now = datetime.now(UTC)
     query = MetricQuery(
         team_id=ctx.team.id,
-        source_id=str(flow.id),
+        source_id=sources[0],
+        also_source_ids=sources[1],
         breakdown_by="name" if breakdown_by is MetricBreakdown.NAME else "kind",
         after=parse_metrics_date(after, zone, attr="after", now=now) if after else None,
         before=parse_metrics_date(before, zone, attr="before", now=now) if before else None,

@@ -43,6 +43,12 @@ class BatchJobRepository:
         )
         return [(row[0], row[1]) for row in (await self.session.execute(statement)).all()]
 
+    async def ids_for_flow(self, team_id: int, hog_flow_id: UUID) -> list[UUID]:
+        statement = select(HogFlowBatchJob.id).where(
+            HogFlowBatchJob.team_id == team_id, HogFlowBatchJob.hog_flow_id == hog_flow_id
+        )
+        return list((await self.session.execute(statement)).scalars().all())
+
     async def get(self, job_id: UUID) -> HogFlowBatchJob | None:
         return await self.session.get(HogFlowBatchJob, job_id)
 

@@ -67,6 +67,8 @@ class LogQuery:
     team_id: int
     source_id: str
     limit: int
+    # More sources read as this one: a flow's batch jobs, whose runs log under the job id.
+    also_source_ids: Sequence[str] = ()
     after: datetime | None = None
     before: datetime | None = None
     levels: Sequence[str] = ()
@@ -78,6 +80,8 @@ class LogQuery:
 class MetricQuery:
     team_id: int
     source_id: str
+    # More sources read as this one: a flow's batch jobs, whose runs log under the job id.
+    also_source_ids: Sequence[str] = ()
     breakdown_by: BreakdownBy = "kind"
     after: datetime | None = None
     before: datetime | None = None
@@ -147,7 +151,7 @@ class ObservabilityRepository:
         statement = select(LogEntry).where(
             LogEntry.team_id == query.team_id,
             LogEntry.log_source == LOG_SOURCE,
-            LogEntry.log_source_id == query.source_id,
+            LogEntry.log_source_id.in_([query.source_id, *query.also_source_ids]),
         )
         if query.instance_id:
             statement = statement.where(LogEntry.instance_id == query.instance_id)
@@ -169,7 +173,7 @@ class ObservabilityRepository:
         statement = select(*columns, breakdown, func.sum(AppMetric.count)).where(
             AppMetric.team_id == query.team_id,
             AppMetric.app_source == APP_SOURCE,
-            AppMetric.app_source_id == query.source_id,
+            AppMetric.app_source_id.in_([query.source_id, *query.also_source_ids]),
         )
         if query.after is not None:
             statement = statement.where(AppMetric.timestamp >= query.after)
