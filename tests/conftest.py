@@ -21,6 +21,12 @@ from tests.functions.servers import LocalHttpServer, LocalSmtpServer
 
 POSTGRES_URL = "postgresql+asyncpg://127.0.0.1:5432/test"
 REQUIRE_SERVICES = os.environ.get("HOGFLOWS_REQUIRE_SERVICES") == "1"
+# Tests write logs, metrics and runs dated in the past on purpose: the sweeper's retention must leave them.
+NO_RETENTION: dict[str, Any] = {
+    "HOGFLOWS_LOG_RETENTION_DAYS": "0",
+    "HOGFLOWS_METRIC_RETENTION_DAYS": "0",
+    "HOGFLOWS_RUN_RETENTION_DAYS": "0",
+}
 
 
 def _database_url() -> str:
@@ -71,7 +77,7 @@ async def app(database_url: str, engine: AsyncEngine) -> AsyncIterator[Any]:
     """The real app with its lifespan running (no Redis: runs execute in the embedded runner)."""
     # Workers in tests call local servers, and this app's in-process runner may pick their runs up too.
     # REDIS_URL=None: a REDIS_URL in the environment or .env must not send the tests to someone's Redis.
-    settings = Settings(DATABASE_URL=database_url, REDIS_URL=None, HOGFLOWS_ALLOW_PRIVATE_FETCH=True)
+    settings = Settings(DATABASE_URL=database_url, REDIS_URL=None, HOGFLOWS_ALLOW_PRIVATE_FETCH=True, **NO_RETENTION)
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application

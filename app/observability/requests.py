@@ -66,7 +66,7 @@ class RequestContext:
                 await send_with_id({"type": "http.response.body", "body": _SERVER_ERROR_BODY})
             finally:
                 elapsed = time.perf_counter() - started
-                route = getattr(scope.get("route"), "path", None) or "<unmatched>"
+                route = route_template(scope)
                 metrics.http_request(route, scope["method"], status, elapsed)
                 if self.access_log and scope["path"] not in _QUIET_PATHS:
                     logger.info(
@@ -77,3 +77,15 @@ class RequestContext:
                         status=status,
                         duration_ms=round(elapsed * 1000, 1),
                     )
+
+
+def route_template(scope: Scope) -> str:
+    """`/api/projects/{team_id}/hog_flows/{flow_id}/` for a matched request, `<unmatched>` otherwise.
+
+    Built from the path and its parameters rather than the route object, whose path lacks the prefix
+    of an included router.
+    """
+    if scope.get("route") is None and scope.get("endpoint") is None:
+        return "<unmatched>"
+    names = {str(value): f"{{{name}}}" for name, value in (scope.get("path_params") or {}).items()}
+    return "/".join(names.get(segment, segment) for segment in scope["path"].split("/"))

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import service_unavailable
+from tests.conftest import NO_RETENTION, service_unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,6 +51,7 @@ def worker_env(database_url: str, redis_url: str, queue_name: str) -> dict[str, 
         HOGFLOWS_LOG_LEVEL="WARNING",
         # Function steps in these tests call servers on 127.0.0.1.
         HOGFLOWS_ALLOW_PRIVATE_FETCH="true",
+        **NO_RETENTION,
     )
     return env
 
