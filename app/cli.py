@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -203,7 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.observability.errors import operator_error
 
     args = build_parser().parse_args(argv)
-    configure_logging()  # until the settings are read (they may be what is wrong)
+    # Until the settings are read (they may be what is wrong), the format comes straight from the environment.
+    configure_logging(json_output=os.environ.get("HOGFLOWS_LOG_JSON", "").lower() in ("1", "true", "yes", "on"))
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:

@@ -17,6 +17,7 @@ from app.batch.schedules import fire_due_schedules
 from app.config import Settings
 from app.db.repositories.batch_jobs import BatchJobRepository
 from app.db.session import session_scope
+from app.observability.errors import operator_error
 from app.worker.scheduling import Scheduler
 
 logger = structlog.get_logger(__name__)
@@ -113,6 +114,8 @@ class EmbeddedBatchWork:
             for job_id, _lease in due:
                 if await self.runner.run(job_id) is not None:
                     worked += 1
-        except Exception:
+        except Exception as error:
+            if operator_error(error) is not None:
+                raise  # the database went away: the embedded runner pauses, with one line
             logger.exception("app.batch.embedded_step_failed")
         return worked
