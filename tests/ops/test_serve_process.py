@@ -1,0 +1,47 @@
+"""A served API process: readiness when Redis goes away, request ids in its JSON log lines."""
+
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.ops.processes import base_env, free_port, started, wait_until
+from tests.ops.proxy import TcpProxy
+
+pytestmark = pytest.mark.postgres_only
+
+
+def test_readyz_names_redis_when_it_is_unreachable(database_url: str, tmp_path: Path) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only")
+    redis_db = os.environ.get("HOGFLOWS_TEST_REDIS_DB", "15")
+    proxy = TcpProxy(6379)
+    port = free_port()
+    env = base_env(
+        DATABASE_URL=database_url,
+        REDIS_URL=f"redis://127.0.0.1:{proxy.port}/{redis_db}",
+        HOGFLOWS_QUEUE_NAME=f"hogflows-ops-{port}",
+        HOGFLOWS_LOG_JSON="true",
+    )
+    with started(["serve", "--port", str(port)], env, tmp_path / "serve.log") as serve:
+        base = f"http://127.0.0.1:{port}"
+        serve.wait_until_answers(f"{base}/_health")
+        ready = httpx.get(f"{base}/_readyz", timeout=10)
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"] == {"database": "ok", "redis": "ok"}
+
+        response = httpx.get(f"{base}/api/projects/1/hog_flows/", headers={"X-Request-ID": "trace-me-1"})
+        assert response.status_code == 401
+        assert response.headers["x-request-id"] == "trace-me-1"
+        line = serve.wait_for_line(lambda line: line.get("request_id") == "trace-me-1")
+        assert line["route"] == "/api/projects/{team_id}/hog_flows/" and line["status"] == 401
+
+        proxy.close()
+        unready = wait_until(lambda: (r := httpx.get(f"{base}/_readyz", timeout=10)).status_code == 503 and r)
+        body = unready.json()
+        assert body["status"] == "unavailable"
+        assert body["checks"]["database"] == "ok"
+        assert body["checks"]["redis"].startswith("Redis is not reachable")
+        assert httpx.get(f"{base}/_health").status_code == 200
+    assert all("exception" not in line for line in serve.json_lines()), serve.log_text()
