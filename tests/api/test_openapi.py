@@ -4,6 +4,8 @@ from typing import Any
 
 import httpx
 
+from app.services.bootstrap import Tenant
+
 
 def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     while "$ref" in schema:
@@ -61,3 +63,60 @@ async def test_every_api_operation_has_request_and_response_schemas(client: http
             for code, response in success.items():
                 if code != "204":
                     assert response["content"]["application/json"]["schema"], (method, path, code)
+
+
+async def test_swagger_ui_assets_are_served_locally(client: httpx.AsyncClient) -> None:
+    page = (await client.get("/docs")).text
+    assert "cdn" not in page.lower() and "http://" not in page and "https://" not in page
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert f"/static/swagger-ui/{asset}" in page
+        response = await client.get(f"/static/swagger-ui/{asset}")
+        assert response.status_code == 200 and len(response.content) > 10_000
+
+
+async def test_bearer_scheme_errors_in_posthog_shape_and_no_422(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    assert spec["components"]["securitySchemes"]["PersonalAPIKey"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": spec["components"]["securitySchemes"]["PersonalAPIKey"]["description"],
+    }
+    assert set(spec["components"]["schemas"]["Error"]["required"]) == {"type", "code", "detail", "attr"}
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            assert "422" not in operation["responses"], (method, path)
+            if path.startswith("/api/"):
+                assert operation["security"] == [{"PersonalAPIKey": []}], (method, path)
+            else:
+                assert "security" not in operation, (method, path)
+    detail = spec["paths"]["/api/projects/{team_id}/hog_flows/{flow_id}/"]["get"]["responses"]
+    assert detail["404"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+
+
+async def test_flow_examples_are_accepted_as_they_are(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    collection = spec["paths"]["/api/environments/{team_id}/hog_flows/"]["post"]
+    detail = spec["paths"]["/api/environments/{team_id}/hog_flows/{flow_id}/"]
+    create_examples = collection["requestBody"]["content"]["application/json"]["examples"]
+    assert {"welcome", "every_action"} <= set(create_examples)
+    url = f"/api/environments/{tenant.team_id}/hog_flows/"
+    headers = {"Authorization": f"Bearer {tenant.api_key}"}
+    created = {}
+    for name, example in create_examples.items():
+        response = await client.post(url, json=example["value"], headers=headers)
+        assert response.status_code == 201, (name, response.text)
+        created[name] = response.json()["id"]
+        put = await client.put(f"{url}{created[name]}/", json=example["value"], headers=headers)
+        assert put.status_code == 200, (name, put.text)
+    types = {action["type"] for action in create_examples["every_action"]["value"]["actions"]}
+    action_config = _resolve(
+        spec,
+        _resolve(spec, collection["requestBody"]["content"]["application/json"]["schema"])["properties"]["actions"][
+            "items"
+        ],
+    )["properties"]["config"]
+    assert len(action_config["examples"]) == len(types) == 11
+    for name, example in detail["patch"]["requestBody"]["content"]["application/json"]["examples"].items():
+        response = await client.patch(f"{url}{created['welcome']}/", json=example["value"], headers=headers)
+        assert response.status_code == 200, (name, response.text)
+    assert (await client.get(f"{url}{created['welcome']}/", headers=headers)).json()["status"] == "active"
