@@ -17,5 +17,9 @@ WORKDIR /data
 RUN chown hogflows /data
 USER hogflows
 EXPOSE 8000
-# With no DATABASE_URL the service keeps its SQLite file in /data (mount a volume there).
+# Liveness of `hogflows serve` (a worker started with --metrics-port P answers /_health on P instead).
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/_health', timeout=3)"]
+# With no DATABASE_URL the service keeps its SQLite file in /data (mount a volume there). `serve` and
+# `worker` bring the schema to head at start (`--no-migrate` to leave that to a `hogflows migrate` step).
 CMD ["hogflows", "serve", "--host", "0.0.0.0", "--port", "8000"]
