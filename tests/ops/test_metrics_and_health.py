@@ -1,5 +1,8 @@
 """`/metrics`, `/_health`, `/_readyz` and request ids on the real app (embedded runner, real database)."""
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -8,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.services.bootstrap import Tenant
 from tests.api.helpers import auth, flows_url
 from tests.api.ingest_helpers import event_flow
+from tests.ops.processes import ROOT, base_env
 from tests.polling import wait_for
 
 
@@ -83,3 +87,17 @@ async def test_queue_gauges_are_sampled(client: httpx.AsyncClient) -> None:
         return "hogflows_queue_lag_seconds" in text and 'hogflows_runs{status="completed"}' in text
 
     await wait_for(sampled)
+
+
+def test_metrics_add_up_across_processes(tmp_path: Path) -> None:
+    """With PROMETHEUS_MULTIPROC_DIR, each process writes its values there and any of them serves the sum."""
+    env = base_env(PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
+    bump = "from app.observability import metrics; metrics.runs_created('manual', 2); metrics.queue_sample(7.0, {})"
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", bump], cwd=ROOT, env=env, check=True, timeout=60)
+    show = "from app.observability import metrics; print(metrics.render()[0].decode())"
+    text = subprocess.run(
+        [sys.executable, "-c", show], cwd=ROOT, env=env, check=True, timeout=60, capture_output=True, text=True
+    ).stdout
+    assert sample(text, "hogflows_runs_created_total", source="manual") == 4
+    assert sample(text, "hogflows_queue_lag_seconds") == 7

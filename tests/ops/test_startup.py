@@ -108,6 +108,9 @@ def test_the_sweeper_backs_off_while_postgresql_is_down(database_url: str, tmp_p
         unready = wait_until(lambda: (r := httpx.get(f"{base}/_readyz", timeout=10)).status_code == 503 and r)
         assert "database" in unready.json()["checks"]
         assert unready.json()["checks"]["database"] != "ok"
+        request = httpx.get(f"{base}/api/projects/1/hog_flows/", headers={"Authorization": "Bearer phx_x"}, timeout=30)
+        assert request.status_code == 503, request.text
+        assert request.json()["code"] == "service_unavailable" and request.json()["attr"] is None
         lines_then = len(serve.json_lines())
         # Over four seconds (four passes of the embedded runner) the paused loops add at most a few lines.
         deadline = time.monotonic() + 4
