@@ -51,13 +51,13 @@ async def run_hog_flow(ctx: dict[str, Any], run_id: str) -> str | None:
     try:
         return await processor.process(UUID(run_id))
     except Exception as error:
-        # Logged here with its run (arq's own line would have only the job id); the run is not lost:
-        # arq tries again after a pause, and the sweeper after the lease if arq gives up.
+        # Logged here, once, with its run (arq's line would name only the job). The run is not lost: the
+        # sweeper queues it again once its lease expires, and a database or Redis outage retries sooner.
         message = operator_error(error)
         if message is None:
             logger.exception("pickup failed", run_id=run_id)
-        else:
-            logger.error(f"pickup failed: {message}", run_id=run_id)
+            return None
+        logger.error(f"pickup failed: {message}", run_id=run_id)
         raise Retry(defer=timedelta(seconds=5 * ctx.get("job_try", 1))) from error
 
 

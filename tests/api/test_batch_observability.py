@@ -5,14 +5,13 @@ from typing import Any
 import httpx
 
 from app.services.bootstrap import Tenant
-from tests.api.batch_helpers import batch_flow, create_flow, person_filter, upsert_persons
+from tests.api.batch_helpers import batch_flow, batch_jobs_url, create_flow, person_filter, upsert_persons
 from tests.api.helpers import auth, flows_url
-from tests.api.test_batch_jobs import batch_jobs_url, post_job
 from tests.polling import wait_for
 
 
 async def _run_job(client: httpx.AsyncClient, tenant: Tenant, flow_id: str) -> str:
-    job = (await post_job(client, tenant, flow_id)).json()
+    job = (await client.post(batch_jobs_url(tenant, flow_id), json={}, headers=auth(tenant))).json()
 
     async def finished() -> bool:
         jobs = (await client.get(batch_jobs_url(tenant, flow_id), headers=auth(tenant))).json()

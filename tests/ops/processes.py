@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -112,3 +113,12 @@ def wait_until(check: Any, within: float = 60, interval: float = 0.2) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {within}s")
         time.sleep(interval)
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """The value of one sample (0 when it was never set)."""
+    for family in text_string_to_metric_families(text):
+        for found in family.samples:
+            if found.name == name and all(found.labels.get(k) == v for k, v in labels.items()):
+                return float(found.value)
+    return 0.0

@@ -6,22 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from app.services.bootstrap import Tenant
 from tests.api.helpers import auth, flows_url
 from tests.api.ingest_helpers import event_flow
-from tests.ops.processes import ROOT, base_env
+from tests.ops.processes import ROOT, base_env, sample
 from tests.polling import wait_for
-
-
-def sample(text: str, name: str, **labels: str) -> float:
-    """The value of one sample (0 when it was never set)."""
-    for family in text_string_to_metric_families(text):
-        for found in family.samples:
-            if found.name == name and all(found.labels.get(k) == v for k, v in labels.items()):
-                return float(found.value)
-    return 0.0
 
 
 async def scrape(client: httpx.AsyncClient) -> str:

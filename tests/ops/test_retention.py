@@ -89,7 +89,7 @@ async def _seed(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[str, set
 
 async def _left(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[str, set[object]]:
     async with session_scope(sessionmaker) as session:
-        runs = set((await session.execute(select(HogFlowRun.id))).scalars())
+        runs: set[object] = set((await session.execute(select(HogFlowRun.id))).scalars())
         step_runs = set((await session.execute(select(HogFlowRunStep.run_id))).scalars())
         send_runs = set((await session.execute(select(HogFlowSend.run_id))).scalars())
         assert step_runs == runs and send_runs == runs  # steps and sends went with their runs, and only they
@@ -103,7 +103,12 @@ async def _left(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[str, set
 async def test_purge_deletes_exactly_what_is_old(fresh: tuple[str, async_sessionmaker[AsyncSession]]) -> None:
     _url, sessionmaker = fresh
     kept = await _seed(sessionmaker)
-    settings = Settings(**DAYS, HOGFLOWS_RETENTION_BATCH="2")
+    settings = Settings(
+        HOGFLOWS_LOG_RETENTION_DAYS=14,
+        HOGFLOWS_METRIC_RETENTION_DAYS=90,
+        HOGFLOWS_RUN_RETENTION_DAYS=30,
+        HOGFLOWS_RETENTION_BATCH=2,
+    )
     first = await purge_step(sessionmaker, settings, NOW, max_batches=1)  # the sweeper's small steps
     assert first == {"log_entries": 2, "app_metrics": 2, "hog_flow_runs": 2}
     rest = await purge_step(sessionmaker, settings, NOW, max_batches=None)

@@ -6,9 +6,22 @@ from pathlib import Path
 import httpx
 
 from app.services.bootstrap import Tenant
-from tests.ops.processes import free_port, started
-from tests.ops.test_metrics_and_health import sample
-from tests.worker.test_runs_with_worker import create_flow, delay_flow, start_run, wait_for_status
+from tests.ops.processes import free_port, sample, started
+from tests.worker.helpers import create_flow, start_run, wait_for_status
+
+SHORT_DELAY = {
+    "name": "short delay",
+    "status": "active",
+    "actions": [
+        {"id": "trigger", "name": "trigger", "type": "trigger", "config": {"type": "schedule"}},
+        {"id": "wait", "name": "wait", "type": "delay", "config": {"delay_duration": "0.001m"}},
+        {"id": "done", "name": "done", "type": "exit", "config": {}},
+    ],
+    "edges": [
+        {"from": "trigger", "to": "wait", "type": "continue"},
+        {"from": "wait", "to": "done", "type": "continue"},
+    ],
+}
 
 
 async def test_worker_logs_json_and_serves_metrics(
@@ -21,7 +34,7 @@ async def test_worker_logs_json_and_serves_metrics(
         await asyncio.to_thread(worker.wait_for_line, lambda line: line["event"] == "worker started")
         scrape = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}")
         assert (await scrape.get("/_health")).json() == {"status": "ok"}
-        flow_id = await create_flow(queue_client, tenant, delay_flow("0.001m"))
+        flow_id = await create_flow(queue_client, tenant, SHORT_DELAY)
         run_id = await start_run(queue_client, tenant, flow_id)
         await wait_for_status(queue_client, tenant, flow_id, run_id, "completed")
         scraped = await scrape.get("/metrics")
@@ -34,7 +47,7 @@ async def test_worker_logs_json_and_serves_metrics(
     lines = worker.json_lines()  # every line is JSON, whichever library wrote it
     assert all({"event", "level", "timestamp", "logger"} <= set(line) for line in lines)
     assert any(line["event"] == "worker shutting down" for line in lines)
-    about_runs = [line for line in lines if "run_id" in line]
-    if about_runs:  # the one-line-per-pickup log names the run
-        assert any(line["run_id"] == run_id for line in about_runs)
+    pickups = [line for line in lines if "run_id" in line and "outcome" in line]
+    if pickups:  # the one-line-per-pickup log names the run
+        assert any(line["run_id"] == run_id for line in pickups), worker.log_text()
     assert all("exception" not in line for line in lines), worker.log_text()
