@@ -6,7 +6,7 @@ from pydantic import ValidationError as PydanticValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from app.db.migrate import SchemaNotAtHead
 
@@ -36,7 +36,7 @@ def operator_error(error: BaseException) -> str | None:
         return f"invalid configuration: {problems}"
     if isinstance(error, (RedisConnectionError, RedisTimeoutError)):
         return f"Redis is not reachable: {_first_line(error)}"
-    if isinstance(error, (OperationalError, InterfaceError)) or _is_connection_dbapi_error(error):
+    if _is_connection_dbapi_error(error):
         return f"PostgreSQL is not reachable: {_first_line(error.orig if isinstance(error, DBAPIError) else error)}"
     if isinstance(error, (ConnectionError, socket.gaierror, TimeoutError)):
         return f"a service is not reachable: {_first_line(error)}"
@@ -57,8 +57,11 @@ _ASYNCPG_CONNECT_ERRORS = {
 
 
 def _is_connection_dbapi_error(error: BaseException) -> bool:
+    """A lost or refused connection; not a deadlock, a lock timeout or a constraint (those are bugs or races)."""
     if not isinstance(error, DBAPIError):
         return False
+    if error.connection_invalidated:
+        return True
     original = error.orig
     cause = getattr(original, "__cause__", None)
     return any(

@@ -25,14 +25,15 @@ class Outage:
         return time.monotonic() < self._resume_at
 
     def failed(self, error: BaseException) -> float:
-        """Call from the `except` block; returns how long to pause."""
+        """Call from the `except` block; returns how long to pause (0 for a bug: no outage, no pause)."""
+        message = operator_error(error)
+        if message is None:
+            logger.exception(f"{self.what} failed")  # a bug or a race: keep its traceback, carry on
+            return 0.0
         self.failures += 1
         delay = min(self.cap_seconds, self.base_seconds * 2 ** min(self.failures - 1, 16))
         self._resume_at = time.monotonic() + delay
-        message = operator_error(error)
-        if message is None:
-            logger.exception(f"{self.what} failed", retry_in_seconds=delay)  # a bug: keep its traceback
-        elif self.failures == 1:
+        if self.failures == 1:
             logger.error(f"{self.what} paused: {message}", retry_in_seconds=delay)
         return delay
 

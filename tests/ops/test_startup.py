@@ -1,6 +1,7 @@
 """`hogflows serve`, `worker`, `migrate` and `bootstrap` as an operator starts them on PostgreSQL."""
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -88,7 +89,8 @@ def test_operator_errors_are_one_line_and_exit_non_zero(database_url: str) -> No
     assert "REDIS_URL" in str(no_redis["event"])
     redis_down = _one_error_line(run({**env, "REDIS_URL": f"redis://{closed}/0"}, "worker"))
     assert "Redis" in str(redis_down["event"])
-    postgres_down = {**env, "DATABASE_URL": f"postgresql://{closed}/x", "REDIS_URL": "redis://127.0.0.1:6379/0"}
+    redis = f"redis://127.0.0.1:6379/{os.environ.get('HOGFLOWS_TEST_REDIS_DB', '15')}"
+    postgres_down = {**env, "DATABASE_URL": f"postgresql://{closed}/x", "REDIS_URL": redis}
     assert "cannot reach the database" in str(_one_error_line(run(postgres_down, "worker"))["event"])
     assert "cannot reach the database" in str(_one_error_line(run(postgres_down, "serve"))["event"])
     bad_setting = _one_error_line(run({**env, "HOGFLOWS_SWEEP_INTERVAL": "0"}, "migrate"))
