@@ -77,13 +77,27 @@ class Settings(BaseSettings):
         default=1.0, ge=0, validation_alias="HOGFLOWS_TRIGGER_RATE_LIMIT_REFILL"
     )
     trigger_rate_limit_ttl_seconds: int = Field(default=86400, ge=1, validation_alias="HOGFLOWS_TRIGGER_RATE_LIMIT_TTL")
-    # A team's active event flows are cached in-process and re-checked on every request; this caps staleness
-    # even if a flow changed without its `updated_at` moving forward (clock skew between API processes).
+    # A team's active event flows are cached in-process; this process's own saves drop the cache at once,
+    # this bounds how long another API process's save goes unseen.
     event_flow_cache_seconds: float = Field(default=10.0, ge=0, validation_alias="HOGFLOWS_EVENT_FLOW_CACHE_SECONDS")
+    # API: how long an API process trusts a cached personal API key (its user, scopes, teams). Writes in
+    # this process drop the cache at once; other processes' writes are seen after at most this long.
+    api_auth_cache_seconds: float = Field(default=5.0, ge=0, validation_alias="HOGFLOWS_API_AUTH_CACHE_SECONDS")
+    # API: per personal API key limits, as PostHog's burst and sustained throttles (DRF rates; empty = off).
+    api_rate_limit_burst: str = Field(default="480/minute", validation_alias="HOGFLOWS_API_RATE_LIMIT_BURST")
+    api_rate_limit_sustained: str = Field(default="4800/hour", validation_alias="HOGFLOWS_API_RATE_LIMIT_SUSTAINED")
     # Compressed capture bodies may not inflate past this (gzip bombs).
     max_capture_inflated_bytes: int = Field(
         default=20 * 1024 * 1024, ge=1024, validation_alias="HOGFLOWS_MAX_CAPTURE_INFLATED_BYTES"
     )
+
+    @field_validator("api_rate_limit_burst", "api_rate_limit_sustained")
+    @classmethod
+    def _drf_rate(cls, rate: str) -> str:
+        from app.services.rate_limit import parse_rate
+
+        parse_rate("setting", rate)  # raises ValueError with the expected format
+        return rate
 
     @field_validator("database_url")
     @classmethod

@@ -5,6 +5,7 @@ FastAPI; `app.api.errors` maps them to HTTP responses.
 """
 
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -75,6 +76,19 @@ class RequestTooLarge(APIError):
     type = "invalid_request"
     code = "request_too_large"
     default_detail = "Request body is too large."
+
+
+class Throttled(APIError):
+    """DRF's `Throttled` as PostHog renders it; `wait` (rounded up) also goes into `Retry-After`."""
+
+    status_code = 429
+    type = "throttled_error"
+    code = "throttled"
+
+    def __init__(self, wait: float) -> None:
+        self.wait = max(1, math.ceil(wait))
+        unit = "second" if self.wait == 1 else "seconds"
+        super().__init__(f"Request was throttled. Expected available in {self.wait} {unit}.")
 
 
 class RawError(Exception):

@@ -1,5 +1,7 @@
 """The application factory."""
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,11 +28,15 @@ from app.api.errors import register_error_handlers
 from app.api.middleware import BodySizeLimit, OptionalTrailingSlash
 from app.api.openapi import install_docs
 from app.config import Settings, get_settings
+from app.db import json_codec
+from app.db.invalidation import relay
 from app.db.session import create_engine, create_sessionmaker
 from app.ingest.services import ingest_services
 from app.logging import configure_logging
 from app.observability import health
 from app.observability.requests import RequestContext
+from app.services.principals import PrincipalCache
+from app.services.rate_limit import MemoryRateLimiter, RedisRateLimiter, api_rates
 from app.web import mount_web
 from app.worker.embedded import EmbeddedRunner
 from app.worker.scheduling import ArqScheduler, Scheduler
@@ -41,7 +47,7 @@ TEAM_PREFIXES = ("/api/environments/{team_id}", "/api/projects/{team_id}")
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, json_output=settings.log_json)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, json_deserializer=json_codec.loads)
 
     sessionmaker = create_sessionmaker(engine)
 
@@ -50,7 +56,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with run_scheduling(settings, sessionmaker) as scheduler:
             app.state.scheduler = scheduler
             app.state.ingest = ingest_services(settings, scheduler)
-            yield
+            app.state.rate_limiter = (
+                RedisRateLimiter(scheduler.redis) if isinstance(scheduler, ArqScheduler) else MemoryRateLimiter()
+            )
+            # Other API processes drop their cached keys and flows as soon as this one commits a change.
+            relaying = asyncio.create_task(relay(scheduler.redis)) if isinstance(scheduler, ArqScheduler) else None
+            try:
+                yield
+            finally:
+                if relaying is not None:
+                    relaying.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await relaying
         await engine.dispose()
 
     app = FastAPI(
@@ -67,6 +84,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker
+    # GET and HEAD read without BEGIN/COMMIT (two round-trips fewer); a write they make commits by itself.
+    app.state.read_sessionmaker = (
+        sessionmaker
+        if settings.is_sqlite
+        else create_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+    )
+    app.state.principals = PrincipalCache(settings.api_auth_cache_seconds)
+    app.state.api_rates = api_rates(settings)
     register_error_handlers(app)
     health.register_unavailable_handlers(app)
     app.include_router(health.router)

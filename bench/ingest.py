@@ -1,56 +1,54 @@
-"""Ingestion throughput: PostHog batches through `/batch/` with 10, 100 and 1,000 active event flows.
+"""Ingestion throughput over HTTP with 10, 100 and 1,000 active event flows.
 
-    .venv/bin/python bench/ingest.py [--events 1000] [--batch 50] [--concurrency 4] [--flows 10,100,1000]
-                                     [--database-url postgresql://127.0.0.1/test]
+    .venv/bin/python bench/ingest.py [--events 1000] [--batch 50] [--connections 4] [--repeats 3]
+                                     [--flows 10,100,1000] [--flow-names 100]
+                                     [--database-url postgresql+asyncpg://127.0.0.1:5432/test]
+                                     [--redis-url redis://127.0.0.1:6379/8]
 
-Each flow count gets a team of its own in a fresh PostgreSQL database. Flow i triggers on
-`signed_up` when the event's `source` is `i % 10` and the person's plan is `pro`, so every event
-runs all N trigger filters and starts N/10 runs. Events come from 1,000 persons and carry `$set`,
-so person upserts are part of the cost. The app is driven in-process through ASGI; runs are created
-(one INSERT per request) but not executed, and the rate limit is lifted so every match becomes a run.
+One `hogflows` API process (uvicorn, PostgreSQL + Redis as in production; runs are queued on a queue
+of the bench's own that no worker reads) and one team per flow count. Flow i triggers on the event
+`event_<i % flow-names>` when the event's `source` is `i // 100` and the person's plan is `pro`.
+Events are spread over 10 names (`event_0` … `event_9`) with `source` 0, from 1,000 persons that
+carry `$set`, so person upserts are part of the cost; every event starts exactly one run at every
+flow count. With the default 100 flow names an event names 1, 1 and 10 flows at 10, 100 and 1,000
+flows; `--flow-names 10` puts every flow on the events' 10 names (100 flows named per event at 1,000).
+The trigger rate limit is lifted so every match becomes a run.
 
-Prints events/s and runs created/s per flow count, and their ratio to the 10-flow figure measured
-in the same run (the baseline), plus SQL statements per request.
+Batches of `--batch` events go to `/batch/` over `--connections` keep-alive connections. Flow counts
+are measured interleaved, `--repeats` times; prints events/s (median, min-max) per flow count and the
+ratio of medians to the first flow count's, the baseline measured in the same run.
 """
 
 import argparse
 import asyncio
+import json
+import os
+import signal
+import statistics
 import sys
 import time
 import uuid
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import httpx
-from sqlalchemy import event, text
-
-from app.config import Settings
 from app.db.migrate import upgrade_to_head
 from app.db.models import Team, User
 from app.db.scratch import scratch_database
 from app.db.session import create_engine, create_sessionmaker, session_scope
-from app.ingest.services import ingest_services
-from app.main import create_app
 from app.schemas.hog_flow import HogFlowCreate
 from app.services.bootstrap import Tenant, bootstrap_tenant
 from app.services.hog_flows import create_flow
+from bench.api import clear_queue
+from bench.http_load import Connection, free_port, start_server, wait_ready
 
 PERSONS = 1000
 
 
-class NoScheduler:
-    """Runs are created but not handed to workers: this measures the capture path alone."""
-
-    async def schedule(self, run_id: uuid.UUID, pickups: int, when: datetime) -> None:
-        return None
-
-
-def flow_payload(index: int) -> dict[str, Any]:
+def flow_payload(index: int, flow_names: int) -> dict[str, Any]:
     properties = [
-        {"key": "source", "type": "event", "value": str(index % 10), "operator": "exact"},
+        {"key": "source", "type": "event", "value": str(index // 100), "operator": "exact"},
         {"key": "plan", "type": "person", "value": "pro", "operator": "exact"},
     ]
     return {
@@ -63,7 +61,10 @@ def flow_payload(index: int) -> dict[str, Any]:
                 "type": "trigger",
                 "config": {
                     "type": "event",
-                    "filters": {"events": [{"id": "signed_up", "type": "events"}], "properties": properties},
+                    "filters": {
+                        "events": [{"id": f"event_{index % flow_names}", "type": "events"}],
+                        "properties": properties,
+                    },
                 },
             },
             {"id": "done", "name": "done", "type": "exit", "config": {}},
@@ -72,112 +73,128 @@ def flow_payload(index: int) -> dict[str, Any]:
     }
 
 
-async def make_team(sessionmaker: Any, flows: int) -> Tenant:
-    async with session_scope(sessionmaker) as session:
-        tenant = await bootstrap_tenant(session)
-        team = await session.get(Team, tenant.team_id)
-        user = await session.get(User, tenant.user_id)
-        assert team is not None and user is not None
-        for index in range(flows):
-            await create_flow(session, team, user, HogFlowCreate.model_validate(flow_payload(index)))
-    return tenant
+async def make_teams(url: str, counts: list[int], flow_names: int) -> dict[int, Tenant]:
+    engine = create_engine(url)
+    await upgrade_to_head(engine)
+    tenants = {}
+    for flows in counts:
+        started = time.perf_counter()
+        async with session_scope(create_sessionmaker(engine)) as session:
+            tenant = await bootstrap_tenant(session)
+            team = await session.get(Team, tenant.team_id)
+            user = await session.get(User, tenant.user_id)
+            assert team is not None and user is not None
+            for index in range(flows):
+                await create_flow(session, team, user, HogFlowCreate.model_validate(flow_payload(index, flow_names)))
+        tenants[flows] = tenant
+        print(f"  {flows} flows created in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    await engine.dispose()
+    return tenants
 
 
-def batches(token: str, events: int, size: int) -> list[dict[str, Any]]:
+def batches(token: str, events: int, size: int) -> list[bytes]:
     bodies = []
     for start in range(0, events, size):
         batch = [
             {
-                "event": "signed_up",
+                "event": f"event_{n % 10}",
                 "distinct_id": f"person-{n % PERSONS}",
-                "properties": {"source": str(n % 10), "$set": {"plan": "pro"}},
+                "properties": {"source": "0", "$set": {"plan": "pro"}},
             }
             for n in range(start, min(start + size, events))
         ]
-        bodies.append({"api_key": token, "batch": batch})
+        bodies.append(json.dumps({"api_key": token, "batch": batch}).encode())
     return bodies
 
 
-async def measure(app: Any, engine: Any, tenant: Tenant, args: argparse.Namespace) -> dict[str, float]:
-    statements = 0
+async def measure(port: int, bodies: list[bytes], connections: int) -> float:
+    """Events per second for sending every body once over `connections` connections."""
+    queue = list(reversed(bodies))
+    events = sum(body.count(b'"event"') for body in bodies)
 
-    def count(*_: Any) -> None:
-        nonlocal statements
-        statements += 1
+    async def worker() -> None:
+        connection = await Connection.open(port)
+        try:
+            while queue:
+                body = queue.pop()
+                status, answer = await connection.request("POST", "/batch/", {"Content-Type": "application/json"}, body)
+                if status != 200:
+                    raise RuntimeError(f"/batch/ answered {status}: {answer[:300]!r}")
+        finally:
+            connection.close()
 
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
-        warmup = batches(tenant.project_token, args.batch, args.batch)[0]
-        assert (await client.post("/batch/", json=warmup)).status_code == 200
-        async with session_scope(app.state.sessionmaker) as session:
-            before = await session.scalar(text("SELECT count(*) FROM hog_flow_runs"))
-        bodies = batches(tenant.project_token, args.events, args.batch)
-        semaphore = asyncio.Semaphore(args.concurrency)
-
-        async def send(body: dict[str, Any]) -> None:
-            async with semaphore:
-                response = await client.post("/batch/", json=body)
-                assert response.status_code == 200, response.text
-
-        event.listen(engine.sync_engine, "before_cursor_execute", count)
-        started = time.perf_counter()
-        await asyncio.gather(*(send(body) for body in bodies))
-        elapsed = time.perf_counter() - started
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
-        async with session_scope(app.state.sessionmaker) as session:
-            after = await session.scalar(text("SELECT count(*) FROM hog_flow_runs"))
-    runs = int(after or 0) - int(before or 0)
-    return {
-        "seconds": elapsed,
-        "events_per_s": args.events / elapsed,
-        "runs": runs,
-        "runs_per_s": runs / elapsed,
-        "statements_per_request": statements / len(bodies),
-    }
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return events / (time.perf_counter() - started)
 
 
 async def main(args: argparse.Namespace) -> None:
     async with scratch_database(args.database_url, "hogflows_bench") as url:
-        await run(args, url)
+        tenants = await make_teams(url, args.flows, args.flow_names)
+        queue = f"hogflows:bench:{uuid.uuid4().hex[:8]}"
+        port = free_port()
+        env = {
+            "DATABASE_URL": url,
+            "REDIS_URL": args.redis_url,
+            "HOGFLOWS_QUEUE_NAME": queue,
+            "HOGFLOWS_LOG_LEVEL": "WARNING",
+            "HOGFLOWS_TRIGGER_RATE_LIMIT_BUCKET": str(10**9),
+        }
+        server = start_server("app.main:create_app", port, env)
+        try:
+            await run(args, tenants, port, server.pid)
+        finally:
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=30)
+            await clear_queue(args.redis_url, queue)
 
 
-async def run(args: argparse.Namespace, url: str) -> None:
-    setup_engine = create_engine(url)
-    await upgrade_to_head(setup_engine)
-    setup_sessions = create_sessionmaker(setup_engine)
-    # REDIS_URL=None: runs are only created, never queued, whatever the environment says.
-    settings = Settings(
-        DATABASE_URL=url, REDIS_URL=None, HOGFLOWS_TRIGGER_RATE_LIMIT_BUCKET=10**9, HOGFLOWS_LOG_LEVEL="WARNING"
+async def run(args: argparse.Namespace, tenants: dict[int, Tenant], port: int, pid: int) -> None:
+    first = tenants[args.flows[0]]
+    await wait_ready(
+        port, f"/api/environments/{first.team_id}/hog_flows/", {"Authorization": f"Bearer {first.api_key}"}
     )
-    app = create_app(settings)
-    scheduler = NoScheduler()
-    app.state.scheduler = scheduler
-    app.state.ingest = ingest_services(settings, scheduler)
-    results: dict[int, dict[str, float]] = {}
-    for flows in args.flows:
-        setup_started = time.perf_counter()
-        tenant = await make_team(setup_sessions, flows)
-        setup = time.perf_counter() - setup_started
-        results[flows] = await measure(app, app.state.engine, tenant, args)
-        print(f"  {flows} flows created in {setup:.1f} s; measured", file=sys.stderr)
-    await app.state.engine.dispose()
-    await setup_engine.dispose()
-    baseline = results[args.flows[0]]
-    print(f"{args.events} events per flow count, batches of {args.batch}, {args.concurrency} requests at once")
-    print(f"{'flows':>6} {'events/s':>10} {'ratio':>7} {'runs':>7} {'runs/s':>10} {'ratio':>7} {'SQL/request':>12}")
-    for flows, result in results.items():
+    bodies = {flows: batches(tenant.project_token, args.events, args.batch) for flows, tenant in tenants.items()}
+    for flows in args.flows:  # warm-up: persons exist, caches are loaded
+        await measure(port, bodies[flows][:4], args.connections)
+    if args.profile:
+        for flows in args.flows:
+            command = ["py-spy", "record", "-p", str(pid), "-d", "5", "-f", "raw", "-o", f"{args.profile}-{flows}.txt"]
+            spy = await asyncio.create_subprocess_exec(*command)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                await measure(port, bodies[flows], args.connections)
+            await spy.wait()
+    results: dict[int, list[float]] = {flows: [] for flows in args.flows}
+    for repeat in range(args.repeats):
+        for flows in args.flows:
+            results[flows].append(await measure(port, bodies[flows], args.connections))
+        print(f"  repeat {repeat + 1}/{args.repeats} done", file=sys.stderr)
+    baseline = statistics.median(results[args.flows[0]])
+    print(
+        f"{args.events} events per measurement in batches of {args.batch} over {args.connections} connections,",
+        f"events over 10 names, flows over {args.flow_names} names, medians of {args.repeats} interleaved repeats",
+    )
+    print(f"{'flows':>6} {'events/s':>10} {'min-max':>15} {'ratio':>7}")
+    for flows, values in results.items():
+        spread = f"{min(values):,.0f}-{max(values):,.0f}"
         print(
-            f"{flows:>6} {result['events_per_s']:>10,.0f} {result['events_per_s'] / baseline['events_per_s']:>7.3f}"
-            f" {int(result['runs']):>7} {result['runs_per_s']:>10,.0f}"
-            f" {result['runs_per_s'] / baseline['runs_per_s']:>7.2f} {result['statements_per_request']:>12.1f}"
+            f"{flows:>6} {statistics.median(values):>10,.0f} {spread:>15} {statistics.median(values) / baseline:>7.2f}"
         )
-    print(f"(ratios against {args.flows[0]} flows, the baseline measured in this run)")
+    print(f"(ratios against {args.flows[0]} flows, measured in this run)")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=50)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--flows", type=lambda value: [int(part) for part in value.split(",")], default=[10, 100, 1000])
+    parser.add_argument("--flow-names", type=int, default=100)
+    parser.add_argument(
+        "--profile", help="also write py-spy profiles of the server to PREFIX-<flows>.txt (needs py-spy on PATH)"
+    )
     parser.add_argument("--database-url", default="postgresql+asyncpg://127.0.0.1:5432/test")
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/8"))
     asyncio.run(main(parser.parse_args()))

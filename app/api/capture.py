@@ -50,11 +50,12 @@ async def capture(request: Request, background: BackgroundTasks) -> Response:
         if not decoded.token:
             raise missing_token()
         async with session_scope(request.app.state.sessionmaker) as session:
-            team = await TenancyRepository(session).get_team_by_token(decoded.token)
+            services = request.app.state.ingest
+            team = await services.teams.get(TenancyRepository(session), decoded.token)
             if team is None:
                 raise invalid_token()
             events = [normalize_event(raw, sent_at=decoded.sent_at, now=now) for raw in decoded.events]
-            run_ids = await ingest_events(session, team, events, request.app.state.ingest, now)
+            run_ids = await ingest_events(session, team, events, services, now)
     except CaptureError as error:
         return _error(request, error)
     if run_ids:

@@ -8,19 +8,25 @@ from uuid import UUID
 from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.api.errors import AuthenticationFailed, NotAuthenticated, NotFound, PermissionDenied
+from app.api.errors import AuthenticationFailed, NotAuthenticated, NotFound, PermissionDenied, Throttled
 from app.config import Settings
 from app.db.models import HogFlow as HogFlowModel
-from app.db.models import PersonalAPIKey, Team, User
+from app.db.models import OrganizationMembership, PersonalAPIKey, Team, User
 from app.db.repositories.tenancy import TenancyRepository
 from app.db.session import session_scope
 from app.services import hog_flows as flows
 from app.services.api_keys import hash_key, scope_satisfied
+from app.services.principals import Principal, PrincipalCache, load_principal
+from app.services.rate_limit import Rate, RateLimiter
 
 
 async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request; committed before the response is sent, rolled back on error."""
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    """One session per request; committed before the response is sent, rolled back on error.
+    Reads (GET, HEAD) run outside a transaction on PostgreSQL: each statement sees what is committed."""
+    state = request.app.state
+    sessionmaker: async_sessionmaker[AsyncSession] = (
+        state.read_sessionmaker if request.method in ("GET", "HEAD") else state.sessionmaker
+    )
     async with session_scope(sessionmaker) as session:
         yield session
 
@@ -28,7 +34,7 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
 DBSession = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -40,6 +46,7 @@ AppSettings = Annotated[Settings, Depends(get_app_settings)]
 class Authenticated:
     user: User
     key: PersonalAPIKey
+    principal: Principal
 
 
 @dataclass(frozen=True)
@@ -76,18 +83,42 @@ async def authenticate(request: Request, session: DBSession) -> Authenticated:
     if found is None:
         raise NotAuthenticated()
     key_value, source = found
-    return await authenticate_key_hash(session, hash_key(key_value), source)
+    key_hash = hash_key(key_value)
+    auth = await authenticate_key_hash(session, key_hash, source, request.app.state.principals)
+    await _throttle(request, key_hash)
+    return auth
 
 
-async def authenticate_key_hash(session: AsyncSession, secure_value: str, source: str) -> Authenticated:
-    """The key with this stored hash and its active user (the web page's session holds only the hash)."""
+async def authenticate_key_hash(
+    session: AsyncSession, secure_value: str, source: str, principals: PrincipalCache | None = None
+) -> Authenticated:
+    """The key with this stored hash and its active user (the web page's session holds only the hash).
+    With `principals`, what the key gives access to comes from that cache (app/services/principals.py)."""
     repo = TenancyRepository(session)
-    match = await repo.get_key_with_user(secure_value)
-    if match is None or not match[1].is_active:
+    if principals is not None:
+        principal = await principals.get(repo, secure_value)
+    else:
+        principal = await load_principal(repo, secure_value)
+    if principal is None or not principal.user.is_active:
         raise AuthenticationFailed(f"Personal API key found in request {source} is invalid.")
-    key, user = match
-    repo.touch_key(key)
-    return Authenticated(user=user, key=key)
+    used_at = await repo.touch_key(principal.key)
+    if used_at is not None and principals is not None:
+        principals.key_used(principal, used_at)
+    # Cached objects are shared between requests: each request works on copies in its own session.
+    user = await session.merge(principal.user, load=False)
+    return Authenticated(user=user, key=principal.key, principal=principal)
+
+
+async def _throttle(request: Request, key_hash: str) -> None:
+    """Per key, right after authentication (PostHog checks permissions first, so there a refused request
+    costs nothing; here it counts). See app/services/rate_limit.py."""
+    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    rates: list[Rate] = request.app.state.api_rates
+    if limiter is None or not rates:
+        return
+    wait = await limiter.hit(key_hash.removeprefix("sha256$"), rates)
+    if wait is not None:
+        raise Throttled(wait)
 
 
 def _parse_team_id(raw: str, user: User) -> int:
@@ -120,8 +151,9 @@ async def authorize_team(
     key = auth.key
     if key.scopes is not None and not scope_satisfied(key.scopes, required_scope):
         raise PermissionDenied(f"API key missing required scope '{required_scope}'")
-    repo = TenancyRepository(session)
-    team = await repo.get_team(_parse_team_id(raw_team_id, auth.user))
+    principal = auth.principal
+    requested = _parse_team_id(raw_team_id, auth.user)
+    team = principal.teams.get(requested) or await TenancyRepository(session).get_team(requested)
     if team is None:
         raise NotFound("Project not found.")
     if key.scoped_teams is not None and team.id not in key.scoped_teams:
@@ -130,20 +162,20 @@ async def authorize_team(
         raise PermissionDenied(
             f"API key does not have access to the requested organization: ID {team.organization_id}."
         )
-    membership = await repo.get_membership(auth.user.id, team.organization_id)
-    if membership is None:
+    level = principal.levels.get(team.organization_id)
+    if level is None:
         raise PermissionDenied("You don't have access to the project.")
-    organization = await repo.get_organization(team.organization_id)
+    organization = principal.organizations.get(team.organization_id)
     if (
         organization is not None
         and not organization.members_can_use_personal_api_keys
-        and membership.level < membership.ADMIN
+        and level < OrganizationMembership.ADMIN
     ):
         raise PermissionDenied(
             f"Organization '{organization.name}' does not allow using personal API keys. "
             "Contact an admin to enable personal API keys for this organization."
         )
-    return AuthorizedTeam(team=team, user=auth.user, key=key)
+    return AuthorizedTeam(team=await session.merge(team, load=False), user=auth.user, key=key)
 
 
 ReadTeam = Annotated[AuthorizedTeam, Depends(team_with_scope("hog_flow:read"))]

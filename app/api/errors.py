@@ -23,6 +23,7 @@ from app.errors import (
     PermissionDenied,
     RawError,
     RequestTooLarge,
+    Throttled,
     ValidationError,
     drf_error_from_pydantic,
     join_attr,
@@ -39,6 +40,7 @@ __all__ = [
     "PermissionDenied",
     "RawError",
     "RequestTooLarge",
+    "Throttled",
     "ValidationError",
     "drf_error_from_pydantic",
     "join_attr",
@@ -87,6 +89,8 @@ def _response(status_code: int, body: Any, headers: dict[str, str] | None = None
 async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, APIError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    if isinstance(exc, Throttled):
+        headers = {"Retry-After": str(exc.wait)}
     return _response(exc.status_code, exc.body(), headers)
 
 

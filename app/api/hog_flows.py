@@ -11,7 +11,7 @@ from app.api.deps import DBSession, ReadableFlow, ReadTeam, WritableFlow, WriteT
 from app.api.errors import ValidationError
 from app.api.pagination import Pagination
 from app.db.repositories.hog_flow import HogFlowListFilters, HogFlowRepository
-from app.schemas.hog_flow import HogFlow, HogFlowCreate, HogFlowMinimal, HogFlowPage, HogFlowStatus, HogFlowWrite
+from app.schemas.hog_flow import HogFlow, HogFlowCreate, HogFlowPage, HogFlowStatus, HogFlowWrite
 from app.services import hog_flows as service
 
 router = APIRouter(prefix="/hog_flows", tags=["hog_flows"])
@@ -59,8 +59,8 @@ async def list_hog_flows(
     )
     count, flows = await HogFlowRepository(session).list(ctx.team.id, filters, limit=page.limit, offset=page.offset)
     next_url, previous_url = page.links(count)
-    results = [HogFlowMinimal.model_validate(flow) for flow in flows]
-    return {"count": count, "next": next_url, "previous": previous_url, "results": results}
+    # The ORM rows as they are: the response model validates them once (from attributes) and dumps them.
+    return {"count": count, "next": next_url, "previous": previous_url, "results": flows}
 
 
 @router.post(

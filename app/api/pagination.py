@@ -40,7 +40,8 @@ class Page:
         return next_url, previous_url
 
 
-def page_params(
+# Async so FastAPI calls it on the loop: a plain `def` dependency costs a hop to the thread pool per request.
+async def page_params(
     request: Request,
     limit: Annotated[str | None, Query(description="Number of results per page (default 100).")] = None,
     offset: Annotated[str | None, Query(description="Index of the first result.")] = None,

@@ -3,7 +3,9 @@
 For one request's events of one team, in order:
 
 1. person processing (`$set`, `$set_once`, `$identify`, `$create_alias`);
-2. for each event x active event-triggered flow: the trigger filter (`filtered`, `filtering_failed`);
+2. for each event x active event-triggered flow that names the event (or matches any event; the index in
+   app/ingest/flows.py): the trigger filter (`filtered`, `filtering_failed`); events a flow does not
+   name count as `filtered` for it without being evaluated;
 3. trigger masking (`masked`; fails closed when the store is unavailable);
 4. the per-flow token bucket (`rate_limited` plus a warn log; fails open);
 5. a queued run per survivor (`triggered`), its state per §2.3 with the event frozen in `state.event`.
@@ -34,10 +36,11 @@ from app.engine.invocation import initial_state
 from app.engine.records import LogRecord, MetricRecord
 from app.filters import build_filter_globals, evaluate_filters
 from app.ingest.events import IncomingEvent, event_globals
-from app.ingest.flows import EventFlow, EventFlowCache
+from app.ingest.flows import EventFlow, EventFlowCache, FlowIndex
 from app.ingest.masking import mask_digest, masking_store_key, masking_threshold, masking_ttl, passes
 from app.ingest.persons import apply_person_updates
 from app.ingest.stores import CounterIncrement, TokenBucket, TriggerStore
+from app.ingest.teams import TeamTokenCache
 from app.observability import metrics
 
 # Filters are CPU work on the event loop: hand control back this often so other requests keep moving.
@@ -50,6 +53,7 @@ class IngestServices:
 
     store: TriggerStore
     flows: EventFlowCache
+    teams: TeamTokenCache
     bucket: TokenBucket
     site_url: str
 
@@ -136,7 +140,7 @@ async def ingest_events(
 async def _match(
     team: Team,
     events: Sequence[IncomingEvent],
-    flows: Sequence[EventFlow],
+    flows: FlowIndex,
     persons: dict[str, Person],
     store: TriggerStore,
     project: str,
@@ -144,6 +148,7 @@ async def _match(
 ) -> list[_Candidate]:
     groups = await _group_indexes(team.id, events, store)
     candidates: list[_Candidate] = []
+    evaluated: Counter[UUID] = Counter()
     last_yield = time.perf_counter()
     for event in events:
         person = persons.get(event.distinct_id) if event.process_person else None
@@ -155,7 +160,8 @@ async def _match(
             if kind in groups
         }
         filter_globals = build_filter_globals(frozen, filter_person, event_groups)
-        for flow in flows:
+        for flow in flows.for_event(event.event):
+            evaluated[flow.id] += 1
             result = evaluate_filters(flow.filters, filter_globals)
             if result.matched:
                 candidates.append(_Candidate(flow, event, frozen, person))
@@ -167,6 +173,9 @@ async def _match(
         if time.perf_counter() - last_yield > _YIELD_EVERY_SECONDS:
             await asyncio.sleep(0)
             last_yield = time.perf_counter()
+    # Events a flow's trigger does not name were not evaluated: they count as `filtered`, as they would be.
+    for flow in flows.flows:
+        records.count(flow, "filtered", amount=len(events) - evaluated[flow.id])
     return candidates
 
 

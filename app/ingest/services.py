@@ -5,6 +5,7 @@ from app.ingest.flows import EventFlowCache
 from app.ingest.pipeline import IngestServices
 from app.ingest.redis_store import RedisTriggerStore
 from app.ingest.stores import MemoryTriggerStore, TokenBucket, TriggerStore
+from app.ingest.teams import TeamTokenCache
 from app.worker.scheduling import ArqScheduler, Scheduler
 
 
@@ -17,6 +18,7 @@ def ingest_services(settings: Settings, scheduler: Scheduler) -> IngestServices:
     return IngestServices(
         store=store,
         flows=EventFlowCache(settings.event_flow_cache_seconds),
+        teams=TeamTokenCache(settings.api_auth_cache_seconds),
         bucket=TokenBucket(
             size=settings.trigger_rate_limit_bucket_size,
             refill_per_second=settings.trigger_rate_limit_refill_per_second,

@@ -10,7 +10,7 @@ from uuid import UUID
 from sqlalchemy import Select, delete, func, select, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from app.db.models import HogFlow
 
@@ -32,7 +32,7 @@ class HogFlowRepository:
         self.session = session
 
     def _team_query(self, team_id: int) -> Select[HogFlow]:
-        return select(HogFlow).where(HogFlow.team_id == team_id).options(selectinload(HogFlow.created_by))
+        return select(HogFlow).where(HogFlow.team_id == team_id).options(joinedload(HogFlow.created_by))
 
     async def get(self, team_id: int, flow_id: UUID) -> HogFlow | None:
         statement = self._team_query(team_id).where(HogFlow.id == flow_id)

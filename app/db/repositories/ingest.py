@@ -17,14 +17,6 @@ EVENT_TRIGGER = {"type": "event"}
 
 
 @dataclass(frozen=True)
-class FlowsStamp:
-    """Changes whenever a team's flows change: a flow added, deleted, or saved (saving bumps `updated_at`)."""
-
-    count: int
-    last_updated_at: datetime | None
-
-
-@dataclass(frozen=True)
 class NewRun:
     """A run to insert; the id is chosen by the caller so logs can name it before the insert."""
 
@@ -42,12 +34,6 @@ class IngestRepository:
 
     def _is_postgresql(self) -> bool:
         return self.session.get_bind().dialect.name == "postgresql"
-
-    async def flows_stamp(self, team_id: int) -> FlowsStamp:
-        """Cheap (index-only on `team_id, updated_at`), so a cache can be checked on every request."""
-        statement = select(func.count(), func.max(HogFlow.updated_at)).where(HogFlow.team_id == team_id)
-        count, last = (await self.session.execute(statement)).one()
-        return FlowsStamp(int(count or 0), last)
 
     async def active_event_flows(self, team_id: int) -> Sequence[HogFlow]:
         """Active flows of the team whose trigger is an event (GIN containment on PostgreSQL)."""

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
@@ -27,10 +27,29 @@ class TenancyRepository:
         row = (await self.session.execute(statement)).first()
         return (row[0], row[1]) if row else None
 
-    def touch_key(self, key: PersonalAPIKey, now: datetime | None = None) -> None:
+    async def memberships_with_teams(self, user_id: int) -> list[tuple[int, Organization, Team | None]]:
+        """Each organization the user belongs to (membership level, organization) with each of its teams."""
+        statement = (
+            select(OrganizationMembership.level, Organization, Team)
+            .join(Organization, Organization.id == OrganizationMembership.organization_id)
+            .outerjoin(Team, Team.organization_id == Organization.id)
+            .where(OrganizationMembership.user_id == user_id)
+        )
+        return [(row[0], row[1], row[2]) for row in (await self.session.execute(statement)).all()]
+
+    async def touch_key(self, key: PersonalAPIKey, now: datetime | None = None) -> datetime | None:
+        """Record use at most hourly; returns the new `last_used_at` when it was written."""
         now = now or utcnow()
-        if key.last_used_at is None or now - key.last_used_at >= _LAST_USED_RESOLUTION:
-            key.last_used_at = now
+        if key.last_used_at is not None and now - key.last_used_at < _LAST_USED_RESOLUTION:
+            return None
+        statement = (
+            update(PersonalAPIKey)
+            .where(PersonalAPIKey.id == key.id)
+            .values(last_used_at=now)
+            .execution_options(cache_neutral=True, synchronize_session=False)
+        )
+        await self.session.execute(statement)
+        return now
 
     async def get_team(self, team_id: int) -> Team | None:
         return await self.session.get(Team, team_id)
