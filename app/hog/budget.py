@@ -15,7 +15,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 from app.hog.errors import HogTimeoutError
 from app.hog.limits import Limits
@@ -61,5 +61,3 @@ async def offload(seconds: float, fn: Callable[P, T], *args: P.args, **kwargs: P
             return fn(*args, **kwargs)
 
     return await asyncio.to_thread(call)
-
-

@@ -1,10 +1,10 @@
 """A cheap scan of Hog source before `hogql-parser` (C++/ANTLR) sees it.
 
 The parser's time grows quadratically or worse with nesting and with chains, and deep enough input
-overflows its C++ stack and kills the process (measured on 1.3.88: `x -> ` ×10,000, `f'{` ×6,400,
-`true ? 1 :` ×4,900, `event[1]` ×9,500, `1+1+…` ×15,000 terms). Parse time, measured on one core:
-`{event.a.a…}` 32 segments 28 ms, 48 segments 63 ms, 700 segments 14 s; `not` ×48 0.5 s on a cold
-parser; 256 `+` terms 60 ms, 512 terms 0.3–0.5 s. So one linear pass measures, per source:
+overflows its C++ stack and kills the process (measured on 1.3.88: `x -> ` x 10,000, `f'{` x 6,400,
+`true ? 1 :` x 4,900, `event[1]` x 9,500, `1+1+…` x 15,000 terms). Parse time, measured on one core:
+`{event.a.a…}` 32 segments 28 ms, 48 segments 63 ms, 700 segments 14 s; `not` x 48 0.5 s on a cold
+parser; 256 `+` terms 60 ms, 512 terms 0.3-0.5 s. So one linear pass measures, per source:
 
 1. `depth`: open brackets `( [ {`, f-strings and their `{…}` placeholders, plus the prefix operators
    that nest what follows them (`not`, lambda `->`, ternary `?`) in the expression still open;
@@ -20,6 +20,7 @@ count a `?` or `-` that is not an operator, never the reverse. Sources past a ha
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 __all__ = ["HARD", "SMALL", "Bounds", "Scan", "scan"]
@@ -31,7 +32,7 @@ class Bounds:
     depth: int
     operators: int
     chain: int
-    # Brackets, placeholders, operators and accesses in the whole source: parse time is about 0.3–0.7 ms
+    # Brackets, placeholders, operators and accesses in the whole source: parse time is about 0.3-0.7 ms
     # per token with member chains or calls, so this bounds the time of a flat but long source.
     tokens: int
 
@@ -186,10 +187,8 @@ class _Scanner:
         if len(self.src) > HARD.size:
             self.result.violation, self.result.offset = "size", HARD.size
             return self.result
-        try:
+        with contextlib.suppress(_Stop):
             self._loop()
-        except _Stop:
-            pass
         return self.result
 
     def _loop(self) -> None:
