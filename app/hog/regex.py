@@ -2,9 +2,9 @@
 
 RE2 (`google-re2`) runs in time linear in the text for a given pattern: no pattern can backtrack
 catastrophically, and RE2 syntax is what Hog regexes mean (hog.md §5.5; backreferences and lookaround
-are syntax errors there too). Linear is not free: the worst case is about `len(text) × program size`
+are syntax errors there too). Linear is not free: the worst case is about `len(text) x program size`
 steps (measured: a 1 MB text against a 1,000-instruction pattern, 4 s), and one RE2 call cannot be
-interrupted by the VM's clock. So a call whose `len(text) × programsize` exceeds
+interrupted by the VM's clock. So a call whose `len(text) x programsize` exceeds
 `Limits.regex_work_budget` fails with a clear error before it starts.
 
 Matching needs no captures (`never_capture`, the DFA alone); `extractRegex` uses a second, capturing
@@ -49,9 +49,7 @@ def _check_work(ctx: Any, compiled: Any, pattern: str, text: str) -> None:
     limits = getattr(ctx, "limits", None)
     budget = int(getattr(limits, "regex_work_budget", _DEFAULT_WORK_BUDGET))
     if len(text) * max(1, compiled.programsize) > budget:
-        raise HogVMError(
-            f"Regular expression {pattern!r} is too complex for an input of {len(text)} characters"
-        )
+        raise HogVMError(f"Regular expression {pattern!r} is too complex for an input of {len(text)} characters")
 
 
 def regex_search(ctx: Any, pattern: str, text: str, case_insensitive: bool) -> bool:
