@@ -28,7 +28,8 @@ from urllib.parse import parse_qs
 
 from app.db.base import uuid7
 from app.engine.templates import get_template
-from app.hog import execute, from_hog_value
+from app.hog import Limits, execute, from_hog_value
+from app.hog.budget import bounded
 from app.hog.templates import compile_template
 from app.ingest.events import MAX_DISTINCT_ID, iso_timestamp
 from app.ingest.sanitize import UnstorableValue, storable
@@ -37,6 +38,10 @@ WEBHOOK_TRIGGER_TYPES = frozenset({"webhook", "manual", "tracking_pixel", "sched
 PIXEL_TEMPLATE = "template-source-webhook-pixel"
 WEBHOOK_TEMPLATE = "template-source-webhook"
 PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
+# An unauthenticated request runs these inputs: all of them together get `SOURCE_BUDGET_SECONDS`
+# (the caller runs `run_source` in a thread under that budget), and none may pause or sleep.
+SOURCE_LIMITS = Limits(timeout_s=1.0, max_async_steps=0)
+SOURCE_BUDGET_SECONDS = 1.0
 # Not kept in a run's state: credentials and forwarding details.
 _PRIVATE_HEADERS = frozenset({"authorization", "cookie", "x-forwarded-for", "x-real-ip", "forwarded"})
 
@@ -133,7 +138,7 @@ def _is_bytecode(value: Any) -> bool:
 
 def _render(compiled: Any, globals: dict[str, Any]) -> Any:
     if _is_bytecode(compiled):
-        outcome = execute(compiled, globals)
+        outcome = execute(compiled, globals, async_functions=(), limits=bounded(SOURCE_LIMITS))
         if not outcome.finished:
             raise RuntimeError("Inputs may not call async functions")
         return from_hog_value(outcome.result)
