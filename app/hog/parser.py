@@ -24,6 +24,7 @@ from app.hog.guard import scan, violation_message
 
 __all__ = [
     "HogCompileError",
+    "HogSourceLimitError",
     "HogSyntaxError",
     "parse_expr",
     "parse_program",
@@ -65,6 +66,10 @@ class HogCompileError(Exception):
 
 class HogSyntaxError(HogCompileError):
     """The parser rejected the source."""
+
+
+class HogSourceLimitError(HogSyntaxError):
+    """The source is past a safety bound of `guard.scan` (size, nesting, chains): never parsed."""
 
 
 def load_parser() -> Any:
@@ -116,7 +121,7 @@ def _run(func_name: str, text: str, source: str, shift: int) -> dict[str, Any]:
     measured = scan(source, template=func_name == "parse_full_template_string_json")
     if measured.violation is not None:
         line, column = position_of(source, measured.offset)
-        raise HogSyntaxError(violation_message(measured.violation), line, column)
+        raise HogSourceLimitError(violation_message(measured.violation), line, column)
     left = budget.remaining()
     if left is not None and left <= 0:
         raise HogSyntaxError("Could not parse Hog: the time budget of this request was used up")
