@@ -188,7 +188,10 @@ def webhook_step_flow(template: str, *, status: str = "draft") -> dict[str, Any]
             },
             {"id": "exit", "name": "exit", "type": "exit", "config": {}},
         ],
-        "edges": [{"from": "trigger", "to": "hook", "type": "continue"}, {"from": "hook", "to": "exit", "type": "continue"}],
+        "edges": [
+            {"from": "trigger", "to": "hook", "type": "continue"},
+            {"from": "hook", "to": "exit", "type": "continue"},
+        ],
     }
 
 
@@ -280,7 +283,9 @@ def test_unauthenticated_webhook_whose_inputs_sleep_is_bounded(server: Server) -
 
 def test_catastrophic_regex_in_blast_radius_is_bounded(server: Server) -> None:
     persons = f"{server.base}/api/projects/{server.attacker.project_id}/persons/"
-    batch = {"persons": [{"distinct_id": f"p{i}", "properties": {"plan": "x" * 30 if i % 2 else None}} for i in range(50)]}
+    batch = {
+        "persons": [{"distinct_id": f"p{i}", "properties": {"plan": "x" * 30 if i % 2 else None}} for i in range(50)]
+    }
     assert httpx.post(persons, json=batch, headers=server.attacker.headers, timeout=30).status_code in (200, 201)
     url = f"{server.attacker.flows(server.base)}user_blast_radius/"
     hostile = {"key": "plan", "value": "(.*){200}(.*){200}b", "operator": "regex", "type": "person"}
