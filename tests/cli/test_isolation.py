@@ -294,3 +294,13 @@ def test_catastrophic_regex_in_blast_radius_is_bounded(server: Server) -> None:
     assert response.status_code == 200, response.text
     assert response.json() == {"affected": 0, "total": 50}
     assert elapsed < 2.0
+
+
+def test_a_big_ordinary_template_is_compiled_in_a_parse_process(server: Server) -> None:
+    template = "<p>Hi {person.properties.first_name},</p>" + "<li>{event.properties.item}</li>" * 100
+    body = webhook_step_flow(template, status="active")
+    flows = server.attacker.flows(server.base)
+    response, _, _ = attack(server, lambda client: client.post(flows, json=body, headers=server.attacker.headers))
+    assert response.status_code == 201, response.text[:500]
+    compiled = response.json()["actions"][1]["config"]["inputs"]["body"]["bytecode"]["x"]
+    assert compiled[:2] == ["_H", 1]
