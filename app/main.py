@@ -1,5 +1,6 @@
 """The application factory."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,6 +29,7 @@ from app.api.openapi import install_docs
 from app.config import Settings, get_settings
 from app.db.session import create_engine, create_sessionmaker
 from app.ingest.services import ingest_services
+from app.ingest.webhooks import warm_up as warm_up_templates
 from app.logging import configure_logging
 from app.observability import health
 from app.observability.requests import RequestContext
@@ -47,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(warm_up_templates)
         async with run_scheduling(settings, sessionmaker) as scheduler:
             app.state.scheduler = scheduler
             app.state.ingest = ingest_services(settings, scheduler)

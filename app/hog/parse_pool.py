@@ -18,6 +18,9 @@ from typing import Any
 PROCESSES = 2
 # No source within the scan's hard bounds needs nearly this long (see guard.py).
 TIMEOUT_SECONDS = 5.0
+# Starting the processes (an interpreter each, importing the parser) is not parse time: on a loaded
+# machine it takes seconds, and a fresh pool waits for it before any parse is timed.
+START_TIMEOUT_SECONDS = 60.0
 
 _lock = threading.Lock()
 _pool: concurrent.futures.ProcessPoolExecutor | None = None
@@ -33,14 +36,33 @@ def _child_parse(func_name: str, text: str) -> str:
     return str(getattr(load_parser(), func_name)(text))
 
 
+def _child_ready() -> bool:
+    from app.hog.parser import load_parser
+
+    load_parser()
+    return True
+
+
 def _get_pool() -> concurrent.futures.ProcessPoolExecutor:
     global _pool
     with _lock:
         if _pool is None:
-            _pool = concurrent.futures.ProcessPoolExecutor(
+            pool = concurrent.futures.ProcessPoolExecutor(
                 max_workers=PROCESSES, mp_context=multiprocessing.get_context("spawn")
             )
+            try:
+                for ready in [pool.submit(_child_ready) for _ in range(PROCESSES)]:
+                    ready.result(timeout=START_TIMEOUT_SECONDS)
+            except (BrokenProcessPool, concurrent.futures.TimeoutError) as exc:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise ParseProcessError("the parse processes did not start") from exc
+            _pool = pool
         return _pool
+
+
+def start() -> None:
+    """Start the parse processes now (a server does it before it takes traffic)."""
+    _get_pool()
 
 
 def _discard(pool: concurrent.futures.ProcessPoolExecutor) -> None:

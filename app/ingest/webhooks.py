@@ -27,8 +27,9 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from app.db.base import uuid7
-from app.engine.templates import get_template
-from app.hog import Limits, execute, from_hog_value
+from app.engine.templates import TEMPLATES, get_template
+from app.engine.templates.base import template_bytecode
+from app.hog import Limits, execute, from_hog_value, parse_pool
 from app.hog.budget import bounded
 from app.hog.templates import compile_template
 from app.ingest.events import MAX_DISTINCT_ID, iso_timestamp
@@ -118,6 +119,21 @@ def source_template_id(trigger: Mapping[str, Any]) -> str:
 @lru_cache(maxsize=64)
 def _compiled_default(default_json: str) -> Any:
     return compile_template(json.loads(default_json))
+
+
+def warm_up() -> None:
+    """Compile every template's code and every source template's defaults now, not on a first request.
+
+    A first parse of a kind of expression warms the C++ parser's caches and holds the GIL for up to a
+    few hundred milliseconds, and the parse processes take seconds to start: a server does both once at
+    startup, before it takes traffic.
+    """
+    parse_pool.start()
+    for template in TEMPLATES.values():
+        if template.hog:
+            template_bytecode(template)
+    for template_id in (WEBHOOK_TEMPLATE, PIXEL_TEMPLATE):
+        _inputs_in_order({}, template_id)
 
 
 def _inputs_in_order(trigger: Mapping[str, Any], template_id: str) -> list[tuple[str, dict[str, Any]]]:

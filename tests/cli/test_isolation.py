@@ -1,11 +1,13 @@
 """Issue 11's attacks against a real `hogflows serve` on PostgreSQL, while another tenant keeps working.
 
 Each test sends one hostile request as tenant A while tenant B's client sends simple requests in a
-loop. It asserts the hostile request gets its bounded answer (400 in PostHog's shape, or the bounded
-outcome) quickly, B's p99 latency stays under 250 ms, and the server process is still alive.
+loop, from before the attack until at least a second after it started. It asserts the hostile request
+gets its bounded answer (400 in PostHog's shape, or the bounded outcome) quickly, B's p99 latency
+(nearest rank) stays under 250 ms, and the server process is still alive.
 """
 
 import json
+import math
 import os
 import socket
 import statistics
@@ -23,6 +25,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 VICTIM_P99_SECONDS = 0.25
+# B is measured over at least this long, so a stall that follows the answer counts too.
+VICTIM_WINDOW_SECONDS = 1.0
 
 pytestmark = pytest.mark.postgres_only
 
@@ -101,6 +105,7 @@ def server(database_url: str, engine: Any) -> Iterator[Server]:
                 time.sleep(0.2)
         else:
             raise AssertionError("server did not start")
+        _warm_up(served)
         yield served
     finally:
         process.terminate()
@@ -109,6 +114,19 @@ def server(database_url: str, engine: Any) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=15)
+
+
+def _warm_up(server: Server) -> None:
+    """One request per route the tests use: FastAPI builds a route's state on its first match, which
+    holds the event loop for a few hundred milliseconds whatever the request (not what is measured)."""
+    flows, headers = server.attacker.flows(server.base), server.attacker.headers
+    with httpx.Client(timeout=60) as client:
+        client.get(flows, headers=headers)
+        client.post(flows, json={}, headers=headers)
+        client.post(f"{flows}new/invocations/", json={}, headers=headers)
+        client.post(f"{flows}user_blast_radius/", json={}, headers=headers)
+        client.post(f"{server.base}/api/projects/{server.attacker.project_id}/persons/", json={}, headers=headers)
+        client.post(f"{server.base}/public/webhooks/00000000-0000-0000-0000-000000000000", json={})
 
 
 class Victim:
@@ -134,7 +152,7 @@ class Victim:
                 self.latencies.append(time.perf_counter() - started)
                 if response.status_code != 200:
                     self.errors.append(f"{response.status_code} {response.text[:200]}")
-                self._stop.wait(0.02)
+                self._stop.wait(0.01)
 
     def __enter__(self) -> "Victim":
         self._thread.start()
@@ -146,14 +164,13 @@ class Victim:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        time.sleep(0.2)  # a stall right after the answer counts too
         self._stop.set()
         self._thread.join(timeout=60)
 
     @property
     def p99(self) -> float:
         ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
 
 
 def attack(server: Server, send: Callable[[httpx.Client], httpx.Response]) -> tuple[httpx.Response, float, Victim]:
@@ -161,6 +178,7 @@ def attack(server: Server, send: Callable[[httpx.Client], httpx.Response]) -> tu
         started = time.perf_counter()
         response = send(client)
         elapsed = time.perf_counter() - started
+        time.sleep(max(0.0, VICTIM_WINDOW_SECONDS - elapsed))
     assert not victim.errors, victim.errors[:3]
     assert victim.latencies, "the victim's requests never completed"
     assert server.alive(), "the server process died"

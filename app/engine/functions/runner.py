@@ -114,9 +114,14 @@ class _FunctionStep:
                 raise ActionError(f"Error building inputs: {error}") from error
             self.state.secrets = built.secrets
             self.state.memory_bytes = deep_size([built.values])
-            bytecode = template_bytecode(template)
+            # Compiled on first use (cached): in the thread too.
             result = await self._run_vm(
-                lambda: execute(bytecode, built.values, async_functions=VM_ASYNC_FUNCTIONS, limits=self.runner.limits)
+                lambda: execute(
+                    template_bytecode(template),
+                    built.values,
+                    async_functions=VM_ASYNC_FUNCTIONS,
+                    limits=self.runner.limits,
+                )
             )
         return await self._drive(result)
 
