@@ -1,7 +1,7 @@
 """Issue 11's attacks against a real `hogflows serve` on PostgreSQL, while another tenant keeps working.
 
 Each test sends one hostile request as tenant A while tenant B's client sends simple requests in a
-loop, from before the attack until at least a second after it started. It asserts the hostile request
+loop, from before the attack until at least a second after it started and 120 requests. It asserts the hostile request
 gets its bounded answer (400 in PostHog's shape, or the bounded outcome) quickly, B's p99 latency
 (nearest rank) stays under 250 ms, and the server process is still alive.
 """
@@ -25,8 +25,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 VICTIM_P99_SECONDS = 0.25
-# B is measured over at least this long, so a stall that follows the answer counts too.
+VICTIM_MAX_SECONDS = 1.0
+# B is measured over at least this long, so a stall that follows the answer counts too, and until it has
+# enough requests for a p99 that is not just the slowest one (one outlier in 100 is what p99 allows).
 VICTIM_WINDOW_SECONDS = 1.0
+VICTIM_SAMPLES = 120
+VICTIM_MAX_WINDOW_SECONDS = 8.0
 
 pytestmark = pytest.mark.postgres_only
 
@@ -152,7 +156,7 @@ class Victim:
                 self.latencies.append(time.perf_counter() - started)
                 if response.status_code != 200:
                     self.errors.append(f"{response.status_code} {response.text[:200]}")
-                self._stop.wait(0.01)
+                self._stop.wait(0.005)
 
     def __enter__(self) -> "Victim":
         self._thread.start()
@@ -179,6 +183,8 @@ def attack(server: Server, send: Callable[[httpx.Client], httpx.Response]) -> tu
         response = send(client)
         elapsed = time.perf_counter() - started
         time.sleep(max(0.0, VICTIM_WINDOW_SECONDS - elapsed))
+        while len(victim.latencies) < VICTIM_SAMPLES and time.perf_counter() - started < VICTIM_MAX_WINDOW_SECONDS:
+            time.sleep(0.05)
     assert not victim.errors, victim.errors[:3]
     assert victim.latencies, "the victim's requests never completed"
     assert server.alive(), "the server process died"
@@ -186,6 +192,8 @@ def attack(server: Server, send: Callable[[httpx.Client], httpx.Response]) -> tu
         f"tenant B's p99 {victim.p99 * 1000:.0f} ms (median {statistics.median(victim.latencies) * 1000:.0f} ms, "
         f"{len(victim.latencies)} requests) during the attack"
     )
+    # p99 forgives one slow request in a hundred; a stall of a second forgives none.
+    assert max(victim.latencies) < VICTIM_MAX_SECONDS, f"tenant B waited {max(victim.latencies):.1f} s"
     return response, elapsed, victim
 
 
