@@ -32,6 +32,7 @@ from app.db import json_codec
 from app.db.invalidation import relay
 from app.db.session import create_engine, create_sessionmaker
 from app.ingest.services import ingest_services
+from app.ingest.webhooks import warm_up as warm_up_templates
 from app.logging import configure_logging
 from app.observability import health
 from app.observability.requests import RequestContext
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(warm_up_templates)
         async with run_scheduling(settings, sessionmaker) as scheduler:
             app.state.scheduler = scheduler
             app.state.ingest = ingest_services(settings, scheduler)

@@ -9,7 +9,7 @@ PostgreSQL can answer most of it (see `app.audiences.pushdown`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +20,11 @@ from app.audiences.pushdown import Pushdown, build_pushdown
 from app.filters import FiltersCompileError, build_filter_globals, build_filters_expression, compile_expression_ast
 from app.filters.ast import walk
 from app.filters.evaluate import run_filter_bytecode
+from app.hog import Limits
+from app.hog.budget import bounded
+
+# One person's verdict is a small filter: a slow one (a heavy `hogql` property) must not hold a page.
+PERSON_LIMITS = Limits(timeout_s=0.25)
 
 BATCH_EVENT = "$batch_hog_flow_invocation"
 # The parts of a filters object an audience uses: person (and hogql) properties, test accounts.
@@ -75,7 +80,15 @@ class Audience:
         """The VM's verdict for one person."""
         person = {"id": str(person_id), "properties": dict(properties or {})}
         globals_ = build_filter_globals(batch_event(distinct_id or ""), person)
-        return run_filter_bytecode(self.bytecode, globals_).matched
+        return run_filter_bytecode(self.bytecode, globals_, limits=bounded(PERSON_LIMITS)).matched
+
+    def count_matches(self, candidates: Iterable[Any]) -> int:
+        """How many of `candidates` (with `id`, `properties`, `distinct_id`) match: CPU work for a thread."""
+        return sum(1 for c in candidates if self.matches(c.id, c.properties, c.distinct_id))
+
+    def matching(self, candidates: Iterable[Any]) -> list[Any]:
+        """The candidates that match, asking the VM only about those SQL left undecided (`needs_vm`)."""
+        return [c for c in candidates if not c.needs_vm or self.matches(c.id, c.properties, c.distinct_id)]
 
     def pushdown(self, properties_column: ColumnElement[Any]) -> Pushdown:
         return build_pushdown(self.expression, properties_column, self.constants)

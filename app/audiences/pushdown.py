@@ -20,7 +20,6 @@ SQL never claims a match the VM would not make: FALSE prunes, TRUE without `need
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -32,6 +31,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from app.audiences.regex import portable_pattern
 from app.hog.errors import HogVMError
 from app.hog.printing import to_string
+from app.hog.regex import matches as regex_matches
 from app.hog.values import get_property, hog_compare, hog_equals, hog_in, like
 
 _EXACT_INT = 2**53
@@ -528,8 +528,12 @@ class _Translator:
             subject_value, pattern_value = subject.value, pattern_term.value
             if not isinstance(subject_value, str) or not isinstance(pattern_value, str):
                 return _Const(False)
-            portable = portable_pattern(pattern_value)
-            return _Const(re.search(pattern_value, subject_value) is not None) if portable else _OPAQUE
+            if portable_pattern(pattern_value) is None:
+                return _OPAQUE
+            try:
+                return _Const(regex_matches(pattern_value, subject_value))
+            except HogVMError:
+                return _OPAQUE  # too much work for a constant: the VM decides, and fails the same way
         if not isinstance(subject, _Text) or not isinstance(pattern_term, _Const):
             return _OPAQUE
         pattern = pattern_term.value
@@ -545,7 +549,7 @@ class _Translator:
 
         return self._text_leaf(
             subject,
-            lambda text: re.search(pattern, text) is not None,
+            lambda text: regex_matches(pattern, text),
             lambda text: text.bool_op("~")(portable.pattern),
             guard,
         )

@@ -1,9 +1,13 @@
-"""Which regular expressions mean the same to PostgreSQL (`~`, ARE flavour) and to the Hog VM (Python `re`).
+"""Which regular expressions mean the same to PostgreSQL (`~`, ARE flavour) and to the Hog VM (RE2).
 
 Only a conservative subset is pushed down: literal printable ASCII, escaped punctuation, `.`, anchors,
 groups (plain and `(?:`), alternation, greedy/lazy quantifiers with bounded counts, simple bracket
 classes and the `\\d \\w \\s` class escapes. Everything else (backreferences, lookaround, inline flags,
 `\\b`, Unicode escapes, POSIX classes...) is left to the VM.
+
+PostgreSQL's engine is not linear: `(.*){200}(.*){200}b` takes it seconds per connection, so a
+quantifier on a group that holds a quantifier, and bounded repeats adding up past 255, are left to the
+VM (RE2, linear) too.
 
 Two differences remain inside the subset and are handled by guarding the text instead:
 `.`/`$` treat a newline differently, and the class escapes differ outside printable ASCII.
@@ -12,8 +16,10 @@ Two differences remain inside the subset and are handled by guarding the text in
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass
+
+from app.hog.errors import HogVMError
+from app.hog.regex import compile_pattern
 
 MAX_PATTERN_LENGTH = 200
 _MAX_REPEAT = 255
@@ -33,10 +39,8 @@ def portable_pattern(pattern: str) -> PortablePattern | None:
     if len(pattern) > MAX_PATTERN_LENGTH:
         return None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            re.compile(pattern)
-    except re.error:
+        compile_pattern(pattern)
+    except HogVMError:
         return None  # the VM raises: the whole filter fails, which only the VM can say
     scanner = _Scanner(pattern)
     return PortablePattern(pattern, scanner.uses_classes) if scanner.ok() else None
@@ -47,6 +51,10 @@ class _Scanner:
         self.text = pattern
         self.pos = 0
         self.uses_classes = False
+        # Per open group: whether it holds a quantifier; and the same for the group just closed.
+        self.groups: list[bool] = [False]
+        self.closed_quantified = False
+        self.repeats = 0
 
     def ok(self) -> bool:
         # `after_atom`: a quantifier may follow; `after_quantifier`: only a lazy `?` may follow.
@@ -60,7 +68,7 @@ class _Scanner:
                     self.pos += 1
                     after_atom = after_quantifier = False
                     continue
-                if not after_atom:
+                if not after_atom or not self._quantify():
                     return False
                 self.pos += 1
                 after_atom, after_quantifier = False, True
@@ -72,10 +80,14 @@ class _Scanner:
                 low, high = int(match.group(1)), match.group(3)
                 if low > _MAX_REPEAT or (high and int(high) > _MAX_REPEAT):
                     return False
+                self.repeats += max(low, int(high) if high else 0)
+                if self.repeats > _MAX_REPEAT or not self._quantify():
+                    return False
                 self.pos = match.end()
                 after_atom, after_quantifier = False, True
                 continue
             after_quantifier = False
+            self.closed_quantified = False
             if char == "\\":
                 if not self._escape():
                     return False
@@ -91,11 +103,20 @@ class _Scanner:
                     self.pos += 3
                 else:
                     self.pos += 1
+                self.groups.append(False)
                 after_atom = False
             elif char in "|^$":
                 self.pos += 1
                 after_atom = False
-            elif char == ")" or char == ".":
+            elif char == ")":
+                if len(self.groups) < 2:
+                    return False
+                inner = self.groups.pop()
+                self.groups[-1] = self.groups[-1] or inner
+                self.pos += 1
+                self.closed_quantified = inner
+                after_atom = True
+            elif char == ".":
                 self.pos += 1
                 after_atom = True
             elif char in "]}":
@@ -103,6 +124,13 @@ class _Scanner:
             else:
                 self.pos += 1
                 after_atom = True
+        return True
+
+    def _quantify(self) -> bool:
+        """A quantifier on the atom before it: refused on a group that holds one (nested repetition)."""
+        if self.closed_quantified:
+            return False
+        self.groups[-1] = True
         return True
 
     def _escape(self) -> bool:

@@ -9,6 +9,7 @@ so long jobs move between workers and a dead worker only loses its uncommitted p
 Status: `queued` → `active` (claimed) → `completed`, or `failed` / `cancelled` (executor.md §11).
 """
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -169,7 +170,8 @@ class BatchJobRunner:
             pushdown = audiences.pushdown(audience)
             after = UUID(job.cursor) if job.cursor else None
             candidates = await audiences.candidates(job.team_id, pushdown, after=after, limit=options.page_size)
-            matched = [c for c in candidates if not c.needs_vm or audience.matches(c.id, c.properties, c.distinct_id)]
+            # In a thread: a page of VM verdicts must not hold the worker's event loop.
+            matched = await asyncio.to_thread(audience.matching, candidates)
             chosen = matched if remaining is None else matched[:remaining]
             rows = [
                 batch_run_row(

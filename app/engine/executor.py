@@ -16,12 +16,12 @@ from typing import Any
 
 from app.engine.actions import HANDLERS, ActionContext, ActionError, ActionResult, FunctionRunner, Recorder
 from app.engine.exit_conditions import check_early_exit
+from app.engine.filtering import evaluate_step_filters
 from app.engine.graph import FlowGraphError
 from app.engine.invocation import Invocation, Outcome
 from app.engine.messages import event_token, person_token
 from app.engine.output_variables import store_result
 from app.engine.records import StepRecord
-from app.filters import evaluate_filters
 
 MAX_ACTION_STEPS = 1000
 DEFAULT_TIME_BUDGET = timedelta(seconds=5)
@@ -71,7 +71,7 @@ async def execute_pickup(invocation: Invocation, options: ExecutorOptions | None
         pickup.recorder.log("info", "Run canceled: the workflow is no longer active")
         pickup.recorder.metric("other", "canceled", (invocation.current_action or {}).get("id"))
         return _outcome(pickup, "cancelled")
-    if check_early_exit(invocation, pickup.recorder):
+    if await check_early_exit(invocation, pickup.recorder):
         return _outcome(pickup, "completed")
     _log_start(pickup)
     deadline = time.monotonic() + options.time_budget.total_seconds()
@@ -133,7 +133,7 @@ async def execute_current_action(pickup: _Pickup) -> _Step:
     if (
         isinstance(filters, dict)
         and filters.get("bytecode")
-        and not evaluate_filters(filters, invocation.filter_globals(with_variables=False)).matched
+        and not (await evaluate_step_filters(filters, invocation.filter_globals(with_variables=False))).matched
     ):
         recorder.log("info", f"[Action:{action_id}] Skipped due to filter conditions")
         return _advance(pickup, action, started_at, "filtered")

@@ -5,20 +5,20 @@ practice a change of person properties is what makes a run leave early.
 """
 
 from app.engine.actions.base import Recorder
+from app.engine.filtering import evaluate_step_filters
 from app.engine.invocation import Invocation
 from app.engine.messages import person_token
-from app.filters import evaluate_filters
 
 
-def _trigger_matches(invocation: Invocation) -> bool | None:
+async def _trigger_matches(invocation: Invocation) -> bool | None:
     trigger = invocation.flow.trigger
     filters = trigger.get("filters")
     if trigger.get("type") != "event" or not isinstance(filters, dict) or not filters or not invocation.person:
         return None
-    return evaluate_filters(filters, invocation.filter_globals(with_variables=False)).matched
+    return (await evaluate_step_filters(filters, invocation.filter_globals(with_variables=False))).matched
 
 
-def _conversion_matches(invocation: Invocation, recorder: Recorder) -> bool | None:
+async def _conversion_matches(invocation: Invocation, recorder: Recorder) -> bool | None:
     conversion = invocation.flow.conversion or {}
     if not conversion.get("filters") or not invocation.person:
         return None
@@ -27,10 +27,10 @@ def _conversion_matches(invocation: Invocation, recorder: Recorder) -> bool | No
         recorder.log("error", "Conversion filters were not compiled, so conversion could not be checked")
         return None
     compiled = {"bytecode": bytecode, "properties": conversion["filters"]}
-    return evaluate_filters(compiled, invocation.filter_globals(with_variables=False)).matched
+    return (await evaluate_step_filters(compiled, invocation.filter_globals(with_variables=False))).matched
 
 
-def check_early_exit(invocation: Invocation, recorder: Recorder) -> bool:
+async def check_early_exit(invocation: Invocation, recorder: Recorder) -> bool:
     """True when the run must end now; logs and counts why."""
     condition = invocation.flow.exit_condition
     if condition == "exit_only_at_end":
@@ -38,9 +38,9 @@ def check_early_exit(invocation: Invocation, recorder: Recorder) -> bool:
     checks_trigger = condition in ("exit_on_trigger_not_matched", "exit_on_trigger_not_matched_or_conversion")
     checks_conversion = condition in ("exit_on_conversion", "exit_on_trigger_not_matched_or_conversion")
     reason = None
-    if checks_trigger and _trigger_matches(invocation) is False:
+    if checks_trigger and await _trigger_matches(invocation) is False:
         reason = f"{person_token(invocation.person)} no longer matches trigger filters"
-    elif checks_conversion and _conversion_matches(invocation, recorder):
+    elif checks_conversion and await _conversion_matches(invocation, recorder):
         reason = f"{person_token(invocation.person)} matches conversion filters"
     if reason is None:
         return False

@@ -36,8 +36,9 @@ a Hog error object thrown and never caught -- ``.type``, ``.message``, ``.payloa
 Semantic choices where PostHog's VMs differ (documented in the modules): ``jsonStringify`` is
 compact like the production (TypeScript) VM; ``null < 3`` is true and ``null > 3`` false (the
 ``nulls`` fixture); integers leaving the 64-bit range become floats; ``x / 0`` is a runtime
-error; regexes run on ``re`` when their worst case is small and on a linear-time engine
-otherwise (``regex.py``); memory follows PostHog's cost model (``limits.py``), not Python's
+error; regexes run on RE2 (linear time, RE2 syntax, as PostHog's VMs; ``regex.py``); ``sleep``
+is refused unless the host lists it in ``async_functions``; memory follows PostHog's cost model
+(``limits.py``), not Python's
 real object sizes.
 
 Values: Hog values are plain Python values except tuples (``tuple``), functions

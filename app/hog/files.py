@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import time
 from os import PathLike
 from pathlib import Path
 from typing import Any, TextIO
@@ -57,7 +58,8 @@ def run_file(path: str | PathLike[str], stdout: TextIO, stderr: TextIO) -> int:
     from app.hog import execute  # imported lazily: compiling does not need the VM
 
     try:
-        result = execute(bytecode)
+        # A script on the command line may block: `sleep` waits here, nowhere else (see stl/core.py).
+        result = execute(bytecode, functions={"sleep": lambda seconds: time.sleep(max(0.0, float(seconds)))})
     except Exception as exc:
         # The VM's errors carry the lines printed before the failure.
         _write_lines(stdout, list(getattr(exc, "prints", None) or []))

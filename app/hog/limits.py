@@ -41,9 +41,9 @@ class Limits:
     max_call_depth: int = DEFAULT_MAX_CALL_DEPTH
     max_ops: int | None = DEFAULT_MAX_OPS
     max_async_steps: int = DEFAULT_MAX_ASYNC_STEPS
-    # Worst-case backtracking steps allowed before a regex runs on the linear-time engine instead
-    # of Python's ``re`` (see hog/regex.py).
-    regex_backtrack_budget: int = 2_000_000
+    # Largest ``len(text) x program size`` one RE2 search may take on (see hog/regex.py): one call
+    # cannot be interrupted, and this keeps it well under a second.
+    regex_work_budget: int = 100_000_000
 
 
 def alloc_size(value: Any) -> int:

@@ -19,8 +19,12 @@ import threading
 import types
 from typing import Any
 
+from app.hog import budget, parse_pool
+from app.hog.guard import scan, violation_message
+
 __all__ = [
     "HogCompileError",
+    "HogSourceLimitError",
     "HogSyntaxError",
     "parse_expr",
     "parse_program",
@@ -35,9 +39,6 @@ _STAND_IN_MODULES = (
     "posthog.hogql.errors",
     "posthog.hogql.base",
 )
-
-# Deepest nesting of parentheses accepted (see `_check_nesting`).
-MAX_PAREN_DEPTH = 32
 
 # Prefix PostHog puts in front of a template before parsing it with the `fullTemplateString` rule.
 _TEMPLATE_PREFIX = "F'"
@@ -67,7 +68,11 @@ class HogSyntaxError(HogCompileError):
     """The parser rejected the source."""
 
 
-def _load() -> Any:
+class HogSourceLimitError(HogSyntaxError):
+    """The source is past a safety bound of `guard.scan` (size, nesting, chains): never parsed."""
+
+
+def load_parser() -> Any:
     """Import `hogql_parser` once, with temporary stand-ins for the `posthog.*` modules it imports."""
     global _module
     if _module is not None:
@@ -106,96 +111,27 @@ def _offset(pos: Any) -> int | None:
     return None
 
 
-def _check_nesting(source: str, *, template: bool) -> None:
-    """Reject parentheses nested deeper than `MAX_PAREN_DEPTH` before the parser sees them.
-
-    The ANTLR parser's time grows steeply with nested parentheses and calls (`f(f(f(...)))` 40 deep
-    takes seconds), so hostile input is refused up front. Strings, quoted identifiers and comments
-    are skipped; f-strings and templates are scanned inside their `{...}` placeholders only.
-    """
-    depth = 0
-    # Open contexts: "text" (f-string body, ends at a quote), "template" (runs to the end),
-    # "placeholder" (`{` opened from text), "brace" (`{` opened in code).
-    stack: list[str] = ["template"] if template else []
-    index, length = 0, len(source)
-    while index < length:
-        char = source[index]
-        top = stack[-1] if stack else None
-        if top in ("text", "template"):
-            if char == "\\":
-                index += 2
-            elif char == "'" and top == "text":
-                if source.startswith("''", index):
-                    index += 2
-                else:
-                    stack.pop()
-                    index += 1
-            else:
-                if char == "{":
-                    stack.append("placeholder")
-                index += 1
-            continue
-        if char in "'`\"":
-            index = _skip_quoted(source, index)
-            continue
-        if char in "fF" and source.startswith("'", index + 1) and not _is_identifier_char(source, index - 1):
-            stack.append("text")
-            index += 2
-            continue
-        if source.startswith("//", index) or source.startswith("--", index):
-            end = source.find("\n", index)
-            index = length if end < 0 else end + 1
-            continue
-        if source.startswith("/*", index):
-            end = source.find("*/", index + 2)
-            index = length if end < 0 else end + 2
-            continue
-        if char == "(":
-            depth += 1
-            if depth > MAX_PAREN_DEPTH:
-                line, column = position_of(source, index)
-                raise HogSyntaxError(
-                    f"Expression nested too deeply: more than {MAX_PAREN_DEPTH} levels of parentheses",
-                    line,
-                    column,
-                )
-        elif char == ")":
-            depth = max(0, depth - 1)
-        elif char == "{":
-            stack.append("brace")
-        elif char == "}" and top in ("brace", "placeholder"):
-            stack.pop()
-        index += 1
-
-
-def _skip_quoted(source: str, index: int) -> int:
-    """Index after the string/identifier quoted by `source[index]` (backslash or doubled escapes)."""
-    quote = source[index]
-    index += 1
-    while index < len(source):
-        char = source[index]
-        if char == "\\":
-            index += 2
-        elif char == quote:
-            if source.startswith(quote * 2, index):
-                index += 2
-            else:
-                return index + 1
-        else:
-            index += 1
-    return index
-
-
-def _is_identifier_char(source: str, index: int) -> bool:
-    return index >= 0 and (source[index].isalnum() or source[index] in "_$")
-
-
 def _run(func_name: str, text: str, source: str, shift: int) -> dict[str, Any]:
-    """Call `hogql_parser.<func_name>(text)`; positions in errors are mapped back onto `source`."""
-    _check_nesting(source, template=func_name == "parse_full_template_string_json")
-    func = getattr(_load(), func_name)
+    """Call `hogql_parser.<func_name>(text)`; positions in errors are mapped back onto `source`.
+
+    The source is scanned first (`guard.py`): past a hard bound it is refused; small and shallow
+    sources are parsed here (a few milliseconds); the rest in a parse process (`parse_pool.py`),
+    where a crash or a runaway parse costs this call only.
+    """
+    measured = scan(source, template=func_name == "parse_full_template_string_json")
+    if measured.violation is not None:
+        line, column = position_of(source, measured.offset)
+        raise HogSourceLimitError(violation_message(measured.violation), line, column)
+    left = budget.remaining()
+    if left is not None and left <= 0:
+        raise HogSyntaxError("Could not parse Hog: the time budget of this request was used up")
     try:
-        raw = func(text)
+        if measured.is_small:
+            raw = getattr(load_parser(), func_name)(text)
+        else:
+            raw = parse_pool.parse_in_process(func_name, text, parse_pool.TIMEOUT_SECONDS if left is None else left)
+    except parse_pool.ParseProcessError as exc:
+        raise HogSyntaxError(f"Could not parse Hog: {exc}") from exc
     except Exception as exc:  # the extension may raise for inputs it can not handle
         raise HogSyntaxError(f"Could not parse Hog: {exc}") from exc
     result = json.loads(raw)

@@ -15,15 +15,27 @@ from typing import Any
 
 from app.hog.errors import HogMemoryError, HogStackOverflowError, HogVMError
 from app.hog.frames import Frame, Pause, TryHandler
+from app.hog.opcodes import Op
 from app.hog.operators import INT_LIMIT, clamp_int, hog_add, hog_div, hog_mod, hog_mul, hog_sub
 from app.hog.regex import regex_search
 from app.hog.values import Callable, Closure, get_property, hog_compare, hog_equals, hog_in, like
 from app.hog.vm_support import CHECK_INTERVAL, VMSupport
 
 _CONTAINERS = (list, tuple, dict)
+# The loop's opcodes as plain ints, unpacked into locals once per run: a local costs what a literal
+# does, an enum member lookup per opcode would not.
+_LOOP_OPCODE_NAMES = """
+GET_GLOBAL CALL_GLOBAL AND OR NOT PLUS MINUS MULTIPLY
+DIVIDE MOD EQ NOT_EQ GT LT LT_EQ TRUE
+FALSE NULL STRING INTEGER FLOAT POP GET_LOCAL SET_LOCAL
+RETURN JUMP JUMP_IF_FALSE DECLARE_FN DICT ARRAY TUPLE GET_PROPERTY
+SET_PROPERTY JUMP_IF_STACK_NOT_NULL GET_PROPERTY_NULLISH THROW TRY POP_TRY CALLABLE CLOSURE
+CALL_LOCAL GET_UPVALUE SET_UPVALUE CLOSE_UPVALUE
+"""
+_LOOP_OPCODES = tuple(int(Op[name]) for name in _LOOP_OPCODE_NAMES.split())
 # Sets rather than range checks: an operand-less garbage opcode (null, a string) must not raise.
-_COMPARISONS = frozenset(range(11, 17))
-_MATCHES = frozenset(range(17, 27))
+_COMPARISONS = frozenset(range(Op.EQ, Op.LT_EQ + 1))
+_MATCHES = frozenset(range(Op.LIKE, Op.NOT_IREGEX + 1))
 
 
 class VM(VMSupport):
@@ -43,6 +55,54 @@ class VM(VMSupport):
             raise HogVMError(f"{type(exc).__name__}: {exc}") from None
 
     def _loop(self) -> Any:
+        # Opcodes as locals, not literals: reading one costs the same (`bench/hog_vm_against.py`).
+        # `op == A or op == B` on purpose (noqa SIM109): `op in (A, B)` builds a tuple of locals each time.
+        (
+            GET_GLOBAL,
+            CALL_GLOBAL,
+            AND,
+            OR,
+            NOT,
+            PLUS,
+            MINUS,
+            MULTIPLY,
+            DIVIDE,
+            MOD,
+            EQ,
+            NOT_EQ,
+            GT,
+            LT,
+            LT_EQ,
+            TRUE,
+            FALSE,
+            NULL,
+            STRING,
+            INTEGER,
+            FLOAT,
+            POP,
+            GET_LOCAL,
+            SET_LOCAL,
+            RETURN,
+            JUMP,
+            JUMP_IF_FALSE,
+            DECLARE_FN,
+            DICT,
+            ARRAY,
+            TUPLE,
+            GET_PROPERTY,
+            SET_PROPERTY,
+            JUMP_IF_STACK_NOT_NULL,
+            GET_PROPERTY_NULLISH,
+            THROW,
+            TRY,
+            POP_TRY,
+            CALLABLE,
+            CLOSURE,
+            CALL_LOCAL,
+            GET_UPVALUE,
+            SET_UPVALUE,
+            CLOSE_UPVALUE,
+        ) = _LOOP_OPCODES
         stack = self.stack
         frames = self.frames
         frame = frames[-1]
@@ -71,65 +131,65 @@ class VM(VMSupport):
                     code, ip, start = frame.code, frame.ip, frame.stack_start
                     continue
                 ops += 1
-                if op == 36:  # GET_LOCAL
+                if op == GET_LOCAL:
                     stack.append(stack[start + code[ip + 1]])
                     ip += 2
-                elif op == 33 or op == 32 or op == 34:  # INTEGER, STRING, FLOAT
+                elif op == INTEGER or op == STRING or op == FLOAT:  # noqa: SIM109
                     stack.append(code[ip + 1])
                     ip += 2
-                elif op == 37:  # SET_LOCAL
+                elif op == SET_LOCAL:
                     stack[start + code[ip + 1]] = stack.pop()
                     ip += 2
-                elif op == 40:  # JUMP_IF_FALSE
+                elif op == JUMP_IF_FALSE:
                     offset = code[ip + 1]
                     ip += 2
                     if not stack.pop():
                         ip += offset
                         if offset < 0:
                             ip = self.backward_jump(ip, ops, len(stack))
-                elif op == 39:  # JUMP
+                elif op == JUMP:
                     offset = code[ip + 1]
                     ip += 2 + offset
                     if offset < 0 and (ops >= next_check or ip < 0):
                         ip = self.backward_jump(ip, ops, len(stack))
                         next_check = ops + CHECK_INTERVAL
-                elif op == 35:  # POP
+                elif op == POP:
                     stack.pop()
                     ip += 1
-                elif op == 6 or op == 7 or op == 8:  # PLUS, MINUS, MULTIPLY
+                elif op == PLUS or op == MINUS or op == MULTIPLY:  # noqa: SIM109
                     left = stack.pop()
                     right = stack[-1]
                     tl, tr = type(left), type(right)
                     if (tl is int or tl is float) and (tr is int or tr is float):
-                        result = left + right if op == 6 else (left - right if op == 7 else left * right)
+                        result = left + right if op == PLUS else (left - right if op == MINUS else left * right)
                         if type(result) is int and (result > INT_LIMIT or result < -INT_LIMIT):
                             result = clamp_int(result)
                         stack[-1] = result
                     else:
-                        fn = hog_add if op == 6 else (hog_sub if op == 7 else hog_mul)
+                        fn = hog_add if op == PLUS else (hog_sub if op == MINUS else hog_mul)
                         stack[-1] = result = fn(left, right)
                         if type(result) is str:
                             self.allocate(8 + len(result))
                     ip += 1
-                elif op in _COMPARISONS:  # EQ, NOT_EQ, GT, GT_EQ, LT, LT_EQ
+                elif op in _COMPARISONS:
                     left = stack.pop()
                     right = stack[-1]
                     tl = type(left)
                     fast = tl is type(right) and (tl is int or tl is str or tl is float)
-                    if op == 11:
+                    if op == EQ:
                         stack[-1] = left == right if fast else hog_equals(left, right)
-                    elif op == 12:
+                    elif op == NOT_EQ:
                         stack[-1] = left != right if fast else not hog_equals(left, right)
-                    elif op == 15:
+                    elif op == LT:
                         stack[-1] = left < right if fast else hog_compare("<", left, right)
-                    elif op == 13:
+                    elif op == GT:
                         stack[-1] = left > right if fast else hog_compare(">", left, right)
-                    elif op == 16:
+                    elif op == LT_EQ:
                         stack[-1] = left <= right if fast else hog_compare("<=", left, right)
                     else:
                         stack[-1] = left >= right if fast else hog_compare(">=", left, right)
                     ip += 1
-                elif op == 2:  # CALL_GLOBAL
+                elif op == CALL_GLOBAL:
                     name = code[ip + 1]
                     argc = code[ip + 2]
                     ip += 3
@@ -166,7 +226,7 @@ class VM(VMSupport):
                     if ops >= next_check:
                         self.check_limits(ops, len(stack))
                         next_check = ops + CHECK_INTERVAL
-                elif op == 54:  # CALL_LOCAL
+                elif op == CALL_LOCAL:
                     argc = code[ip + 1]
                     ip += 2
                     closure = stack.pop()
@@ -201,7 +261,7 @@ class VM(VMSupport):
                     if ops >= next_check:
                         self.check_limits(ops, len(stack))
                         next_check = ops + CHECK_INTERVAL
-                elif op == 38:  # RETURN
+                elif op == RETURN:
                     result = stack.pop()
                     returning = frames.pop()
                     if not frames:
@@ -210,18 +270,18 @@ class VM(VMSupport):
                     stack.append(result)
                     frame = frames[-1]
                     code, ip, start = frame.code, frame.ip, frame.stack_start
-                elif op == 55:  # GET_UPVALUE
+                elif op == GET_UPVALUE:
                     upvalue = frame.closure.upvalues[code[ip + 1]]
                     stack.append(upvalue.value if upvalue.closed else stack[upvalue.location])
                     ip += 2
-                elif op == 56:  # SET_UPVALUE
+                elif op == SET_UPVALUE:
                     upvalue = frame.closure.upvalues[code[ip + 1]]
                     if upvalue.closed:
                         upvalue.value = stack.pop()
                     else:
                         stack[upvalue.location] = stack.pop()
                     ip += 2
-                elif op == 45 or op == 48:  # GET_PROPERTY, GET_PROPERTY_NULLISH
+                elif op == GET_PROPERTY or op == GET_PROPERTY_NULLISH:  # noqa: SIM109
                     key = stack.pop()
                     obj = stack[-1]
                     if type(obj) is dict and type(key) is str:
@@ -229,75 +289,75 @@ class VM(VMSupport):
                     else:
                         stack[-1] = get_property(obj, key)
                     ip += 1
-                elif op == 29:  # TRUE
+                elif op == TRUE:
                     stack.append(True)
                     ip += 1
-                elif op == 30:  # FALSE
+                elif op == FALSE:
                     stack.append(False)
                     ip += 1
-                elif op == 31:  # NULL
+                elif op == NULL:
                     stack.append(None)
                     ip += 1
-                elif op == 3 or op == 4:  # AND, OR (operands already evaluated: no short-circuit)
+                elif op == AND or op == OR:  # noqa: SIM109 (operands already evaluated: no short-circuit)
                     count = code[ip + 1]
                     values = stack[len(stack) - count :] if count else []
                     if count:
                         del stack[len(stack) - count :]
-                    stack.append(all(values) if op == 3 else any(values))
+                    stack.append(all(values) if op == AND else any(values))
                     ip += 2
-                elif op == 5:  # NOT
+                elif op == NOT:
                     stack[-1] = not stack[-1]
                     ip += 1
-                elif op == 47:  # JUMP_IF_STACK_NOT_NULL
+                elif op == JUMP_IF_STACK_NOT_NULL:
                     offset = code[ip + 1]
                     ip += 2
                     if stack[-1] is not None:
                         ip += offset
                         if offset < 0:
                             ip = self.backward_jump(ip, ops, len(stack))
-                elif op == 9 or op == 10:  # DIVIDE, MOD
+                elif op == DIVIDE or op == MOD:  # noqa: SIM109
                     left = stack.pop()
-                    stack[-1] = hog_div(left, stack[-1]) if op == 9 else hog_mod(left, stack[-1])
+                    stack[-1] = hog_div(left, stack[-1]) if op == DIVIDE else hog_mod(left, stack[-1])
                     ip += 1
                 elif op in _MATCHES:  # LIKE family, IN, NOT_IN, regex family
                     left = stack.pop()
                     stack[-1] = self.match_op(op, left, stack[-1])
                     ip += 1
-                elif op == 46:  # SET_PROPERTY
+                elif op == SET_PROPERTY:
                     self.set_property_op()
                     ip += 1
-                elif op == 57:  # CLOSE_UPVALUE
+                elif op == CLOSE_UPVALUE:
                     self.close_upvalues(len(stack) - 1)
                     stack.pop()
                     ip += 1
-                elif op == 53:  # CLOSURE
+                elif op == CLOSURE:
                     count = code[ip + 1]
                     stack[-1] = self.make_closure(stack[-1], code, ip + 2, count, frame)
                     ip += 2 + 2 * count
-                elif op == 52:  # CALLABLE
+                elif op == CALLABLE:
                     arg_count, upvalue_count, body_length = code[ip + 2], code[ip + 3], code[ip + 4]
                     stack.append(Callable("local", code[ip + 1], frame.chunk, arg_count, upvalue_count, ip + 5))
                     ip += 5 + body_length
-                elif op == 42 or op == 43 or op == 44:  # DICT, ARRAY, TUPLE
+                elif op == DICT or op == ARRAY or op == TUPLE:  # noqa: SIM109
                     ip = self.build_container(op, code[ip + 1], ip + 2)
-                elif op == 1:  # GET_GLOBAL
+                elif op == GET_GLOBAL:
                     self.get_global(code[ip + 1])
                     ip += 2
-                elif op == 50:  # TRY
+                elif op == TRY:
                     self.throw_stack.append(TryHandler(len(frames), len(stack), ip + 1 + code[ip + 1]))
                     ip += 2
-                elif op == 51:  # POP_TRY
+                elif op == POP_TRY:
                     if not self.throw_stack:
                         raise HogVMError("Invalid operation POP_TRY: no try block to pop")
                     self.throw_stack.pop()
                     ip += 1
-                elif op == 49:  # THROW
+                elif op == THROW:
                     frame.ip = ip
                     self.throw(stack.pop())
                     self.check_limits(ops, len(stack))
                     frame = frames[-1]
                     code, ip, start = frame.code, frame.ip, frame.stack_start
-                elif op == 41:  # DECLARE_FN (deprecated)
+                elif op == DECLARE_FN:  # (deprecated)
                     self.declared[code[ip + 1]] = (frame.chunk, ip + 4, code[ip + 2])
                     ip += 4 + code[ip + 3]
                 elif op is None:
@@ -311,13 +371,13 @@ class VM(VMSupport):
     # --- opcode helpers that need the loop's context ----------------------------------------------
 
     def match_op(self, op: int, left: Any, right: Any) -> bool:
-        if op <= 20:  # LIKE, ILIKE, NOT_LIKE, NOT_ILIKE
-            matched = like(left, right, case_insensitive=op in (18, 20))
-            return matched if op in (17, 18) else not matched
-        if op <= 22:  # IN, NOT_IN
-            return hog_in(left, right) if op == 21 else not hog_in(left, right)
+        if op <= Op.NOT_ILIKE:
+            matched = like(left, right, case_insensitive=op in (Op.ILIKE, Op.NOT_ILIKE))
+            return matched if op in (Op.LIKE, Op.ILIKE) else not matched
+        if op <= Op.NOT_IN:
+            return hog_in(left, right) if op == Op.IN else not hog_in(left, right)
         # REGEX family: null or non-string on either side is false, for the negations too.
         if type(left) is not str or type(right) is not str:
             return False
-        matched = regex_search(self, right, left, case_insensitive=op in (25, 26))
-        return matched if op in (23, 25) else not matched
+        matched = regex_search(self, right, left, case_insensitive=op in (Op.IREGEX, Op.NOT_IREGEX))
+        return matched if op in (Op.REGEX, Op.IREGEX) else not matched

@@ -21,6 +21,7 @@ from app.hog.errors import (
 )
 from app.hog.frames import Chunk, Counters, Frame, Pause, TryHandler, root_closure
 from app.hog.limits import MAX_FUNCTION_ARGS, Limits, alloc_size, deep_size
+from app.hog.opcodes import Op
 from app.hog.stl import BYTECODE_STL, PRIVATE_STL, STL, StlFunction
 from app.hog.values import Callable, Closure, Upvalue, get_property, is_error, set_property
 
@@ -216,19 +217,19 @@ class VMSupport:
 
     def build_container(self, op: int, count: int, next_ip: int) -> int:
         stack = self.stack
-        size = 2 * count if op == 42 else count
+        size = 2 * count if op == Op.DICT else count
         if size > len(stack):
             raise HogVMError("Invalid bytecode: not enough values on the stack")
         items = stack[len(stack) - size :] if size else []
         del stack[len(stack) - size :]
         value: Any
-        if op == 42:
+        if op == Op.DICT:
             try:
                 value = dict(zip(items[0::2], items[1::2], strict=True))
             except TypeError:
                 raise HogVMError("Can not use an array, dict or function as a dictionary key") from None
         else:
-            value = items if op == 43 else tuple(items)
+            value = items if op == Op.ARRAY else tuple(items)
         self.allocate(8 + 8 * size)
         stack.append(value)
         return next_ip

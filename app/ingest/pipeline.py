@@ -35,6 +35,7 @@ from app.db.repositories.persons import PersonRepository
 from app.engine.invocation import initial_state
 from app.engine.records import LogRecord, MetricRecord
 from app.filters import build_filter_globals, evaluate_filters
+from app.hog import Limits
 from app.ingest.events import IncomingEvent, event_globals
 from app.ingest.flows import EventFlow, EventFlowCache, FlowIndex
 from app.ingest.masking import mask_digest, masking_store_key, masking_threshold, masking_ttl, passes
@@ -45,6 +46,9 @@ from app.observability import metrics
 
 # Filters are CPU work on the event loop: hand control back this often so other requests keep moving.
 _YIELD_EVERY_SECONDS = 0.005
+# ...and one filter (a client's `hogql` property may loop) gets at most this long; past it the
+# event counts as `filtering_failed` for that flow (the VM's default, 5 s, would stall everyone).
+TRIGGER_FILTER_LIMITS = Limits(timeout_s=0.1)
 
 
 @dataclass(frozen=True)
@@ -162,7 +166,7 @@ async def _match(
         filter_globals = build_filter_globals(frozen, filter_person, event_groups)
         for flow in flows.for_event(event.event):
             evaluated[flow.id] += 1
-            result = evaluate_filters(flow.filters, filter_globals)
+            result = evaluate_filters(flow.filters, filter_globals, limits=TRIGGER_FILTER_LIMITS)
             if result.matched:
                 candidates.append(_Candidate(flow, event, frozen, person))
             elif result.error is not None:

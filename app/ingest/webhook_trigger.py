@@ -17,8 +17,15 @@ from app.db.repositories.observability import ObservabilityRepository
 from app.db.repositories.tenancy import TenancyRepository
 from app.engine.invocation import default_variables, initial_state
 from app.engine.records import LogRecord, MetricRecord
+from app.hog.budget import offload
 from app.ingest.pipeline import project_url
-from app.ingest.webhooks import WEBHOOK_TRIGGER_TYPES, IncomingRequest, SourceOutcome, run_source
+from app.ingest.webhooks import (
+    SOURCE_BUDGET_SECONDS,
+    WEBHOOK_TRIGGER_TYPES,
+    IncomingRequest,
+    SourceOutcome,
+    run_source,
+)
 from app.observability import metrics
 
 NOT_FOUND = SourceOutcome(404, {"error": "Not found"})
@@ -49,7 +56,7 @@ async def trigger_webhook(
     observability = ObservabilityRepository(session)
     source_id = str(flow.id)
     try:
-        outcome = run_source(trigger, request, project, now)
+        outcome = await offload(SOURCE_BUDGET_SECONDS, run_source, trigger, request, project, now)
     except Exception as error:  # the request made an input fail: report it on the flow, answer 400 (never 500)
         message = f"[Action:{_trigger_action_id(flow)}] Error triggering flow: {error}"
         await observability.add_logs([LogRecord(team.id, source_id, str(uuid7()), now, "error", message)])

@@ -27,8 +27,10 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from app.db.base import uuid7
-from app.engine.templates import get_template
-from app.hog import execute, from_hog_value
+from app.engine.templates import TEMPLATES, get_template
+from app.engine.templates.base import template_bytecode
+from app.hog import Limits, execute, from_hog_value, parse_pool
+from app.hog.budget import bounded
 from app.hog.templates import compile_template
 from app.ingest.events import MAX_DISTINCT_ID, iso_timestamp
 from app.ingest.sanitize import UnstorableValue, storable
@@ -37,6 +39,10 @@ WEBHOOK_TRIGGER_TYPES = frozenset({"webhook", "manual", "tracking_pixel", "sched
 PIXEL_TEMPLATE = "template-source-webhook-pixel"
 WEBHOOK_TEMPLATE = "template-source-webhook"
 PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
+# An unauthenticated request runs these inputs: all of them together get `SOURCE_BUDGET_SECONDS`
+# (the caller runs `run_source` in a thread under that budget), and none may pause or sleep.
+SOURCE_LIMITS = Limits(timeout_s=1.0, max_async_steps=0)
+SOURCE_BUDGET_SECONDS = 1.0
 # Not kept in a run's state: credentials and forwarding details.
 _PRIVATE_HEADERS = frozenset({"authorization", "cookie", "x-forwarded-for", "x-real-ip", "forwarded"})
 
@@ -115,6 +121,21 @@ def _compiled_default(default_json: str) -> Any:
     return compile_template(json.loads(default_json))
 
 
+def warm_up() -> None:
+    """Compile every template's code and every source template's defaults now, not on a first request.
+
+    A first parse of a kind of expression warms the C++ parser's caches and holds the GIL for up to a
+    few hundred milliseconds, and the parse processes take seconds to start: a server does both once at
+    startup, before it takes traffic.
+    """
+    parse_pool.start()
+    for template in TEMPLATES.values():
+        if template.hog:
+            template_bytecode(template)
+    for template_id in (WEBHOOK_TEMPLATE, PIXEL_TEMPLATE):
+        _inputs_in_order({}, template_id)
+
+
 def _inputs_in_order(trigger: Mapping[str, Any], template_id: str) -> list[tuple[str, dict[str, Any]]]:
     """The flow's inputs by `order`, then template defaults for keys the flow does not set."""
     configured = trigger.get("inputs")
@@ -133,7 +154,7 @@ def _is_bytecode(value: Any) -> bool:
 
 def _render(compiled: Any, globals: dict[str, Any]) -> Any:
     if _is_bytecode(compiled):
-        outcome = execute(compiled, globals)
+        outcome = execute(compiled, globals, async_functions=(), limits=bounded(SOURCE_LIMITS))
         if not outcome.finished:
             raise RuntimeError("Inputs may not call async functions")
         return from_hog_value(outcome.result)

@@ -12,6 +12,7 @@ from typing import Any
 
 from app.engine.templates import get_template
 from app.errors import ValidationError
+from app.hog.parser import HogSourceLimitError
 from app.services.flow_compilation import CompileError, TeamFilterContext, compile_flow_filters, compile_input
 from app.services.input_validation import InputError, validate_inputs
 
@@ -85,7 +86,8 @@ class FlowValidator:
         try:
             rendered["config"] = self._validate_config(rendered["type"], _deep_copy(rendered["config"]))
         except ActionRuleError as error:
-            if self.strict:
+            # A draft keeps what does not compile, but not a source past the parser's safety bounds.
+            if self.strict or _past_safety_bounds(error):
                 raise ValidationError(error.message, attr=f"actions__{index}__{error.field}") from error
         return rendered
 
@@ -207,6 +209,15 @@ class FlowValidator:
                 except ActionRuleError as error:
                     raise ValidationError(error.message, attr=f"conversion__events__{index}__filters") from error
         return conversion
+
+
+def _past_safety_bounds(error: BaseException) -> bool:
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, HogSourceLimitError):
+            return True
+        cause = cause.__cause__
+    return False
 
 
 def validate_variables(variables: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -9,9 +9,13 @@ from app.db.base import utcnow
 from app.db.models import HogFlow, Team, User
 from app.db.repositories.hog_flow import HogFlowRepository
 from app.errors import NotFound
+from app.hog.budget import offload
 from app.schemas.hog_flow import ActionIn, HogFlowWrite
 from app.services.flow_compilation import TeamFilterContext
 from app.services.hog_flow_validation import FlowValidator, billable_action_types, trigger_of, validate_variables
+
+# Compiling everything one save sends (filters, inputs, masking) runs in a thread, within this total.
+COMPILE_BUDGET_SECONDS = 5.0
 
 
 def team_filter_context(team: Team) -> TeamFilterContext:
@@ -49,15 +53,15 @@ def _validated_fields(payload: HogFlowWrite, flow: HogFlow | None, team: Team) -
     return fields
 
 
-def validated_configuration(payload: HogFlowWrite, team: Team) -> dict[str, Any]:
+async def validated_configuration(payload: HogFlowWrite, team: Team) -> dict[str, Any]:
     """The columns of a new flow after validation, without saving it."""
-    fields = _validated_fields(payload, None, team)
+    fields = await offload(COMPILE_BUDGET_SECONDS, _validated_fields, payload, None, team)
     fields.setdefault("edges", {})
     return fields
 
 
 async def create_flow(session: AsyncSession, team: Team, user: User, payload: HogFlowWrite) -> HogFlow:
-    fields = validated_configuration(payload, team)
+    fields = await validated_configuration(payload, team)
     flow = HogFlow(team_id=team.id, created_by_id=user.id, **fields)
     return await HogFlowRepository(session).add(flow)
 
@@ -65,7 +69,8 @@ async def create_flow(session: AsyncSession, team: Team, user: User, payload: Ho
 async def update_flow(session: AsyncSession, team: Team, flow_id: UUID, payload: HogFlowWrite) -> HogFlow:
     repo = HogFlowRepository(session)
     flow = await get_flow(session, team, flow_id)
-    for name, value in _validated_fields(payload, flow, team).items():
+    fields = await offload(COMPILE_BUDGET_SECONDS, _validated_fields, payload, flow, team)
+    for name, value in fields.items():
         setattr(flow, name, value)
     flow.updated_at = utcnow()
     return await repo.save(flow)

@@ -111,7 +111,7 @@ async def run_test_invocation(
     if request.configuration is not None:
         try:
             payload = HogFlowCreate.model_validate(request.configuration)
-            configuration = validated_configuration(payload, team)
+            configuration = await validated_configuration(payload, team)
         except PydanticValidationError as error:
             raise _raw_from_pydantic(error, ["configuration"]) from error
         except ValidationError as error:

@@ -1,5 +1,7 @@
 """The Liquid subset used by inputs stored with `templating: "liquid"`."""
 
+import time
+
 import pytest
 
 from app.engine.functions.liquid import LiquidError, render_liquid
@@ -40,3 +42,12 @@ def test_nested_values_render_every_string() -> None:
 def test_unsupported_syntax_is_refused(template: str) -> None:
     with pytest.raises(LiquidError):
         render_liquid(template, CONTEXT)
+
+
+def test_hostile_text_renders_in_linear_time() -> None:
+    # 80 s on Python's `re` (lazy `.*?` retried from every `{{`); milliseconds on RE2.
+    started = time.perf_counter()
+    assert render_liquid("{{" * 100_000, {}) == "{{" * 100_000
+    with pytest.raises(LiquidError):
+        render_liquid("{%" * 100_000 + "%}", {})
+    assert time.perf_counter() - started < 2

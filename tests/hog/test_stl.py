@@ -10,7 +10,7 @@ from app.hog import HogVMError
 from app.hog.opcodes import Op
 from app.hog.stl import BYTECODE_STL, STL
 
-from .vm_helpers import call, error_message, push, run, value
+from .vm_helpers import call, error_message, program, push, run, value
 
 
 def stl(name: str, *args: Any) -> Any:
@@ -272,12 +272,14 @@ def test_errors_and_print() -> None:
     assert run(*call("print", "a", 1, "b", None, (1,), {"k": "v's"})).prints == ["a 1 b null tuple(1) {'k': 'v\\'s'}"]
 
 
-def test_sleep_counts_against_the_time_budget() -> None:
-    from app.hog import HogTimeoutError, Limits
+def test_sleep_is_refused_unless_the_host_makes_it_async() -> None:
+    from app.hog import execute
 
-    with pytest.raises(HogTimeoutError):
-        run(*call("sleep", 5), limits=Limits(timeout_s=0.05))
-    assert run(*call("sleep", 0.001)).finished
+    with pytest.raises(HogVMError, match="only function steps may sleep"):
+        run(*call("sleep", 0.001))
+    paused = execute(program(*call("sleep", 5)), async_functions=("sleep",))
+    assert not paused.finished
+    assert paused.async_call is not None and paused.async_call.name == "sleep" and paused.async_call.args == [5]
 
 
 def test_host_functions() -> None:

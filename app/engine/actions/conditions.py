@@ -5,13 +5,13 @@ from typing import Any
 
 from app.engine.actions.base import ActionContext, ActionError, ActionResult
 from app.engine.durations import DurationError, parse_duration, scheduled_at
+from app.engine.filtering import evaluate_step_filters
 from app.engine.invocation import Invocation
-from app.filters import evaluate_filters
 
 BRANCH_POLL = timedelta(minutes=10)
 
 
-def _matches(invocation: Invocation, condition: Any) -> bool:
+async def _matches(invocation: Invocation, condition: Any) -> bool:
     if not isinstance(condition, dict):
         return False
     filters = condition.get("filters")
@@ -19,7 +19,7 @@ def _matches(invocation: Invocation, condition: Any) -> bool:
     if not isinstance(filters, dict) or not filters.get("bytecode"):
         return False
     # Filter errors count as a non-match.
-    return evaluate_filters(filters, invocation.filter_globals(with_variables=True)).matched
+    return (await evaluate_step_filters(filters, invocation.filter_globals(with_variables=True))).matched
 
 
 def _wake(duration: Any, invocation: Invocation, context: ActionContext) -> Any:
@@ -34,7 +34,7 @@ async def conditional_branch(invocation: Invocation, action: dict[str, Any], con
     conditions = config.get("conditions")
     conditions = conditions if isinstance(conditions, list) else []
     for index, condition in enumerate(conditions):
-        if _matches(invocation, condition):
+        if await _matches(invocation, condition):
             return ActionResult(
                 next_action=invocation.flow.next_action(action["id"], branch=index),
                 result={"conditionResult": {"index": index, "name": condition.get("name")}},
@@ -48,7 +48,7 @@ async def conditional_branch(invocation: Invocation, action: dict[str, Any], con
 
 async def wait_until_condition(invocation: Invocation, action: dict[str, Any], context: ActionContext) -> ActionResult:
     config = action.get("config") or {}
-    if _matches(invocation, config.get("condition")):
+    if await _matches(invocation, config.get("condition")):
         context.recorder.log("info", f"[Action:{action['id']}] Condition matched - taking the matched path")
         return ActionResult(
             next_action=invocation.flow.next_action(action["id"], branch=0), result={"conditionResult": True}

@@ -4,15 +4,17 @@ from typing import Any
 
 from app.engine.actions.base import ActionContext, ActionError, ActionResult
 from app.engine.durations import DurationError, scheduled_at
+from app.engine.filtering import evaluate_step_filters
 from app.engine.invocation import Invocation
-from app.filters import evaluate_filters
 
 
 async def trigger(invocation: Invocation, action: dict[str, Any], context: ActionContext) -> ActionResult:
     """Runs only in test invocations: production runs start after the trigger already matched."""
     config = action.get("config") or {}
     if config.get("type") == "event":
-        outcome = evaluate_filters(config.get("filters") or {}, invocation.filter_globals(with_variables=False))
+        outcome = await evaluate_step_filters(
+            config.get("filters") or {}, invocation.filter_globals(with_variables=False)
+        )
         if outcome.error:
             raise ActionError(outcome.error)
         if not outcome.matched:

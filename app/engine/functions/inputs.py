@@ -1,5 +1,6 @@
 """The globals a function template runs with, and its inputs resolved in order (executor.md §6.2)."""
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -10,9 +11,12 @@ from app.engine.invocation import Invocation
 from app.engine.messages import person_display_name
 from app.engine.templates import FunctionTemplate
 from app.hog import HogVMError, Limits, execute, from_hog_value
+from app.hog.budget import bounded, time_budget
 
-# Inputs are small expressions; a generous budget still stops a runaway one quickly.
+# Inputs are small expressions: all of a step's inputs together get this much time (not each of
+# them: thirty slow leaves must not add up to thirty seconds), run in a thread off the event loop.
 INPUT_LIMITS = Limits(timeout_s=1.0, max_async_steps=0)
+INPUT_BUDGET_SECONDS = 1.0
 _BYTECODE_MARKERS = ("_H", "_h")
 _EXTEND_OBJECT = "$$_extend_object"
 
@@ -85,13 +89,25 @@ async def build_globals(
     secrets: list[str] = []
     entries = [(key, entry) for key, entry in raw_inputs.items() if isinstance(entry, dict)]
     entries.sort(key=lambda item: item[1]["order"] if isinstance(item[1].get("order"), int) else -1)
+    with time_budget(INPUT_BUDGET_SECONDS):
+        await _resolve_all(entries, template, values, invocation.team_id, integrations, secrets)
+    return FunctionGlobals(values=values, secrets=[s for s in dict.fromkeys(secrets) if len(s) >= 4])
+
+
+async def _resolve_all(
+    entries: list[tuple[str, dict[str, Any]]],
+    template: FunctionTemplate,
+    values: dict[str, Any],
+    team_id: int,
+    integrations: IntegrationResolver | None,
+    secrets: list[str],
+) -> None:
     for key, entry in entries:
         schema = template.schema_for(key) or {}
-        value = await _resolve(key, entry, schema, values, invocation.team_id, integrations, secrets)
+        value = await _resolve(key, entry, schema, values, team_id, integrations, secrets)
         if schema.get("secret"):
             secrets.extend(_strings(value))
         values["inputs"][key] = value
-    return FunctionGlobals(values=values, secrets=[s for s in dict.fromkeys(secrets) if len(s) >= 4])
 
 
 async def _resolve(
@@ -115,7 +131,7 @@ async def _resolve(
         except LiquidError as error:
             raise InputResolutionError(f"{key}: {error}") from error
     if "bytecode" in entry:
-        return _evaluate(key, entry["bytecode"], values)
+        return await asyncio.to_thread(_evaluate, key, entry["bytecode"], values)
     return raw
 
 
@@ -136,7 +152,7 @@ def _evaluate(key: str, node: Any, values: dict[str, Any]) -> Any:
     """Run every bytecode program inside a compiled input (strings compile to programs, dicts recurse)."""
     if isinstance(node, list) and node and node[0] in _BYTECODE_MARKERS:
         try:
-            result = execute(node, values, async_functions=(), limits=INPUT_LIMITS)
+            result = execute(node, values, async_functions=(), limits=bounded(INPUT_LIMITS))
         except HogVMError as error:
             raise InputResolutionError(f"Could not execute bytecode for input field: {key}: {error}") from error
         if not result.finished:

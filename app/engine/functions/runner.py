@@ -17,6 +17,7 @@ One call of the runner is one pickup of the step (executor.md §5.11, §6):
 While parked, the VM state lives in `currentAction.hogFunctionState` (see `FunctionState`).
 """
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,6 +49,8 @@ logger = logging.getLogger(__name__)
 
 # PostHog gives a function 550 ms of VM time; our VM is slower per op, so it gets more room.
 FUNCTION_LIMITS = Limits(timeout_s=2.0, max_async_steps=5)
+# `sleep` pauses the VM like a call, and the step awaits it (see `_sleep`); it is neither billed nor recorded.
+VM_ASYNC_FUNCTIONS = (*ASYNC_FUNCTIONS, "sleep")
 MAX_PRINTS = 25
 REDACTED = "***REDACTED***"
 DEFAULT_SITE_URL = "http://localhost:8000"
@@ -111,9 +114,14 @@ class _FunctionStep:
                 raise ActionError(f"Error building inputs: {error}") from error
             self.state.secrets = built.secrets
             self.state.memory_bytes = deep_size([built.values])
-            bytecode = template_bytecode(template)
-            result = self._run_vm(
-                lambda: execute(bytecode, built.values, async_functions=ASYNC_FUNCTIONS, limits=self.runner.limits)
+            # Compiled on first use (cached): in the thread too.
+            result = await self._run_vm(
+                lambda: execute(
+                    template_bytecode(template),
+                    built.values,
+                    async_functions=VM_ASYNC_FUNCTIONS,
+                    limits=self.runner.limits,
+                )
             )
         return await self._drive(result)
 
@@ -131,10 +139,13 @@ class _FunctionStep:
                 self.state.attempts = 0
             if self.state.call is None or self.state.vm is None:
                 raise ActionError("The function's saved state has no pending call")
+            name = str(self.state.call.get("name"))
+            if name == "sleep":
+                result = await self._sleep(result, list(self.state.call.get("args") or []))
+                continue
             if calls_made >= self.runner.max_calls_per_pickup:
                 return self._park(self.context.now)
             calls_made += 1
-            name = str(self.state.call.get("name"))
             outcome = await self._perform(name, list(self.state.call.get("args") or []))
             for level, message in outcome.logs:
                 self._log(level, message)
@@ -149,14 +160,23 @@ class _FunctionStep:
                 self.state.error = message
             self.state.attempts = 0
             self._count_call(name, outcome)
-            result = self._resume(outcome.value)
+            result = await self._resume(outcome.value)
 
-    def _resume(self, value: Any) -> ExecResult:
+    async def _sleep(self, result: ExecResult | None, args: list[Any]) -> ExecResult:
+        """`sleep(s)` waits without holding anything, at most what is left of the step's VM time."""
+        seconds = args[0] if args and isinstance(args[0], int | float) and not isinstance(args[0], bool) else 0
+        used = (result.duration_ms / 1000) if result is not None else 0.0
+        await asyncio.sleep(max(0.0, min(float(seconds), self.runner.limits.timeout_s - used)))
+        return await self._resume(None)
+
+    async def _resume(self, value: Any) -> ExecResult:
         paused = self.state.vm
         if paused is None:
             raise ActionError("The function's saved state has no paused program")
         self.state.vm, self.state.call = None, None
-        return self._run_vm(lambda: resume(paused, value, async_functions=ASYNC_FUNCTIONS, limits=self.runner.limits))
+        return await self._run_vm(
+            lambda: resume(paused, value, async_functions=VM_ASYNC_FUNCTIONS, limits=self.runner.limits)
+        )
 
     async def _perform(self, name: str, args: list[Any]) -> CallOutcome:
         kind = CALL_KINDS.get(name, "fetch")
@@ -184,9 +204,10 @@ class _FunctionStep:
             logger.exception("Async call %s failed unexpectedly", name)
             return no_response(kind, "InternalError", f"{type(error).__name__}: {error}", retriable=False)
 
-    def _run_vm(self, run: Callable[[], ExecResult]) -> ExecResult:
+    async def _run_vm(self, run: Callable[[], ExecResult]) -> ExecResult:
         try:
-            return run()
+            # In a thread: the loop keeps serving other runs and requests while the VM works.
+            return await asyncio.to_thread(run)
         except HogVMError as error:
             self._log_prints(error.prints)
             uuid = self.invocation.event.get("uuid")

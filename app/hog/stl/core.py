@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import random
-import time
 import uuid
 from typing import Any
 
@@ -339,9 +338,7 @@ def _not_in_cohort(ctx: StlContext, args: list[Any]) -> bool:
 
 @stl("sleep", 1, 1)
 def _sleep(ctx: StlContext, args: list[Any]) -> None:
-    """Blocks, and counts against the time budget (hosts wanting a pause register it as async)."""
-    seconds = float(_number_arg(args[0], "sleep"))
-    if seconds <= 0:
-        return
-    time.sleep(min(seconds, max(0.0, ctx.remaining_seconds()) + 0.001))
-    ctx.check_deadline()
+    """Refused: blocking would hold a worker thread or the event loop. A host where waiting makes sense
+    (a function step) lists `sleep` among its async functions, so the VM pauses and the host awaits."""
+    _number_arg(args[0], "sleep")
+    raise HogVMError("sleep() is not available here: only function steps may sleep")

@@ -1,0 +1,100 @@
+"""Parsing in child processes, where a crash of the C++ parser costs one request, not the service.
+
+`hogql-parser` recurses on the C++ stack and holds the GIL: input deep enough kills the process
+(SIGSEGV), and slow input stalls every thread of it. `guard.scan` refuses what is known to be
+dangerous; sources that pass but are not small are parsed here, in a pool of `spawn`ed processes
+(`concurrent.futures`), with a time limit. A pool whose process died (`BrokenProcessPool`) or that
+ran past the limit is replaced: the caller gets a `HogSyntaxError`, later calls a fresh pool.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import threading
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+PROCESSES = 2
+# No source within the scan's hard bounds needs nearly this long (see guard.py).
+TIMEOUT_SECONDS = 5.0
+# Starting the processes (an interpreter each, importing the parser) is not parse time: on a loaded
+# machine it takes seconds, and a fresh pool waits for it before any parse is timed.
+START_TIMEOUT_SECONDS = 60.0
+
+_lock = threading.Lock()
+_pool: concurrent.futures.ProcessPoolExecutor | None = None
+
+
+class ParseProcessError(Exception):
+    """The parse process crashed or ran out of time."""
+
+
+def _child_parse(func_name: str, text: str) -> str:
+    from app.hog.parser import load_parser
+
+    return str(getattr(load_parser(), func_name)(text))
+
+
+def _child_ready() -> bool:
+    from app.hog.parser import load_parser
+
+    load_parser()
+    return True
+
+
+def _get_pool() -> concurrent.futures.ProcessPoolExecutor:
+    global _pool
+    with _lock:
+        if _pool is None:
+            pool = concurrent.futures.ProcessPoolExecutor(
+                max_workers=PROCESSES, mp_context=multiprocessing.get_context("spawn")
+            )
+            try:
+                for ready in [pool.submit(_child_ready) for _ in range(PROCESSES)]:
+                    ready.result(timeout=START_TIMEOUT_SECONDS)
+            except (BrokenProcessPool, concurrent.futures.TimeoutError) as exc:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise ParseProcessError("the parse processes did not start") from exc
+            _pool = pool
+        return _pool
+
+
+def start() -> None:
+    """Start the parse processes now (a server does it before it takes traffic)."""
+    _get_pool()
+
+
+def _discard(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """Replace `pool`: later calls get a new one; its processes (a stuck parse among them) are ended."""
+    global _pool
+    with _lock:
+        if _pool is pool:
+            _pool = None
+    processes: dict[Any, Any] = dict(getattr(pool, "_processes", None) or {})
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes.values():
+        if process.is_alive():
+            process.kill()
+
+
+def parse_in_process(func_name: str, text: str, timeout: float) -> str:
+    """`hogql_parser.<func_name>(text)` in a child process; raises `ParseProcessError` on crash or timeout."""
+    pool = _get_pool()
+    try:
+        future = pool.submit(_child_parse, func_name, text)
+        return future.result(timeout=max(0.01, min(timeout, TIMEOUT_SECONDS)))
+    except BrokenProcessPool as exc:
+        _discard(pool)
+        raise ParseProcessError("the parser crashed on this input") from exc
+    except concurrent.futures.TimeoutError as exc:
+        _discard(pool)
+        raise ParseProcessError("the parser took too long on this input") from exc
+
+
+def shutdown() -> None:
+    global _pool
+    with _lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
