@@ -1,16 +1,20 @@
 """Integration tokens: encrypted at rest, rotatable keys, never in an answer, a log or a run's state."""
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from alembic import command
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.crypto import SecretBox, SecretDecryptionError, split_keys, warn_if_default_key
+from app.db.migrate import alembic_config
 from app.db.models import Integration
 from app.db.repositories.integrations import IntegrationRepository
 from app.db.session import create_engine, session_scope
@@ -164,3 +168,34 @@ async def test_a_served_api_warns_of_the_default_key_and_logs_no_secret(
     assert "personal_api_key=***" in output
     assert tenant.api_key not in output
     assert TOKEN not in output
+
+
+async def test_the_migration_encrypts_plain_tokens_and_its_downgrade_restores_them(
+    engine: AsyncEngine, tenant: Tenant, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with session_scope(sessionmaker) as session:
+        plain = Integration(team_id=tenant.team_id, kind="slack", config={}, sensitive_config={"access_token": TOKEN})
+        session.add(plain)
+        await session.flush()
+        plain_id = plain.id
+
+    async def stored() -> Any:
+        async with session_scope(sessionmaker) as session:
+            value = await session.scalar(
+                text("SELECT sensitive_config FROM integrations WHERE id = :id"), {"id": plain_id}
+            )
+        return json.loads(value) if isinstance(value, str) else value
+
+    def migrate(target: str, connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        (command.downgrade if target != "head" else command.upgrade)(config, target)
+
+    async with engine.begin() as connection:
+        await connection.run_sync(partial(migrate, "33d738630357"))
+    assert await stored() == {"access_token": TOKEN}  # everything plain, as before encryption existed
+    async with engine.begin() as connection:
+        await connection.run_sync(partial(migrate, "head"))
+    sealed = await stored()
+    assert TOKEN not in json.dumps(sealed)
+    assert app_secret_box().open_json(sealed) == {"access_token": TOKEN}
