@@ -1,5 +1,6 @@
 """Integration tokens: encrypted at rest, rotatable keys, never in an answer, a log or a run's state."""
 
+import contextlib
 import json
 from functools import partial
 from pathlib import Path
@@ -11,15 +12,16 @@ from alembic import command
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.crypto import SecretBox, SecretDecryptionError, split_keys, warn_if_default_key
-from app.db.migrate import alembic_config
+from app.db.migrate import alembic_config, upgrade_to_head
 from app.db.models import Integration
 from app.db.repositories.integrations import IntegrationRepository
-from app.db.session import create_engine, session_scope
+from app.db.scratch import scratch_database
+from app.db.session import create_engine, create_sessionmaker, session_scope
 from app.logging import database_error_summary, mask_query_secrets
-from app.services.bootstrap import Tenant
+from app.services.bootstrap import Tenant, bootstrap_tenant
 from tests.api.helpers import auth, flows_url, integrations_url
 from tests.api.serve_helpers import serve
 from tests.conftest import TenantFactory
@@ -171,31 +173,44 @@ async def test_a_served_api_warns_of_the_default_key_and_logs_no_secret(
 
 
 async def test_the_migration_encrypts_plain_tokens_and_its_downgrade_restores_them(
-    engine: AsyncEngine, tenant: Tenant, sessionmaker: async_sessionmaker[AsyncSession]
+    database_url: str, tmp_path: Path
 ) -> None:
-    async with session_scope(sessionmaker) as session:
-        plain = Integration(team_id=tenant.team_id, kind="slack", config={}, sensitive_config={"access_token": TOKEN})
-        session.add(plain)
-        await session.flush()
-        plain_id = plain.id
-
-    async def stored() -> Any:
+    # A database of its own: the migration touches every row, and other tests seal tokens with other keys.
+    async with contextlib.AsyncExitStack() as stack:
+        if database_url.startswith("postgresql"):
+            url = await stack.enter_async_context(scratch_database(database_url, "hogflows_migration"))
+        else:
+            url = f"sqlite+aiosqlite:///{tmp_path / 'migration.sqlite3'}"
+        engine = create_engine(url)
+        stack.push_async_callback(engine.dispose)
+        await upgrade_to_head(engine)
+        sessionmaker = create_sessionmaker(engine)
         async with session_scope(sessionmaker) as session:
-            value = await session.scalar(
-                text("SELECT sensitive_config FROM integrations WHERE id = :id"), {"id": plain_id}
+            tenant = await bootstrap_tenant(session)
+            plain = Integration(
+                team_id=tenant.team_id, kind="slack", config={}, sensitive_config={"access_token": TOKEN}
             )
-        return json.loads(value) if isinstance(value, str) else value
+            session.add(plain)
+            await session.flush()
+            plain_id = plain.id
 
-    def migrate(target: str, connection: Connection) -> None:
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        (command.downgrade if target != "head" else command.upgrade)(config, target)
+        async def stored() -> Any:
+            async with session_scope(sessionmaker) as session:
+                value = await session.scalar(
+                    text("SELECT sensitive_config FROM integrations WHERE id = :id"), {"id": plain_id}
+                )
+            return json.loads(value) if isinstance(value, str) else value
 
-    async with engine.begin() as connection:
-        await connection.run_sync(partial(migrate, "33d738630357"))
-    assert await stored() == {"access_token": TOKEN}  # everything plain, as before encryption existed
-    async with engine.begin() as connection:
-        await connection.run_sync(partial(migrate, "head"))
-    sealed = await stored()
-    assert TOKEN not in json.dumps(sealed)
-    assert app_secret_box().open_json(sealed) == {"access_token": TOKEN}
+        def migrate(target: str, connection: Connection) -> None:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            (command.downgrade if target != "head" else command.upgrade)(config, target)
+
+        async with engine.begin() as connection:
+            await connection.run_sync(partial(migrate, "33d738630357"))
+        assert await stored() == {"access_token": TOKEN}  # everything plain, as before encryption existed
+        async with engine.begin() as connection:
+            await connection.run_sync(partial(migrate, "head"))
+        sealed = await stored()
+        assert TOKEN not in json.dumps(sealed)
+        assert app_secret_box().open_json(sealed) == {"access_token": TOKEN}
