@@ -5,7 +5,10 @@ so a process writes one format to stderr whatever library a line comes from.
 """
 
 import logging
+import re
 import sys
+import traceback
+from typing import Any
 
 import structlog
 
@@ -19,7 +22,57 @@ _QUIETER = {
 }
 
 
+# PostHog accepts the key in the query string (`?personal_api_key=phx_...`); uvicorn logs the full path.
+_QUERY_SECRET = re.compile(r"((?:^|[?&])personal_api_key=)[^&#\s]*", re.IGNORECASE)
+MASK = "***"
+
+
+def mask_query_secrets(text: str) -> str:
+    return _QUERY_SECRET.sub(lambda match: match.group(1) + MASK, text)
+
+
+class QuerySecretFilter(logging.Filter):
+    """Masks `personal_api_key` in the arguments of uvicorn's access log lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_masked(arg) for arg in record.args)
+        if isinstance(record.msg, str):
+            record.msg = mask_query_secrets(record.msg)
+        return True
+
+
+def _masked(value: Any) -> Any:
+    return mask_query_secrets(value) if isinstance(value, str) else value
+
+
+def database_error_summary(error: BaseException) -> dict[str, Any]:
+    """A database error without its messages: drivers quote the offending value (`invalid input for query
+    argument $3: 'xoxb-…'`), so only the exception types, the SQLSTATE and where it was raised are kept."""
+    chain: list[str] = []
+    sqlstate = None
+    current: BaseException | None = error
+    while current is not None and len(chain) < 8:
+        chain.append(type(current).__name__)
+        sqlstate = sqlstate or getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        current = current.__cause__ or current.__context__
+    frames = traceback.extract_tb(error.__traceback__)
+    ours = [
+        f"{frame.filename.rsplit('/app/', 1)[-1]}:{frame.lineno} {frame.name}"
+        for frame in frames
+        if "/app/" in frame.filename
+    ]
+    return {"error_types": chain, "sqlstate": sqlstate, "raised_in": ours[-5:]}
+
+
+def mask_access_log() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(existing, QuerySecretFilter) for existing in access.filters):
+        access.addFilter(QuerySecretFilter())
+
+
 def configure_logging(level: str = "INFO", *, json_output: bool = False) -> None:
+    mask_access_log()
     numeric_level = logging.getLevelName(level.upper())
     if not isinstance(numeric_level, int):
         numeric_level = logging.INFO

@@ -25,20 +25,22 @@ from app.api import (
     webhooks,
 )
 from app.api.errors import register_error_handlers
-from app.api.middleware import BodySizeLimit, OptionalTrailingSlash
+from app.api.middleware import AnswerOptions, BodySizeLimit, OptionalTrailingSlash, RejectUnstorableText, RouteMethods
 from app.api.openapi import install_docs
 from app.config import Settings, get_settings
+from app.crypto import warn_if_default_key
 from app.db import json_codec
 from app.db.invalidation import relay
 from app.db.session import create_engine, create_sessionmaker
 from app.ingest.services import ingest_services
 from app.ingest.webhooks import warm_up as warm_up_templates
-from app.logging import configure_logging
+from app.logging import configure_logging, mask_access_log
 from app.observability import health
 from app.observability.requests import RequestContext
 from app.services.principals import PrincipalCache
 from app.services.rate_limit import MemoryRateLimiter, RedisRateLimiter, api_rates
 from app.web import mount_web
+from app.web.routes import router as web_router
 from app.worker.embedded import EmbeddedRunner
 from app.worker.scheduling import ArqScheduler, Scheduler
 
@@ -48,6 +50,7 @@ TEAM_PREFIXES = ("/api/environments/{team_id}", "/api/projects/{team_id}")
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, json_output=settings.log_json)
+    warn_if_default_key(settings.secret_key, is_sqlite=settings.is_sqlite)
     engine = create_engine(settings.database_url, json_deserializer=json_codec.loads)
 
     sessionmaker = create_sessionmaker(engine)
@@ -55,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(warm_up_templates)
+        mask_access_log()  # again: uvicorn configures its loggers after the app is built
         async with run_scheduling(settings, sessionmaker) as scheduler:
             app.state.scheduler = scheduler
             app.state.ingest = ingest_services(settings, scheduler)
@@ -97,21 +101,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     register_error_handlers(app)
     health.register_unavailable_handlers(app)
     app.include_router(health.router)
+    route_methods = RouteMethods()
+    route_methods.add_routes(app.router.routes)  # /docs, /openapi.json
+    route_methods.add_routes(health.router.routes)
+    team_routers = (
+        hog_flows.router,
+        hog_flow_observability.router,
+        hog_flow_runs.router,
+        hog_flow_invocations.router,
+        hog_flow_audience.router,
+        batch_jobs.router,
+        schedules.router,
+        persons.router,
+        hog_function_templates.router,
+        integrations.router,
+    )
     for prefix in TEAM_PREFIXES:
-        app.include_router(hog_flows.router, prefix=prefix)
-        app.include_router(hog_flow_observability.router, prefix=prefix)
-        app.include_router(hog_flow_runs.router, prefix=prefix)
-        app.include_router(hog_flow_invocations.router, prefix=prefix)
-        app.include_router(hog_flow_audience.router, prefix=prefix)
-        app.include_router(batch_jobs.router, prefix=prefix)
-        app.include_router(schedules.router, prefix=prefix)
-        app.include_router(persons.router, prefix=prefix)
-        app.include_router(hog_function_templates.router, prefix=prefix)
-        app.include_router(integrations.router, prefix=prefix)
-    app.include_router(capture.router)
-    app.include_router(webhooks.router)
+        for router in team_routers:
+            app.include_router(router, prefix=prefix)
+            route_methods.add_routes(router.routes, prefix)
+    for router in (capture.router, webhooks.router):
+        app.include_router(router)
+        route_methods.add_routes(router.routes)
     mount_web(app)
+    route_methods.add_routes(web_router.routes)
+    app.add_middleware(AnswerOptions, routes=route_methods)
     app.add_middleware(OptionalTrailingSlash)
+    app.add_middleware(RejectUnstorableText)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(RequestContext, access_log=settings.access_log)  # outermost: sees every answer
     return app

@@ -9,6 +9,7 @@ from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.api.errors import AuthenticationFailed, NotAuthenticated, NotFound, PermissionDenied, Throttled
+from app.api.pagination import PG_INTEGER_MAX
 from app.config import Settings
 from app.db.models import HogFlow as HogFlowModel
 from app.db.models import OrganizationMembership, PersonalAPIKey, Team, User
@@ -126,7 +127,7 @@ def _parse_team_id(raw: str, user: User) -> int:
         if user.current_team_id is None:
             raise NotFound("Project not found.")
         return user.current_team_id
-    if not raw.isdigit() or len(raw) > 18:
+    if not raw.isdigit() or len(raw) > 10 or int(raw) > PG_INTEGER_MAX:
         raise NotFound("Project not found.")
     return int(raw)
 

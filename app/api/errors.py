@@ -10,6 +10,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import (
@@ -28,6 +29,7 @@ from app.errors import (
     drf_error_from_pydantic,
     join_attr,
 )
+from app.logging import database_error_summary
 
 # Handlers in the API layer import these from here; the classes live in `app.errors`.
 __all__ = [
@@ -121,7 +123,12 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
-    logger.exception("app.api.unhandled_error", path=request.url.path, method=request.method)
+    if isinstance(exc, SQLAlchemyError):
+        # Never the statement's parameters nor the driver's message, which quotes them.
+        summary = database_error_summary(exc)
+        logger.error("app.api.database_error", path=request.url.path, method=request.method, **summary)
+    else:
+        logger.exception("app.api.unhandled_error", path=request.url.path, method=request.method)
     body = {"type": "server_error", "code": "error", "detail": "A server error occurred.", "attr": None}
     return _response(500, body)
 

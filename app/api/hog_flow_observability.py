@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from app.api.deps import DBSession, ReadableFlow, ReadTeam
-from app.api.pagination import DEFAULT_PAGE_SIZE, Page
+from app.api.pagination import DEFAULT_PAGE_SIZE, PG_BIGINT_MAX, Page
 from app.db.repositories.batch_jobs import BatchJobRepository
 from app.db.repositories.observability import LogQuery, MetricQuery, ObservabilityRepository
 from app.errors import ValidationError
@@ -73,7 +73,7 @@ def _offset(raw: str | None) -> int:
         value = int(raw) if raw is not None else 0
     except ValueError:
         return 0
-    return max(value, 0)
+    return min(max(value, 0), PG_BIGINT_MAX)
 
 
 # Parameter declarations shared by metrics and totals

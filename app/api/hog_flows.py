@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from app.api.deps import DBSession, ReadableFlow, ReadTeam, WritableFlow, WriteTeam, parse_flow_id
 from app.api.errors import ValidationError
-from app.api.pagination import Pagination
+from app.api.pagination import PG_INTEGER_MAX, Pagination
 from app.db.repositories.hog_flow import HogFlowListFilters, HogFlowRepository
 from app.schemas.hog_flow import HogFlow, HogFlowCreate, HogFlowPage, HogFlowStatus, HogFlowWrite
 from app.services import hog_flows as service
@@ -42,7 +42,9 @@ async def list_hog_flows(
     ctx: ReadTeam,
     page: Pagination,
     id: UUID | None = None,
-    created_by: int | None = Query(default=None, description="User id of the creator."),
+    created_by: int | None = Query(
+        default=None, ge=-PG_INTEGER_MAX - 1, le=PG_INTEGER_MAX, description="User id of the creator."
+    ),
     created_at: datetime | None = None,
     updated_at: datetime | None = None,
     status_filter: Annotated[HogFlowStatus | None, Query(alias="status")] = None,

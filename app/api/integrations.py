@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response, status
 
-from app.api.deps import AuthorizedTeam, DBSession, team_with_scope
+from app.api.deps import AppSettings, AuthorizedTeam, DBSession, team_with_scope
 from app.api.errors import NotFound
 from app.api.hog_flows import ERROR_RESPONSES
-from app.api.pagination import Pagination
+from app.api.pagination import PG_INTEGER_MAX, Pagination
+from app.crypto import SecretBox
 from app.db.models import Integration as IntegrationModel
 from app.db.repositories.integrations import IntegrationRepository
 from app.schemas.integrations import Integration, IntegrationCreate, IntegrationKind, IntegrationPage
@@ -22,7 +23,7 @@ IntegrationsWriter = Annotated[AuthorizedTeam, Depends(team_with_scope("integrat
 
 
 async def _get(session: DBSession, team_id: int, integration_id: str) -> IntegrationModel:
-    if not integration_id.isdigit():
+    if not integration_id.isdigit() or len(integration_id) > 10 or int(integration_id) > PG_INTEGER_MAX:
         raise NotFound()
     integration = await IntegrationRepository(session).get(team_id, int(integration_id))
     if integration is None:
@@ -48,9 +49,12 @@ async def list_integrations(
     responses=ERROR_RESPONSES,
     summary="Create an integration",
 )
-async def create_integration(session: DBSession, ctx: IntegrationsWriter, payload: IntegrationCreate) -> Any:
-    """Store an account's config and tokens (`sensitive_config`, write-only)."""
-    return await IntegrationRepository(session).create(
+async def create_integration(
+    session: DBSession, settings: AppSettings, ctx: IntegrationsWriter, payload: IntegrationCreate
+) -> Any:
+    """Store an account's config and tokens (`sensitive_config`, write-only, encrypted at rest)."""
+    box = SecretBox.from_setting(settings.secret_key)
+    return await IntegrationRepository(session, box).create(
         team_id=ctx.team.id,
         kind=payload.kind,
         config=payload.config,

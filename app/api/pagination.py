@@ -6,6 +6,10 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 
 DEFAULT_PAGE_SIZE = 100
+# PostgreSQL's integer columns and its LIMIT/OFFSET (bigint): larger numbers from a client are refused
+# or clamped before a query sees them, never left to fail there.
+PG_INTEGER_MAX = 2**31 - 1
+PG_BIGINT_MAX = 2**63 - 1
 
 
 def _non_negative(raw: str | None, default: int) -> int:
@@ -14,7 +18,7 @@ def _non_negative(raw: str | None, default: int) -> int:
         value = int(raw) if raw is not None else default
     except ValueError:
         return default
-    return value if value >= 0 else default
+    return min(value, PG_BIGINT_MAX) if value >= 0 else default
 
 
 @dataclass(frozen=True)

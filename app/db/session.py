@@ -27,8 +27,10 @@ def _sqlite_json_contains(container: str | None, contained: str | None) -> int:
 
 
 def create_engine(database_url: str, **options: Any) -> AsyncEngine:
+    # SQL parameters hold tokens and personal data: errors and logs never show them.
+    options.setdefault("hide_parameters", True)
     if database_url.startswith("sqlite"):
-        engine = create_async_engine(database_url, connect_args={"timeout": 30})
+        engine = create_async_engine(database_url, connect_args={"timeout": 30}, **options)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:

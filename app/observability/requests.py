@@ -11,8 +11,10 @@ import time
 import uuid
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.logging import database_error_summary
 from app.observability import metrics
 
 logger = structlog.get_logger("hogflows.http")
@@ -57,9 +59,14 @@ class RequestContext:
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
                 await self.app(scope, receive, send_with_id)
-            except Exception:
-                # A bug: one traceback, with the request id, and PostHog's error shape to the client.
-                logger.exception("unhandled error", method=scope["method"], path=scope["path"])
+            except Exception as error:
+                # A bug: one traceback, with the request id, and PostHog's error shape to the client. A
+                # database error keeps only its types and place: drivers quote the values they refused.
+                if isinstance(error, SQLAlchemyError):
+                    summary = database_error_summary(error)
+                    logger.error("unhandled error", method=scope["method"], path=scope["path"], **summary)
+                else:
+                    logger.exception("unhandled error", method=scope["method"], path=scope["path"])
                 if started_response:
                     raise
                 await send_with_id(dict(_SERVER_ERROR_START))

@@ -33,7 +33,7 @@ class IntegrationCreate(RequestSchema):
         description='Tokens, e.g. `{"access_token": "xoxb-…"}` for Slack or `{"auth_token": …}` for Twilio. '
         "Stored, used by function steps, never returned.",
     )
-    integration_id: str | None = Field(default=None, description="The account's id at the provider.")
+    integration_id: str | None = Field(default=None, max_length=400, description="The account's id at the provider.")
 
 
 class Integration(BaseModel):

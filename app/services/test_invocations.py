@@ -13,6 +13,7 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.crypto import SecretBox
 from app.db.models import HogFlow, Team
 from app.db.repositories.hog_flow import HogFlowRepository
 from app.db.repositories.integrations import IntegrationRepository
@@ -125,9 +126,9 @@ async def run_test_invocation(
     state = initial_state(event, default_variables(snapshot.variables), globals_.get("variables"))
     options = ExecutorOptions()
     mocks = MockedCalls(clock=options.clock) if request.mock_async_functions else None
-    options.run_function = FunctionStepRunner(
+    options.run_function = runner = FunctionStepRunner(
         calls=mocks or real_calls(settings),
-        integrations=IntegrationRepository(session),
+        integrations=IntegrationRepository(session, SecretBox.from_setting(settings.secret_key)),
         max_calls_per_pickup=TEST_MAX_ASYNC_CALLS,
         retry=retry_policy(settings),
         site_url=settings.site_url,
@@ -152,7 +153,7 @@ async def run_test_invocation(
     step = await execute_single_step(invocation, options)
     # PostHog lists the mocked calls after the step's own logs.
     logs = [*step.logs, *(mocks.logs if mocks else [])]
-    return InvocationResponse(
+    response = InvocationResponse(
         nextActionId=step.next_action_id,
         status="error" if step.error else "success",
         errors=[step.error] if step.error else [],
@@ -160,3 +161,8 @@ async def run_test_invocation(
         variables=step.variables,
         execResult=step.exec_result,
     )
+    if not runner.secrets_seen:
+        return response
+    # Mocked calls print their arguments (an integration's token in an Authorization header, say), and a
+    # template may echo an input in its result: nothing of a secret leaves in the answer.
+    return InvocationResponse.model_validate(runner.redact(response.model_dump(mode="json")))

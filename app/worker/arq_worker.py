@@ -10,11 +10,13 @@ from arq import cron
 from arq.connections import RedisSettings
 from arq.cron import CronJob
 from arq.worker import Function, Retry, func
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.batch.tasks import batch_cron_jobs, batch_functions
 from app.config import Settings
+from app.crypto import warn_if_default_key
 from app.db.session import create_engine, create_sessionmaker
-from app.logging import configure_logging
+from app.logging import configure_logging, database_error_summary
 from app.observability.errors import operator_error
 from app.observability.outage import Outage
 from app.worker.housekeeping import Housekeeper
@@ -27,6 +29,7 @@ logger = structlog.get_logger("hogflows.worker")
 async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     configure_logging(settings.log_level, json_output=settings.log_json)
+    warn_if_default_key(settings.secret_key, is_sqlite=settings.is_sqlite)
     engine = create_engine(settings.database_url)
     sessionmaker = create_sessionmaker(engine)
     scheduler = ArqScheduler(ctx["redis"], settings.queue_name)
@@ -55,7 +58,11 @@ async def run_hog_flow(ctx: dict[str, Any], run_id: str) -> str | None:
         # sweeper queues it again once its lease expires, and a database or Redis outage retries sooner.
         message = operator_error(error)
         if message is None:
-            logger.exception("pickup failed", run_id=run_id)
+            if isinstance(error, SQLAlchemyError):
+                # A driver's message quotes the values it refused: the types and the place only.
+                logger.error("pickup failed", run_id=run_id, **database_error_summary(error))
+            else:
+                logger.exception("pickup failed", run_id=run_id)
             return None
         logger.error(f"pickup failed: {message}", run_id=run_id)
         raise Retry(defer=timedelta(seconds=5 * ctx.get("job_try", 1))) from error

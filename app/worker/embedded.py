@@ -9,6 +9,7 @@ import contextlib
 from datetime import UTC, datetime
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.batch.queue import WakeUpBatchQueue
@@ -16,6 +17,7 @@ from app.batch.tasks import EmbeddedBatchWork
 from app.config import Settings
 from app.db.repositories.runs import RunRepository
 from app.db.session import session_scope
+from app.logging import database_error_summary
 from app.observability.outage import Outage
 from app.worker.housekeeping import Housekeeper
 from app.worker.processor import RunProcessor
@@ -43,6 +45,9 @@ class EmbeddedRunner:
         for run_id, _pickups in due:
             try:
                 await self.processor.process(run_id)
+            except SQLAlchemyError as error:
+                # The driver's message quotes the values it refused: types and place only.
+                logger.error("app.worker.embedded.run_failed", run_id=str(run_id), **database_error_summary(error))
             except Exception:
                 logger.exception("app.worker.embedded.run_failed", run_id=str(run_id))
         return len(due)

@@ -11,6 +11,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
+from app.crypto import SecretBox
 from app.db.repositories.integrations import IntegrationRepository
 from app.db.repositories.sends import DONE, SendRepository
 from app.db.session import session_scope
@@ -62,12 +63,13 @@ class DatabaseSendLedger:
 
 
 class DatabaseIntegrations:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], box: SecretBox) -> None:
         self.sessionmaker = sessionmaker
+        self.box = box
 
     async def resolve(self, team_id: int, integration_id: int) -> IntegrationConfig | None:
         async with session_scope(self.sessionmaker) as session:
-            return await IntegrationRepository(session).resolve(team_id, integration_id)
+            return await IntegrationRepository(session, self.box).resolve(team_id, integration_id)
 
 
 def real_calls(settings: Settings) -> RealCalls:
@@ -98,10 +100,12 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 
 
 def build_function_runner(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> FunctionStepRunner:
+    box = SecretBox.from_setting(settings.secret_key)
     return FunctionStepRunner(
         calls=real_calls(settings),
-        integrations=DatabaseIntegrations(sessionmaker),
+        integrations=DatabaseIntegrations(sessionmaker, box),
         ledger=DatabaseSendLedger(sessionmaker),
         retry=retry_policy(settings),
         site_url=settings.site_url,
+        box=box,
     )

@@ -50,3 +50,15 @@ async def create_schedule_flow(client: httpx.AsyncClient, tenant: Tenant) -> str
     response = await client.post(flows_url(tenant), json=payload, headers=auth(tenant))
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
+
+
+SLACK: dict[str, Any] = {
+    "kind": "slack",
+    "integration_id": "T123",
+    "config": {"team": {"id": "T123", "name": "Acme"}},
+    "sensitive_config": {"access_token": "xoxb-very-secret"},
+}
+
+
+def integrations_url(tenant: Tenant, prefix: str = "environments") -> str:
+    return f"/api/{prefix}/{tenant.team_id}/integrations/"

@@ -5,19 +5,8 @@ from typing import Any
 import httpx
 
 from app.services.bootstrap import Tenant
-from tests.api.helpers import auth
+from tests.api.helpers import SLACK, auth, integrations_url
 from tests.conftest import TenantFactory
-
-SLACK: dict[str, Any] = {
-    "kind": "slack",
-    "integration_id": "T123",
-    "config": {"team": {"id": "T123", "name": "Acme"}},
-    "sensitive_config": {"access_token": "xoxb-very-secret"},
-}
-
-
-def integrations_url(tenant: Tenant, prefix: str = "environments") -> str:
-    return f"/api/{prefix}/{tenant.team_id}/integrations/"
 
 
 async def create(client: httpx.AsyncClient, tenant: Tenant, payload: dict[str, Any] = SLACK) -> dict[str, Any]:

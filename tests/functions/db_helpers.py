@@ -5,6 +5,8 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.config import Settings
+from app.crypto import SecretBox
 from app.db.base import utcnow
 from app.db.models import HogFlow
 from app.db.repositories.integrations import IntegrationRepository
@@ -47,11 +49,16 @@ async def store_run(sessionmaker: Sessionmaker, flow: HogFlow, distinct_id: str 
     return run.id
 
 
+def app_secret_box() -> SecretBox:
+    """The box of the test app's settings (`HOGFLOWS_SECRET_KEY` from the environment, else the default)."""
+    return SecretBox.from_setting(Settings().secret_key)
+
+
 async def store_integration(
     sessionmaker: Sessionmaker, team_id: int, kind: str, config: dict[str, Any], sensitive: dict[str, Any]
 ) -> int:
     async with session_scope(sessionmaker) as session:
-        integration = await IntegrationRepository(session).create(
+        integration = await IntegrationRepository(session, app_secret_box()).create(
             team_id=team_id,
             kind=kind,
             config=config,

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from app.crypto import SecretBox
 from app.engine.functions import (
     FetchSettings,
     FunctionStepRunner,
@@ -57,6 +58,7 @@ def real_runner(
         calls=RealCalls(fetcher=fetcher, email=SmtpEmailSender(smtp)),
         integrations=integrations,
         ledger=ledger,
+        box=SecretBox(["function-tests"]),
         **options,
     )
 

@@ -13,7 +13,7 @@ from app.engine.functions import FunctionStepRunner
 from app.services.bootstrap import Tenant
 from app.worker.function_steps import DatabaseIntegrations
 from tests.engine.flows import Options, action, chain, flow, invocation
-from tests.functions.db_helpers import store_integration
+from tests.functions.db_helpers import app_secret_box, store_integration
 from tests.functions.helpers import function_action, real_runner
 from tests.functions.servers import LocalHttpServer, Reply
 
@@ -28,7 +28,7 @@ def runner(server: LocalHttpServer, sessionmaker: Sessionmaker | None = None) ->
     hosts = ("slack.com", "api.twilio.com", "discord.com", "acme.webhook.office.com")
     return real_runner(
         url_overrides=dict.fromkeys(hosts, server.base_url),
-        integrations=DatabaseIntegrations(sessionmaker) if sessionmaker else None,
+        integrations=DatabaseIntegrations(sessionmaker, app_secret_box()) if sessionmaker else None,
     )
 
 

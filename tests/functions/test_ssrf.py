@@ -63,6 +63,10 @@ async def test_the_setting_allows_private_destinations(http_server: LocalHttpSer
         ("::ffff:127.0.0.1", True),  # IPv4-mapped loopback
         ("fd00::1", True),
         ("fe80::1", True),
+        ("2002:7f00:1::1", True),  # 6to4 of 127.0.0.1
+        ("2002:808:808::1", True),  # 6to4, even of a public IPv4 address
+        ("fec0::1", True),  # site-local
+        ("feff::1", True),
     ],
 )
 def test_address_classification(address: str, refused: bool) -> None:

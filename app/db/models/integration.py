@@ -1,6 +1,7 @@
 """Integrations: a team's connected accounts (Slack workspace, Twilio account...) that function inputs refer to by id.
 
-`sensitive_config` holds the tokens; the API accepts it on create and never returns it. At run time an
+`sensitive_config` holds the tokens, encrypted (`{"$fernet": token}`, see `app.crypto`); the API accepts it
+on create and never returns it. At run time an
 `integration` input becomes `{**config, **sensitive_config}`, as in PostHog.
 """
 

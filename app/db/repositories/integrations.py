@@ -1,4 +1,4 @@
-"""A team's integrations (Slack workspaces, Twilio accounts...)."""
+"""A team's integrations (Slack workspaces, Twilio accounts...). `sensitive_config` is encrypted at rest."""
 
 from typing import Any
 
@@ -6,13 +6,21 @@ from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from app.crypto import SecretBox
 from app.db.models import Integration, User
 from app.engine.functions.calls import IntegrationConfig
 
 
 class IntegrationRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, box: SecretBox | None = None) -> None:
         self.session = session
+        self._box = box  # needed only to write or read tokens
+
+    @property
+    def box(self) -> SecretBox:
+        if self._box is None:
+            raise RuntimeError("IntegrationRepository needs the SecretBox of HOGFLOWS_SECRET_KEY for tokens")
+        return self._box
 
     async def create(
         self,
@@ -28,7 +36,7 @@ class IntegrationRepository:
             team_id=team_id,
             kind=kind,
             config=config,
-            sensitive_config=sensitive_config,
+            sensitive_config=self.box.seal_json(sensitive_config),
             integration_id=integration_id,
             created_by=created_by,
             errors="",
@@ -65,5 +73,5 @@ class IntegrationRepository:
         if integration is None:
             return None
         return IntegrationConfig(
-            config=dict(integration.config or {}), sensitive_config=dict(integration.sensitive_config or {})
+            config=dict(integration.config or {}), sensitive_config=self.box.open_json(integration.sensitive_config)
         )

@@ -19,6 +19,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from app.db.models import AppMetric, LogEntry
 from app.engine.records import LOG_SOURCE, LogRecord, MetricRecord
+from app.storable import storable_text
 
 APP_SOURCE = LOG_SOURCE
 
@@ -126,7 +127,7 @@ class ObservabilityRepository:
                     "instance_id": record.instance_id,
                     "timestamp": record.timestamp,
                     "level": record.level,
-                    "message": record.message,
+                    "message": storable_text(record.message),
                 }
                 for record in stored
             ]

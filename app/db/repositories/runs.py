@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import HogFlowRun, HogFlowRunStep, RunStatus
 from app.engine.records import StepRecord
+from app.storable import storable_text
 
 
 class RunRepository:
@@ -88,7 +89,7 @@ class RunRepository:
                 status=status,
                 state=state,
                 next_run_at=next_run_at,
-                error=error,
+                error=storable_text(error) if error is not None else None,
                 current_action_id=current_action,
                 lease_owner=None,
                 lease_expires_at=None,

@@ -17,6 +17,7 @@ import httpx
 from app.engine.functions.calls import RETRIABLE_STATUSES, CallOutcome, no_response
 from app.engine.functions.network_guard import AddressNotAllowed, public_only_transport
 from app.observability import metrics
+from app.storable import storable
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024
@@ -131,10 +132,11 @@ class HttpFetcher:
         else:
             try:
                 body = json.loads(text) if text else text
-            except ValueError:
+            except (ValueError, RecursionError):  # a response nested past the parser's depth stays text
                 body = text
         status = response.status_code
-        value = {"status": status, "body": body, "headers": {k.lower(): v for k, v in response.headers.items()}}
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        value = storable({"status": status, "body": body, "headers": headers})
         return CallOutcome(value=value, status=status, retriable=status in RETRIABLE_STATUSES, logs=logs)
 
     async def _read_limited(self, response: httpx.Response) -> tuple[bytes, bool]:

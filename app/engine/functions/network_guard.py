@@ -19,6 +19,12 @@ import httpx
 _IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+# Python counts these as global, yet they reach private hosts: 6to4 (2002::/16) embeds any IPv4
+# address, including 127.0.0.1 and 10.x, behind a relay; site-local (fec0::/10) is deprecated but routed
+# inside sites that still use it.
+_NON_PUBLIC_V6 = (ipaddress.IPv6Network("2002::/16"), ipaddress.IPv6Network("fec0::/10"))
+
+
 class AddressNotAllowed(Exception):
     """The destination resolves to a private, loopback, link-local or otherwise non-public address."""
 
@@ -33,11 +39,15 @@ def refusal_reason(address: _IPAddress) -> str | None:
         return "a link-local address"
     if address.is_unspecified or address.is_multicast or address.is_reserved:
         return "a reserved address"
-    if address.is_private:
+    if address.is_private or (isinstance(address, ipaddress.IPv6Address) and _in_non_public_v6(address)):
         return "a private address"
     if not address.is_global:
         return "a non-public address"
     return None
+
+
+def _in_non_public_v6(address: ipaddress.IPv6Address) -> bool:
+    return any(address in network for network in _NON_PUBLIC_V6)
 
 
 async def resolve_public(host: str, port: int) -> list[str]:

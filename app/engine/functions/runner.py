@@ -14,16 +14,20 @@ One call of the runner is one pickup of the step (executor.md §5.11, §6):
    the stored outcome back without sending, a pending one (the crash hit mid-request) is not sent
    again and fails as "outcome unknown" — the step's `on_error` decides what happens next.
 
-While parked, the VM state lives in `currentAction.hogFunctionState` (see `FunctionState`).
+While parked, the VM state lives in `currentAction.hogFunctionState` (see `FunctionState`). When the step
+handles secrets (secret inputs, integration tokens), that state is encrypted with `HOGFLOWS_SECRET_KEY`:
+the paused VM's globals and the pending request hold them in clear.
 """
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from app.crypto import SecretBox
 from app.engine.actions.base import ActionContext, ActionError, ActionResult
 from app.engine.functions.calls import (
     ASYNC_FUNCTIONS,
@@ -73,6 +77,29 @@ class FunctionStepRunner:
     max_calls_per_pickup: int = 1
     site_url: str = DEFAULT_SITE_URL
     limits: Limits = FUNCTION_LIMITS
+    box: SecretBox | None = None
+    # Every secret the runner's steps handled: a test invocation redacts its whole answer with them.
+    secrets_seen: set[str] = field(default_factory=set)
+
+    def seal(self, state: dict[str, Any]) -> dict[str, Any]:
+        if self.box is None:
+            raise ActionError("A step holding secrets cannot park without HOGFLOWS_SECRET_KEY's box")
+        return self.box.seal_json(state)
+
+    def open(self, stored: dict[str, Any]) -> dict[str, Any]:
+        if self.box is None:
+            return stored
+        return self.box.open_json(stored)
+
+    def redact(self, value: Any) -> Any:
+        """`value` (text, or JSON-like data) with every secret seen replaced, also as printed inside JSON."""
+        if isinstance(value, str):
+            return _replace_all(value, self.secrets_seen)
+        if isinstance(value, dict):
+            return {self.redact(key): self.redact(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.redact(item) for item in value]
+        return value
 
     async def __call__(self, invocation: Invocation, action: dict[str, Any], context: ActionContext) -> ActionResult:
         return await _FunctionStep(self, invocation, action, context).run()
@@ -98,7 +125,8 @@ class _FunctionStep:
         saved = (self.invocation.current_action or {}).get("hogFunctionState")
         result: ExecResult | None = None
         if isinstance(saved, dict):
-            self.state = FunctionState.from_json(saved)
+            self.state = FunctionState.from_json(self.runner.open(saved))
+            self.runner.secrets_seen.update(self.state.secrets)
         else:
             self.state = FunctionState(started_at=to_millis(self.context.now))
             try:
@@ -113,6 +141,7 @@ class _FunctionStep:
                 self._log("error", f"Error building inputs: {error}")
                 raise ActionError(f"Error building inputs: {error}") from error
             self.state.secrets = built.secrets
+            self.runner.secrets_seen.update(built.secrets)
             self.state.memory_bytes = deep_size([built.values])
             # Compiled on first use (cached): in the thread too.
             result = await self._run_vm(
@@ -236,7 +265,8 @@ class _FunctionStep:
         if current is None:
             current = {"id": self.action_id, "startedAtTimestamp": to_millis(self.context.now)}
             self.invocation.state["currentAction"] = current
-        current["hogFunctionState"] = self.state.to_json()
+        state = self.state.to_json()
+        current["hogFunctionState"] = self.runner.seal(state) if self.state.secrets else state
         return ActionResult(scheduled_at=when)
 
     def _count_call(self, name: str, outcome: CallOutcome) -> None:
@@ -268,9 +298,14 @@ class _FunctionStep:
         self.context.recorder.log(level, f"[Action:{self.action_id}] {self._redact(message)}")
 
     def _redact(self, message: str) -> str:
-        for secret in self.state.secrets:
-            message = message.replace(secret, REDACTED)
-        return message
+        return _replace_all(message, self.state.secrets)
+
+
+def _replace_all(text: str, secrets: "set[str] | list[str]") -> str:
+    forms = {form for secret in secrets for form in (secret, json.dumps(secret, ensure_ascii=False)[1:-1])}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, REDACTED)
+    return text
 
 
 def _failure_message(name: str, outcome: CallOutcome, attempt: int, will_retry: bool) -> str:
