@@ -46,7 +46,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         housekeeper=Housekeeper(sessionmaker, settings),
     )
     logger.info(
-        "app.worker.started",
+        "worker started",
         queue=settings.queue_name,
         owner=processor.owner,
         concurrency=settings.worker_concurrency,

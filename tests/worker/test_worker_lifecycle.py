@@ -100,7 +100,7 @@ async def test_a_killed_workers_run_resumes_within_grace_plus_lease_without_send
 
 async def started_owner(log: Path) -> str:
     async def owner() -> str | None:
-        started = [entry for entry in _json_lines(log) if entry.get("event") == "app.worker.started"]
+        started = [entry for entry in _json_lines(log) if entry.get("event") == "worker started"]
         return str(started[0]["owner"]) if started else None
 
     return str(await wait_for(owner, within=60, interval=0.1))
