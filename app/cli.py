@@ -69,10 +69,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from arq.worker import Worker
-
     from app.observability.errors import ConfigurationError
-    from app.worker.arq_worker import check_redis, worker_settings
+    from app.worker.arq_worker import check_redis, run_worker
 
     settings = _configure_logging()
     if not settings.redis_url:
@@ -83,7 +81,7 @@ def _worker(args: argparse.Namespace) -> int:
         from app.observability.worker_http import serve_worker_metrics
 
         serve_worker_metrics(args.metrics_host, args.metrics_port)
-    Worker(**worker_settings(settings)).run()
+    run_worker(settings)
     logger.info("worker stopped")
     return 0
 

@@ -28,7 +28,20 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
     queue_name: str = Field(default="hogflows:queue", validation_alias="HOGFLOWS_QUEUE_NAME")
-    worker_concurrency: int = Field(default=20, validation_alias="HOGFLOWS_WORKER_CONCURRENCY")
+    worker_concurrency: int = Field(default=20, ge=1, validation_alias="HOGFLOWS_WORKER_CONCURRENCY")
+    # The most runs of one team a worker executes at once (0: three quarters of the worker's concurrency),
+    # so one team's backlog always leaves room for the others.
+    team_concurrency: int = Field(default=0, ge=0, validation_alias="HOGFLOWS_TEAM_CONCURRENCY")
+    # A worker's lease on the runs it executes; a heartbeat renews it while a pickup works, so a dead
+    # worker's runs are taken over after about this long (plus a sweep interval).
+    run_lease_seconds: float = Field(default=10, ge=1, le=600, validation_alias="HOGFLOWS_RUN_LEASE_SECONDS")
+    # On SIGTERM a worker lets pickups in flight finish for this long, then gives the rest back.
+    shutdown_grace_seconds: float = Field(default=20, ge=0, validation_alias="HOGFLOWS_SHUTDOWN_GRACE")
+
+    @property
+    def team_concurrency_cap(self) -> int:
+        return self.team_concurrency or max(1, self.worker_concurrency * 3 // 4)
+
     # How often each worker looks for runs that are due or whose worker died.
     sweep_interval_seconds: int = Field(default=5, ge=1, le=30, validation_alias="HOGFLOWS_SWEEP_INTERVAL")
     # How long past its time a waiting run may sit before the sweeper queues it again under a new job id.

@@ -11,6 +11,7 @@ Status: `queued` → `active` (claimed) → `completed`, or `failed` / `cancelle
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -46,6 +47,9 @@ class BatchOptions:
     slice_seconds: float = 10.0
     # 0: no cap. Otherwise at most this many runs per job (PostHog's max_audience_size).
     max_audience_size: int = 0
+    # Fairness: at most this many jobs of one team are worked on at once by one runner (worker); a job
+    # over the cap is left queued for the sweeper to hand out again, so other teams' jobs go first.
+    team_slices: int = 1
 
 
 @dataclass
@@ -83,9 +87,26 @@ class BatchJobRunner:
     options: BatchOptions = field(default_factory=BatchOptions)
     owner: str = field(default_factory=worker_identity)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # Jobs being worked on by this runner, per team.
+    active: Counter[int] = field(default_factory=Counter)
 
     async def run(self, job_id: UUID) -> str | None:
-        """Work on the job for one slice. Returns its status afterwards, None if it was not ours to take."""
+        """Work on the job for one slice. Returns its status afterwards, None if it was not ours to take
+        (someone else holds it, or its team already has `team_slices` jobs running here)."""
+        async with session_scope(self.sessionmaker) as session:
+            team_id = await BatchJobRepository(session).team_of(job_id)
+        if team_id is None or self.active[team_id] >= self.options.team_slices:
+            return None
+        # Counted before the claim (no await in between), so concurrent tasks cannot both pass the cap.
+        self.active[team_id] += 1
+        try:
+            return await self._run(job_id)
+        finally:
+            self.active[team_id] -= 1
+            if self.active[team_id] <= 0:
+                del self.active[team_id]
+
+    async def _run(self, job_id: UUID) -> str | None:
         now = self.clock()
         async with session_scope(self.sessionmaker) as session:
             claimed = await BatchJobRepository(session).claim(job_id, self.owner, now, self.options.lease)

@@ -1,11 +1,12 @@
 """Engines and sessions. The API gets one session per request; jobs get one per unit of work."""
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
@@ -41,7 +42,11 @@ def create_engine(database_url: str, **options: Any) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=10, **options)
+    # No ping per checkout (it costs a round-trip per session); connections are recycled before servers or
+    # proxies drop idle ones, and the worker's transactions retry once on a connection found dead.
+    return create_async_engine(
+        database_url, pool_pre_ping=False, pool_recycle=300, pool_size=10, max_overflow=10, **options
+    )
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -60,4 +65,21 @@ async def session_scope(sessionmaker: async_sessionmaker[AsyncSession]) -> Async
             raise
 
 
-__all__ = ["create_engine", "create_sessionmaker", "session_scope"]
+T = TypeVar("T")
+
+
+async def retry_on_disconnect(operation: Callable[[], Awaitable[T]], attempts: int = 2) -> T:
+    """Run a unit of work again when it failed because its pooled connection was dead.
+
+    Only for work that is safe to repeat (claims are conditional updates; results are fenced by lease).
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return await operation()
+        except DBAPIError as error:
+            if not error.connection_invalidated or attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
+
+
+__all__ = ["create_engine", "create_sessionmaker", "retry_on_disconnect", "session_scope"]

@@ -7,6 +7,7 @@ Differences from PostHog's reference, on purpose (listed in the README):
 - after an error, the `on_error` setting of the action that failed decides, not the next one's.
 """
 
+import asyncio
 import random
 import time
 from collections.abc import Callable
@@ -90,6 +91,8 @@ async def execute_pickup(invocation: Invocation, options: ExecutorOptions | None
         if time.monotonic() >= deadline:
             # Yield the worker; the run continues right away on its next pickup.
             return _outcome(pickup, "queued", next_run_at=pickup.now)
+        # Let other pickups on this event loop in between steps: a long flow must not stall short ones.
+        await asyncio.sleep(0)
 
 
 @dataclass(frozen=True)

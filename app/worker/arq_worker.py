@@ -1,25 +1,26 @@
 """The arq worker pool: `hogflows worker` runs this with settings from the environment."""
 
+import asyncio
+import contextlib
 import dataclasses
+import signal
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
 
 import structlog
 from arq import cron
 from arq.connections import RedisSettings
 from arq.cron import CronJob
-from arq.worker import Function, Retry, func
-from sqlalchemy.exc import SQLAlchemyError
+from arq.worker import Function, Worker, func
 
 from app.batch.tasks import batch_cron_jobs, batch_functions
 from app.config import Settings
 from app.crypto import warn_if_default_key
 from app.db.session import create_engine, create_sessionmaker
-from app.logging import configure_logging, database_error_summary
-from app.observability.errors import operator_error
+from app.logging import configure_logging
 from app.observability.outage import Outage
 from app.worker.housekeeping import Housekeeper
+from app.worker.pool import RunPool
 from app.worker.processor import RunProcessor, sweep
 from app.worker.scheduling import RUN_TASK, ArqScheduler
 
@@ -33,43 +34,49 @@ async def startup(ctx: dict[str, Any]) -> None:
     engine = create_engine(settings.database_url)
     sessionmaker = create_sessionmaker(engine)
     scheduler = ArqScheduler(ctx["redis"], settings.queue_name)
+    processor = RunProcessor(
+        sessionmaker, scheduler, settings=settings, lease=timedelta(seconds=settings.run_lease_seconds)
+    )
+    pool = RunPool(processor, concurrency=settings.worker_concurrency, team_cap=settings.team_concurrency_cap)
+    pool.start()
     ctx.update(
         engine=engine,
         sessionmaker=sessionmaker,
         scheduler=scheduler,
-        processor=RunProcessor(sessionmaker, scheduler, settings=settings),
+        processor=processor,
+        pool=pool,
         housekeeper=Housekeeper(sessionmaker, settings),
     )
-    logger.info("worker started", queue=settings.queue_name, max_jobs=settings.worker_concurrency)
+    logger.info(
+        "worker started",
+        queue=settings.queue_name,
+        owner=processor.owner,
+        concurrency=settings.worker_concurrency,
+        team_cap=pool.team_cap,
+        lease_seconds=settings.run_lease_seconds,
+    )
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx["settings"]
+    pool: RunPool | None = ctx.get("pool")
+    if pool is not None:
+        await pool.close(settings.shutdown_grace_seconds)
     if "engine" in ctx:
         await ctx["engine"].dispose()
     logger.info("worker shutting down")
 
 
-async def run_hog_flow(ctx: dict[str, Any], run_id: str) -> str | None:
-    processor: RunProcessor = ctx["processor"]
-    try:
-        return await processor.process(UUID(run_id))
-    except Exception as error:
-        # Logged here, once, with its run (arq's line would name only the job). The run is not lost: the
-        # sweeper queues it again once its lease expires, and a database or Redis outage retries sooner.
-        message = operator_error(error)
-        if message is None:
-            if isinstance(error, SQLAlchemyError):
-                # A driver's message quotes the values it refused: the types and the place only.
-                logger.error("pickup failed", run_id=run_id, **database_error_summary(error))
-            else:
-                logger.exception("pickup failed", run_id=run_id)
-            return None
-        logger.error(f"pickup failed: {message}", run_id=run_id)
-        raise Retry(defer=timedelta(seconds=5 * ctx.get("job_try", 1))) from error
+async def run_hog_flow(ctx: dict[str, Any], run_id: str) -> None:
+    """A job only wakes this worker's pool: it claims due runs (this one among them) fairly from PostgreSQL.
+    A pickup that fails is logged by the pool with its run; the sweeper queues the run again."""
+    pool: RunPool = ctx["pool"]
+    pool.kick()
 
 
 async def sweep_due_runs(ctx: dict[str, Any]) -> int:
     settings: Settings = ctx["settings"]
+    ctx["pool"].kick()
     return await sweep(
         ctx["sessionmaker"], ctx["scheduler"], datetime.now(UTC), timedelta(seconds=settings.sweep_grace_seconds)
     )
@@ -130,7 +137,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "max_jobs": settings.worker_concurrency,
         "keep_result": 0,
         "poll_delay": 0.2,
-        "handle_signals": True,
+        # Signals are ours (`run_worker`): the run pool drains before arq cancels anything.
+        "handle_signals": False,
     }
 
 
@@ -143,3 +151,32 @@ async def check_redis(redis_url: str) -> None:
         await client.ping()
     finally:
         await client.aclose()
+
+
+def run_worker(settings: Settings) -> None:
+    """`hogflows worker`: arq with a graceful stop.
+
+    On SIGTERM or SIGINT the worker stops taking queue jobs, lets the run pool's pickups finish for up to
+    `HOGFLOWS_SHUTDOWN_GRACE` and gives back the runs it did not finish (`RunPool.close`), and only then
+    lets arq cancel its own tasks (batch slices, crons) and close.
+    """
+    worker = Worker(**worker_settings(settings))
+    stopping: list[asyncio.Task[None]] = []
+
+    async def stop(signum: signal.Signals) -> None:
+        pool: RunPool | None = worker.ctx.get("pool")
+        if pool is not None:
+            await pool.close(settings.shutdown_grace_seconds)
+        worker.handle_sig(signum)
+
+    def on_signal(signum: signal.Signals) -> None:
+        logger.info("app.worker.stopping", signal=signum.name)
+        if not stopping:
+            worker.allow_pick_jobs = False
+            stopping.append(worker.loop.create_task(stop(signum)))
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        worker.loop.add_signal_handler(signum, on_signal, signum)
+    # arq's close() re-raises a job task's cancellation; by then every run has been stored or handed back.
+    with contextlib.suppress(asyncio.CancelledError):
+        worker.run()

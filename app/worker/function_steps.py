@@ -1,14 +1,20 @@
 """The function-step runner of real runs: real HTTP and SMTP, send records and integrations in the database.
 
-Each send record is written and completed in its own short transaction, apart from the pickup's: the
-pending row must be durable before the request leaves, or a crash could lose it and a retried pickup
-would send again.
+A send record is claimed by one statement committed on its own (autocommit on PostgreSQL), apart from the
+pickup's transactions: the pending row must be durable before the request leaves, or a crash could lose
+it and a retried pickup would send again. Its completion is deferred, inside a pickup, to the pickup's
+result transaction (`deferred_completions`): a crash in between leaves it pending, which a retried
+pickup treats as "may have been sent" and does not send again.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.crypto import SecretBox
@@ -29,21 +35,58 @@ from app.engine.functions import (
     SmtpSettings,
 )
 
+_deferred: ContextVar[list[tuple[SendKey, CallOutcome]] | None] = ContextVar("deferred_send_completions", default=None)
+
+
+@contextmanager
+def deferred_completions() -> Iterator[list[tuple[SendKey, CallOutcome]]]:
+    """Collect the send completions of the code run inside, for the caller to store in its own transaction."""
+    pending: list[tuple[SendKey, CallOutcome]] = []
+    token = _deferred.set(pending)
+    try:
+        yield pending
+    finally:
+        _deferred.reset(token)
+
+
+async def store_completions(session: AsyncSession, completions: list[tuple[SendKey, CallOutcome]]) -> None:
+    """Mark sends done, all in one statement (executemany)."""
+    items = [
+        {
+            "run_id": UUID(key.run_id),
+            "action_id": key.action_id,
+            "attempt": key.attempt,
+            "call_index": key.call_index,
+            "response": outcome.to_json(),
+        }
+        for key, outcome in completions
+    ]
+    await SendRepository(session).complete_many(items, datetime.now(UTC))
+
 
 class DatabaseSendLedger:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
 
     async def claim(self, key: SendKey, kind: str) -> SendClaim:
-        async with session_scope(self.sessionmaker) as session:
-            existing = await SendRepository(session).claim(
-                run_id=UUID(key.run_id),
-                action_id=key.action_id,
-                attempt=key.attempt,
-                call_index=key.call_index,
-                kind=kind,
-                now=datetime.now(UTC),
-            )
+        values: dict[str, Any] = {
+            "run_id": UUID(key.run_id),
+            "action_id": key.action_id,
+            "attempt": key.attempt,
+            "call_index": key.call_index,
+            "kind": kind,
+            "now": datetime.now(UTC),
+        }
+        engine: AsyncEngine = self.sessionmaker.kw["bind"]
+        if engine.dialect.name == "postgresql":
+            # One round-trip, committed when it returns: no BEGIN/COMMIT around a single INSERT.
+            async with engine.connect() as connection:
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+                async with AsyncSession(bind=connection) as session:
+                    existing = await SendRepository(session).claim(**values)
+        else:
+            async with session_scope(self.sessionmaker) as session:
+                existing = await SendRepository(session).claim(**values)
         if existing is None:
             return SendClaim("new")
         if existing.status == DONE and isinstance(existing.response, dict):
@@ -51,15 +94,12 @@ class DatabaseSendLedger:
         return SendClaim("pending")
 
     async def complete(self, key: SendKey, outcome: CallOutcome) -> None:
+        deferred = _deferred.get()
+        if deferred is not None:
+            deferred.append((key, outcome))
+            return
         async with session_scope(self.sessionmaker) as session:
-            await SendRepository(session).complete(
-                run_id=UUID(key.run_id),
-                action_id=key.action_id,
-                attempt=key.attempt,
-                call_index=key.call_index,
-                response=outcome.to_json(),
-                now=datetime.now(UTC),
-            )
+            await store_completions(session, [(key, outcome)])
 
 
 class DatabaseIntegrations:

@@ -1,14 +1,24 @@
-"""One pickup of a run: claim it, load what the engine needs, execute, persist, schedule the next.
+"""One pickup of a run: claim it with what the engine needs, execute, persist, schedule the next.
 
-The claim and the result are two short transactions around the execution. The lease taken by the
-claim keeps other workers off the run meanwhile; the result is stored only if the lease still
-belongs to this worker, so a pickup that overran its lease changes nothing.
+A pickup is two short transactions around the execution:
+1. the claim: an `UPDATE … RETURNING` that leases the run (or several runs at once, fairly across teams,
+   see `RunPool`), then the flows, persons and last step numbers of all claimed runs in one multi-row
+   read each;
+2. the result: the run's new state (only if the lease is still ours: fencing), its steps, logs and
+   metrics as multi-row inserts, and the completion of its send records.
+A send record's pending row is committed on its own before its request leaves (see `function_steps`).
+The lease taken by the claim keeps other workers off the run meanwhile and is renewed by the pool's
+heartbeat; a pickup that lost its lease stores nothing but its send completions.
 """
 
+import asyncio
 import socket
+import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -16,23 +26,22 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from app.db.models import HogFlow, HogFlowRun, Person, RunStatus
-from app.db.repositories.hog_flow import HogFlowRepository
+from app.db.models import HogFlow, Person, RunStatus
 from app.db.repositories.observability import ObservabilityRepository
-from app.db.repositories.persons import PersonRepository
-from app.db.repositories.runs import RunRepository
-from app.db.session import session_scope
+from app.db.repositories.runs import ClaimedPickup, RunRepository
+from app.db.session import retry_on_disconnect, session_scope
 from app.engine.executor import ExecutorOptions, execute_pickup
+from app.engine.functions import CallOutcome, SendKey
 from app.engine.graph import FlowSnapshot
 from app.engine.invocation import Invocation, Outcome
 from app.engine.records import MetricRecord
 from app.observability import metrics
-from app.worker.function_steps import build_function_runner
+from app.worker.function_steps import build_function_runner, deferred_completions, store_completions
 from app.worker.scheduling import Scheduler
 
 logger = structlog.get_logger(__name__)
 
-DEFAULT_LEASE = timedelta(seconds=60)
+DEFAULT_LEASE = timedelta(seconds=10)
 
 
 def worker_identity() -> str:
@@ -71,67 +80,179 @@ class RunProcessor:
     owner: str = field(default_factory=worker_identity)
 
     def __post_init__(self) -> None:
+        self._results = _ResultBatcher(self._persist)
         if self.options.run_function is None:
             runner = build_function_runner(self.sessionmaker, self.settings)
             self.options = replace(self.options, run_function=runner)
 
     async def process(self, run_id: UUID) -> str | None:
-        """Run one pickup; returns the run's new status, or None when there was nothing to do."""
-        now = self.options.clock()
-        async with session_scope(self.sessionmaker) as session:
-            run = await RunRepository(session).claim(run_id, self.owner, now, self.lease)
-            if run is None:
-                return None
-            flow = await HogFlowRepository(session).get(run.team_id, run.hog_flow_id)
-            person = await self._load_person(session, run)
-        if flow is None:
-            outcome = Outcome(status=RunStatus.FAILED, state=run.state, error="Workflow not found")
-        else:
-            invocation = Invocation(
-                id=str(run.id),
-                flow=flow_snapshot(flow),
-                state=dict(run.state),
-                person=person,
-                parent_run_id=run.parent_run_id,
-            )
-            outcome = await execute_pickup(invocation, self.options)
-            _add_run_level_metric(invocation, outcome, self.options)
-        await self._persist(run, outcome)
+        """Run one pickup of one run; returns the run's new status, or None when there was nothing to do."""
+
+        async def claim() -> list[ClaimedPickup]:
+            async with session_scope(self.sessionmaker) as session:
+                runs = RunRepository(session)
+                run = await runs.claim(run_id, self.owner, self.options.clock(), self.lease)
+                return await runs.load_pickups([run] if run is not None else [])
+
+        claimed = await retry_on_disconnect(claim)
+        return await self.run_claimed(claimed[0]) if claimed else None
+
+    async def claim_due(self, limit: int, per_team: int, allowances: dict[int, int]) -> list[ClaimedPickup]:
+        """Claim up to `limit` due runs fairly across teams (see `RunRepository.claim_due`)."""
+
+        async def claim() -> list[ClaimedPickup]:
+            async with session_scope(self.sessionmaker) as session:
+                runs = RunRepository(session)
+                claimed = await runs.claim_due(
+                    self.owner, self.options.clock(), self.lease, limit=limit, per_team=per_team, allowances=allowances
+                )
+                return await runs.load_pickups(claimed)
+
+        return await retry_on_disconnect(claim)
+
+    async def run_claimed(self, pickup: ClaimedPickup) -> str:
+        """Execute a claimed pickup and store what it produced; logs one line for it."""
+        run, started = pickup.run, time.monotonic()
+        with deferred_completions() as completions:
+            try:
+                outcome = await self._execute(pickup)
+            except BaseException:
+                # A send that went out must still be recorded as done, whatever happened to the pickup.
+                if completions:
+                    await self._store_completions(list(completions))
+                raise
+        stored = await self._results.submit(_Result(pickup, outcome, list(completions)))
+        logger.info(
+            "app.worker.pickup",
+            run_id=str(run.id),
+            flow_id=str(run.hog_flow_id),
+            team_id=run.team_id,
+            pickup=run.pickups,
+            outcome=outcome.status if stored else "lease_lost",
+            steps=len(outcome.steps),
+            duration_ms=round((time.monotonic() - started) * 1000, 1),
+            error=outcome.error,
+        )
+        if stored and outcome.next_run_at is not None:
+            await self.scheduler.schedule(run.id, run.pickups, outcome.next_run_at)
         return outcome.status
 
-    async def _load_person(self, session: AsyncSession, run: HogFlowRun) -> dict[str, Any] | None:
-        repo = PersonRepository(session)
-        person = None
-        if run.distinct_id:
-            person = await repo.get_by_distinct_id(run.team_id, run.distinct_id)
-        if person is None and run.person_id is not None:
-            person = await repo.get(run.team_id, run.person_id)
-        return run_person_globals(person, run.distinct_id) if person is not None else None
+    async def _execute(self, pickup: ClaimedPickup) -> Outcome:
+        run, flow = pickup.run, pickup.flow
+        if flow is None:
+            return Outcome(status=RunStatus.FAILED, state=run.state, error="Workflow not found")
+        person = run_person_globals(pickup.person, run.distinct_id) if pickup.person is not None else None
+        invocation = Invocation(
+            id=str(run.id),
+            flow=flow_snapshot(flow),
+            state=dict(run.state),
+            person=person,
+            parent_run_id=run.parent_run_id,
+        )
+        outcome = await execute_pickup(invocation, self.options)
+        _add_run_level_metric(invocation, outcome, self.options)
+        return outcome
 
-    async def _persist(self, run: HogFlowRun, outcome: Outcome) -> None:
+    async def _persist(self, results: list["_Result"]) -> list[bool]:
+        """Store the results of several pickups in one transaction, each only if its lease is still ours."""
         now = self.options.clock()
         async with session_scope(self.sessionmaker) as session:
+            await store_completions(session, [c for result in results for c in result.completions])
             runs = RunRepository(session)
-            stored = await runs.finish_pickup(
-                run,
-                self.owner,
-                status=outcome.status,
-                state=outcome.state,
-                next_run_at=outcome.next_run_at,
-                error=outcome.error,
-                now=now,
+            owned = await runs.fence([(r.pickup.run.id, r.pickup.run.pickups) for r in results], self.owner)
+            kept = [result for result in results if result.pickup.run.id in owned]
+            await runs.finish_pickups(
+                [
+                    {
+                        "id": r.pickup.run.id,
+                        "status": r.outcome.status,
+                        "state": r.outcome.state,
+                        "next_run_at": r.outcome.next_run_at,
+                        "error": r.outcome.error,
+                    }
+                    for r in kept
+                ],
+                now,
             )
-            if not stored:
-                # Another worker took the run over after our lease expired; its pickup wins.
-                logger.warning("app.worker.lease_lost", run_id=str(run.id), pickup=run.pickups)
-                return
-            await runs.add_steps(run.id, run.pickups, outcome.steps)
-            metrics.pickup(outcome.status, outcome.steps)
+            await runs.insert_steps(
+                [
+                    {"run_id": r.pickup.run.id, "seq": r.pickup.last_seq + 1 + offset, "pickup": r.pickup.run.pickups}
+                    | step.__dict__
+                    for r in kept
+                    for offset, step in enumerate(r.outcome.steps)
+                ]
+            )
             observability = ObservabilityRepository(session)
-            await observability.add_logs(outcome.logs)
-            await observability.add_metrics(outcome.metrics)
-        if outcome.next_run_at is not None:
-            await self.scheduler.schedule(run.id, run.pickups, outcome.next_run_at)
+            await observability.add_logs([log for r in kept for log in r.outcome.logs])
+            await observability.add_metrics([metric for r in kept for metric in r.outcome.metrics])
+        for result in kept:
+            metrics.pickup(result.outcome.status, result.outcome.steps)
+        for result in results:
+            if result.pickup.run.id not in owned:
+                # Another worker took the run over after our lease expired; its pickup wins.
+                run = result.pickup.run
+                logger.warning("app.worker.lease_lost", run_id=str(run.id), pickup=run.pickups)
+        return [result.pickup.run.id in owned for result in results]
+
+    async def _store_completions(self, completions: list[tuple[SendKey, CallOutcome]]) -> None:
+        async with session_scope(self.sessionmaker) as session:
+            await store_completions(session, completions)
+
+    async def release(self, run_ids: list[UUID]) -> list[tuple[UUID, int]]:
+        """Give back runs this worker holds and will not finish, and queue them for any worker."""
+        now = self.options.clock()
+        async with session_scope(self.sessionmaker) as session:
+            released = await RunRepository(session).release_leases(run_ids, self.owner, now)
+        for run_id, pickups in released:
+            await self.scheduler.schedule(run_id, pickups, now, retry_key=f"released-{self.owner}")
+        return released
+
+
+@dataclass
+class _Result:
+    pickup: ClaimedPickup
+    outcome: Outcome
+    completions: list[tuple[SendKey, CallOutcome]]
+
+
+class _ResultBatcher:
+    """Group commit: results that finish while a write is in flight are stored together by the next one.
+
+    An idle worker writes a result at once; a busy one writes many pickups per transaction, with one
+    statement per table instead of one per pickup.
+    """
+
+    def __init__(self, write: Callable[[list[_Result]], Awaitable[list[bool]]], batch: int = 100) -> None:
+        self.write = write
+        self.batch = batch
+        self.pending: list[tuple[_Result, asyncio.Future[bool]]] = []
+        self.flushing = False
+        self.task: asyncio.Task[None] | None = None
+
+    async def submit(self, result: _Result) -> bool:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.pending.append((result, future))
+        if not self.flushing:
+            self.flushing = True
+            self.task = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            while self.pending:
+                batch, self.pending = self.pending[: self.batch], self.pending[self.batch :]
+                try:
+                    stored = await retry_on_disconnect(partial(self.write, [result for result, _ in batch]))
+                except Exception as error:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+                for (_, future), ok in zip(batch, stored, strict=True):
+                    if not future.done():
+                        future.set_result(ok)
+        finally:
+            self.flushing = False
 
 
 def _add_run_level_metric(invocation: Invocation, outcome: Outcome, options: ExecutorOptions) -> None:

@@ -5,7 +5,7 @@ never queued twice, and a lost job (Redis flushed, worker killed) is simply queu
 """
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
@@ -47,13 +47,18 @@ class ArqScheduler:
 
 
 class WakeUpScheduler:
-    """The embedded runner polls the database; scheduling only wakes it early."""
+    """The embedded runner polls the database; scheduling only wakes its run pool early.
 
-    def __init__(self) -> None:
+    `wake` is the batch loop's event (set by `WakeUpBatchQueue`); `on_schedule` is the run pool's kick.
+    """
+
+    def __init__(self, on_schedule: Callable[[], None] | None = None) -> None:
         self.wake = asyncio.Event()
+        self.on_schedule = on_schedule
 
     async def schedule(self, run_id: UUID, pickups: int, when: datetime, retry_key: str | None = None) -> None:
-        self.wake.set()
+        if self.on_schedule is not None:
+            self.on_schedule()
 
 
 async def schedule_runs(scheduler: Scheduler, run_ids: Sequence[UUID], when: datetime) -> None:

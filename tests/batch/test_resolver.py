@@ -251,3 +251,16 @@ async def test_schedules_of_inactive_flows_advance_without_firing(
             select(func.count()).select_from(HogFlowBatchJob).where(HogFlowBatchJob.hog_flow_id == flow.id)
         )
     assert jobs == 0
+
+
+async def test_one_runner_works_one_job_per_team_at_a_time(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    _, busy_flow = await setup(sessionmaker, 40, batch_flow([person_filter("n", 0, "gte")]))
+    _, other_flow = await setup(sessionmaker, 10, batch_flow([person_filter("n", 0, "gte")]))
+    first, second = await new_job(sessionmaker, busy_flow), await new_job(sessionmaker, busy_flow)
+    other = await new_job(sessionmaker, other_flow)
+    worker = runner(sessionmaker, "fair", team_slices=1)
+    # Started together: the second job of the busy team waits; the other team's job does not.
+    busy_a, busy_b, other_result = await asyncio.gather(worker.run(first), worker.run(second), worker.run(other))
+    assert other_result == "completed"
+    assert {busy_a, busy_b} == {"completed", None}
+    assert not worker.active

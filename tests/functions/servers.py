@@ -4,6 +4,7 @@ and an SMTP server (aiosmtpd) that keeps every message it receives."""
 import json
 import socket
 import threading
+import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -35,6 +36,8 @@ class Reply:
     status: int = 200
     body: Any = field(default_factory=lambda: {"ok": True})
     headers: dict[str, str] = field(default_factory=dict)
+    # Seconds to wait before answering (a slow destination).
+    delay: float = 0.0
 
     def encoded(self) -> tuple[bytes, str]:
         if isinstance(self.body, bytes):
@@ -95,6 +98,8 @@ class LocalHttpServer:
                 headers = {key.lower(): value for key, value in self.headers.items()}
                 server.requests.append(RecordedRequest(self.command, self.path, headers, body))
                 reply = server._next_reply(self.path)
+                if reply.delay:
+                    time.sleep(reply.delay)
                 payload, content_type = reply.encoded()
                 self.send_response(reply.status)
                 self.send_header("Content-Type", reply.headers.get("Content-Type", content_type))

@@ -32,6 +32,8 @@ class HogFlowRun(Base):
     __tablename__ = "hog_flow_runs"
     __table_args__ = (
         Index("ix_hog_flow_runs_status_next_run_at", "status", "next_run_at"),
+        # Fair claiming reads each team's oldest due runs.
+        Index("ix_hog_flow_runs_team_id_status_next_run_at", "team_id", "status", "next_run_at"),
         Index("ix_hog_flow_runs_hog_flow_id_created_at", "hog_flow_id", "created_at"),
     )
 

@@ -81,6 +81,9 @@ class BatchJobRepository:
         )
         return [(row[0], row[1]) for row in (await self.session.execute(statement)).all()]
 
+    async def team_of(self, job_id: UUID) -> int | None:
+        return await self.session.scalar(select(HogFlowBatchJob.team_id).where(HogFlowBatchJob.id == job_id))
+
     async def claim(self, job_id: UUID, owner: str, now: datetime, lease: timedelta) -> HogFlowBatchJob | None:
         """Take the job if it is queued or its lease expired; `queued` becomes `active`."""
         statement = (

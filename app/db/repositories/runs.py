@@ -1,16 +1,49 @@
 """Runs of flows: creation, leased pickups, persisting what a pickup produced, and reads."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import HogFlowRun, HogFlowRunStep, RunStatus
+from app.db.models import HogFlow, HogFlowRun, HogFlowRunStep, Person, PersonDistinctId, RunStatus, Team
 from app.engine.records import StepRecord
 from app.storable import storable_text
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    """Pending and due, or running under a lease that expired (its worker died or gave it back)."""
+    return or_(
+        and_(HogFlowRun.status.in_(RunStatus.PENDING), HogFlowRun.next_run_at <= now),
+        and_(HogFlowRun.status == RunStatus.RUNNING, HogFlowRun.lease_expires_at < now),
+    )
+
+
+@dataclass
+class ClaimedPickup:
+    """Everything one pickup needs, read in the claim's transaction."""
+
+    run: HogFlowRun
+    flow: HogFlow | None
+    person: Person | None
+    last_seq: int
 
 
 class RunRepository:
@@ -50,13 +83,7 @@ class RunRepository:
         """Take the run for one pickup if it is due and nobody holds a live lease on it."""
         statement = (
             update(HogFlowRun)
-            .where(
-                HogFlowRun.id == run_id,
-                or_(
-                    and_(HogFlowRun.status.in_(RunStatus.PENDING), HogFlowRun.next_run_at <= now),
-                    and_(HogFlowRun.status == RunStatus.RUNNING, HogFlowRun.lease_expires_at < now),
-                ),
-            )
+            .where(HogFlowRun.id == run_id, _due(now))
             .values(
                 status=RunStatus.RUNNING,
                 lease_owner=owner,
@@ -101,16 +128,222 @@ class RunRepository:
         result = await self.session.execute(statement)
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def add_steps(self, run_id: UUID, pickup: int, steps: Sequence[StepRecord]) -> None:
+    async def claim_due(
+        self, owner: str, now: datetime, lease: timedelta, *, limit: int, per_team: int, allowances: dict[int, int]
+    ) -> list[HogFlowRun]:
+        """Take up to `limit` due runs, round-robin over teams: every team's oldest due run comes before any
+        team's second, and no team gets more than `per_team` (or its entry in `allowances`, the slots it
+        has left in this worker). Safe on many workers at once.
+
+        PostgreSQL picks each team's oldest runs through its index (a lateral join over teams) and locks
+        them with `SKIP LOCKED`, so concurrent claimers take disjoint runs without waiting. SQLite (the
+        embedded mode, one process) ranks with a window function and relies on its single writer.
+        """
+        if limit <= 0 or per_team <= 0:
+            return []
+        skip = [team for team, allowance in allowances.items() if allowance <= 0]
+        postgres = self.session.get_bind().dialect.name == "postgresql"
+        if postgres:
+            teams_query = select(Team.id)
+            if skip:
+                teams_query = teams_query.where(Team.id.not_in(skip))
+            teams = teams_query.subquery()
+            oldest = (
+                select(HogFlowRun.id, HogFlowRun.team_id, HogFlowRun.next_run_at)
+                .where(HogFlowRun.team_id == teams.c.id, _due(now))
+                .order_by(HogFlowRun.next_run_at)
+                .limit(per_team)
+                .lateral()
+            )
+            ranked = select(
+                oldest.c.id,
+                oldest.c.team_id,
+                oldest.c.next_run_at,
+                func.row_number().over(partition_by=oldest.c.team_id, order_by=oldest.c.next_run_at).label("rank"),
+            ).select_from(teams.join(oldest, literal_column("true")))
+        else:
+            ranked = select(
+                HogFlowRun.id,
+                HogFlowRun.team_id,
+                HogFlowRun.next_run_at,
+                func.row_number().over(partition_by=HogFlowRun.team_id, order_by=HogFlowRun.next_run_at).label("rank"),
+            ).where(_due(now))
+            if skip:
+                ranked = ranked.where(HogFlowRun.team_id.not_in(skip))
+        ranked_rows = ranked.subquery()
+        partial = {team: allowance for team, allowance in allowances.items() if 0 < allowance < per_team}
+        cap: ColumnElement[int] = (
+            case(partial, value=ranked_rows.c.team_id, else_=per_team) if partial else literal(per_team)
+        )
+        picked = (
+            select(ranked_rows.c.id)
+            .where(ranked_rows.c.rank <= cap)
+            .order_by(ranked_rows.c.rank, ranked_rows.c.next_run_at)
+            .limit(limit)
+        )
+        ids = list((await self.session.execute(picked)).scalars())
+        if not ids:
+            return []
+        lockable = select(HogFlowRun.id).where(HogFlowRun.id.in_(ids), _due(now))
+        if postgres:
+            lockable = lockable.with_for_update(skip_locked=True)
+        statement = (
+            update(HogFlowRun)
+            .where(HogFlowRun.id.in_(lockable.scalar_subquery()))
+            .values(
+                status=RunStatus.RUNNING,
+                lease_owner=owner,
+                lease_expires_at=now + lease,
+                pickups=HogFlowRun.pickups + 1,
+                updated_at=now,
+            )
+            .returning(HogFlowRun)
+            .execution_options(synchronize_session=False)
+        )
+        return list((await self.session.execute(statement)).scalars())
+
+    async def load_pickups(self, runs: Sequence[HogFlowRun]) -> list[ClaimedPickup]:
+        """Flows, persons and last step numbers of claimed runs: three multi-row reads, whatever the count."""
+        if not runs:
+            return []
+        flow_ids = {run.hog_flow_id for run in runs}
+        flow_rows = await self.session.execute(select(HogFlow).where(HogFlow.id.in_(flow_ids)))
+        flows = {flow.id: flow for flow in flow_rows.scalars()}
+        by_distinct: dict[tuple[int, str], Person] = {}
+        by_id: dict[UUID, Person] = {}
+        keys = {(run.team_id, run.distinct_id) for run in runs if run.distinct_id}
+        person_ids = {run.person_id for run in runs if run.person_id is not None}
+        if keys or person_ids:
+            conditions: list[ColumnElement[bool]] = []
+            if keys:
+                conditions.append(tuple_(PersonDistinctId.team_id, PersonDistinctId.distinct_id).in_(list(keys)))
+            if person_ids:
+                conditions.append(Person.id.in_(person_ids))
+            statement = (
+                select(Person, PersonDistinctId.distinct_id)
+                .outerjoin(PersonDistinctId, PersonDistinctId.person_id == Person.id)
+                .where(or_(*conditions))
+            )
+            for found, distinct_id in (await self.session.execute(statement)).all():
+                by_id[found.id] = found
+                if distinct_id is not None:
+                    by_distinct[(found.team_id, distinct_id)] = found
+        run_ids = [run.id for run in runs]
+        last_seqs = dict(
+            (
+                await self.session.execute(
+                    select(HogFlowRunStep.run_id, func.max(HogFlowRunStep.seq))
+                    .where(HogFlowRunStep.run_id.in_(run_ids))
+                    .group_by(HogFlowRunStep.run_id)
+                )
+            ).all()
+        )
+        pickups = []
+        for run in runs:
+            flow = flows.get(run.hog_flow_id)
+            if flow is not None and flow.team_id != run.team_id:
+                flow = None
+            person: Person | None = by_distinct.get((run.team_id, run.distinct_id)) if run.distinct_id else None
+            if person is None and run.person_id is not None:
+                candidate = by_id.get(run.person_id)
+                person = candidate if candidate is not None and candidate.team_id == run.team_id else None
+            pickups.append(ClaimedPickup(run, flow, person, last_seqs.get(run.id) or 0))
+        return pickups
+
+    async def renew_leases(self, run_ids: Sequence[UUID], owner: str, until: datetime) -> None:
+        """The heartbeat: push the lease of every run this worker is still working on."""
+        if run_ids:
+            await self.session.execute(
+                update(HogFlowRun)
+                .where(HogFlowRun.id.in_(run_ids), HogFlowRun.lease_owner == owner)
+                .values(lease_expires_at=until)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def release_leases(self, run_ids: Sequence[UUID], owner: str, now: datetime) -> list[tuple[UUID, int]]:
+        """Give back runs this worker will not finish: their lease ends now, so any worker takes them at once."""
+        if not run_ids:
+            return []
+        statement = (
+            update(HogFlowRun)
+            .where(HogFlowRun.id.in_(run_ids), HogFlowRun.lease_owner == owner, HogFlowRun.status == RunStatus.RUNNING)
+            .values(lease_expires_at=now - timedelta(microseconds=1))
+            .returning(HogFlowRun.id, HogFlowRun.pickups)
+            .execution_options(synchronize_session=False)
+        )
+        return [(row[0], row[1]) for row in (await self.session.execute(statement)).all()]
+
+    async def fence(self, owned: Sequence[tuple[UUID, int]], owner: str) -> set[UUID]:
+        """Lock the runs whose pickup (id, pickups) this worker still holds, for storing their results."""
+        if not owned:
+            return set()
+        wanted = dict(owned)
+        statement = (
+            select(HogFlowRun.id, HogFlowRun.pickups)
+            .where(HogFlowRun.id.in_(list(wanted)), HogFlowRun.lease_owner == owner)
+            .with_for_update()
+        )
+        return {row[0] for row in (await self.session.execute(statement)).all() if wanted.get(row[0]) == row[1]}
+
+    async def finish_pickups(self, results: Sequence[dict[str, Any]], now: datetime) -> None:
+        """Store the results of fenced pickups (see `fence`) in one executemany.
+
+        Each result: `id`, `status`, `state`, `next_run_at`, `error`.
+        """
+        if not results:
+            return
+        table = cast(Table, HogFlowRun.__table__)
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("run_id"))
+            .values(
+                status=bindparam("new_status"),
+                state=bindparam("new_state"),
+                next_run_at=bindparam("new_next_run_at"),
+                error=bindparam("new_error"),
+                current_action_id=bindparam("new_current_action_id"),
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=now,
+                finished_at=bindparam("new_finished_at"),
+            )
+        )
+        rows = [
+            {
+                "run_id": result["id"],
+                "new_status": result["status"],
+                "new_state": result["state"],
+                "new_next_run_at": result["next_run_at"],
+                "new_error": result["error"],
+                "new_current_action_id": (result["state"].get("currentAction") or {}).get("id"),
+                "new_finished_at": now if result["status"] in RunStatus.FINISHED else None,
+            }
+            for result in results
+        ]
+        connection = await self.session.connection()
+        await connection.execute(statement, rows)
+
+    async def insert_steps(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Steps of several runs in one multi-row insert; each row names its run, seq and pickup."""
+        if rows:
+            connection = await self.session.connection()
+            await connection.execute(insert(cast(Table, HogFlowRunStep.__table__)), list(rows))
+
+    async def add_steps(
+        self, run_id: UUID, pickup: int, steps: Sequence[StepRecord], after_seq: int | None = None
+    ) -> None:
+        """One multi-row insert; `after_seq` is the run's last step number when the caller read it at claim time."""
         if not steps:
             return
-        last = await self.session.scalar(select(func.max(HogFlowRunStep.seq)).where(HogFlowRunStep.run_id == run_id))
-        first_seq = (last or 0) + 1
-        self.session.add_all(
-            HogFlowRunStep(run_id=run_id, seq=first_seq + offset, pickup=pickup, **step.__dict__)
+        if after_seq is None:
+            after_seq = (
+                await self.session.scalar(select(func.max(HogFlowRunStep.seq)).where(HogFlowRunStep.run_id == run_id))
+            ) or 0
+        rows = [
+            {"run_id": run_id, "seq": after_seq + 1 + offset, "pickup": pickup, **step.__dict__}
             for offset, step in enumerate(steps)
-        )
-        await self.session.flush()
+        ]
+        await self.session.execute(insert(HogFlowRunStep), rows)
 
     async def due(
         self, now: datetime, limit: int = 500, overdue_by: timedelta = timedelta(0)

@@ -1,10 +1,10 @@
 """Send records of function steps: one row per request, written before it goes out (at most once per run)."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,6 +64,27 @@ class SendRepository:
             )
             .values(status=DONE, response=response, completed_at=now)
         )
+
+    async def complete_many(self, completions: list[dict[str, Any]], now: datetime) -> None:
+        """Mark several sends done at once; each item: run_id, action_id, attempt, call_index, response."""
+        if not completions:
+            return
+        table = cast(Table, HogFlowSend.__table__)
+        statement = (
+            update(table)
+            .where(
+                table.c.run_id == bindparam("key_run_id"),
+                table.c.action_id == bindparam("key_action_id"),
+                table.c.attempt == bindparam("key_attempt"),
+                table.c.call_index == bindparam("key_call_index"),
+            )
+            .values(status=DONE, response=bindparam("new_response"), completed_at=now)
+        )
+        rows = [{f"key_{k}": v for k, v in item.items() if k != "response"} for item in completions]
+        for row, item in zip(rows, completions, strict=True):
+            row["new_response"] = item["response"]
+        connection = await self.session.connection()
+        await connection.execute(statement, rows)
 
     async def list_for_run(self, run_id: UUID) -> list[HogFlowSend]:
         rows = await self.session.execute(
