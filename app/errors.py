@@ -65,6 +65,17 @@ class NotFound(APIError):
     default_detail = "Not found."
 
 
+class Conflict(APIError):
+    """409: the stored row moved on since the client read it (PostHog's `StaleWorkflowUpdateError`)."""
+
+    status_code = 409
+    type = "invalid_request"
+    code = "stale_update"
+    default_detail = (
+        "This workflow was updated elsewhere since you loaded it. Reload to get the latest version before saving."
+    )
+
+
 class MethodNotAllowed(APIError):
     status_code = 405
     type = "invalid_request"

@@ -14,6 +14,7 @@ from app.api import (
     batch_jobs,
     capture,
     hog_flow_audience,
+    hog_flow_drafts,
     hog_flow_invocations,
     hog_flow_observability,
     hog_flow_runs,
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     route_methods.add_routes(health.router.routes)
     team_routers = (
         hog_flows.router,
+        hog_flow_drafts.router,
         hog_flow_observability.router,
         hog_flow_runs.router,
         hog_flow_invocations.router,

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 
 from app.api.deps import DBSession, ReadableFlow, ReadTeam, WritableFlow, WriteTeam, parse_flow_id
 from app.api.errors import ValidationError
@@ -49,6 +49,13 @@ async def list_hog_flows(
     updated_at: datetime | None = None,
     status_filter: Annotated[HogFlowStatus | None, Query(alias="status")] = None,
     trigger: Annotated[str | None, Query(description='JSON the trigger must contain, e.g. {"type":"webhook"}.')] = None,
+    search: Annotated[
+        str | None, Query(description="Name or description contains it (any case; a space matches `-`, `_`).")
+    ] = None,
+    flow_type: Annotated[
+        str | None, Query(alias="type", description="Comma list of `messaging`, `automation`, `loop`, `broadcast`.")
+    ] = None,
+    origin_product: Annotated[str | None, Query(description="Comma list of `loops`, `broadcasts`.")] = None,
 ) -> dict[str, Any]:
     """Flows of the team, newest update first."""
     filters = HogFlowListFilters(
@@ -58,6 +65,9 @@ async def list_hog_flows(
         updated_at=updated_at,
         status=status_filter.value if status_filter else None,
         trigger=_parse_trigger(trigger),
+        search_pattern=service.search_pattern(search),
+        types=service.comma_choices("type", flow_type, service.FLOW_TYPES),
+        origin_products=service.comma_choices("origin_product", origin_product, service.ORIGIN_PRODUCTS),
     )
     count, flows = await HogFlowRepository(session).list(ctx.team.id, filters, limit=page.limit, offset=page.offset)
     next_url, previous_url = page.links(count)
@@ -83,16 +93,29 @@ async def retrieve_hog_flow(flow: ReadableFlow) -> Any:
     return flow
 
 
+ClientHeader = Annotated[
+    str | None,
+    Header(alias="x-posthog-client", description="`mcp`: content edits of an active flow are staged as a draft."),
+]
+
+
 @router.put("/{flow_id}/", response_model=HogFlow, responses=ERROR_RESPONSES, summary="Replace a hog flow")
-async def update_hog_flow(session: DBSession, ctx: WriteTeam, flow_id: str, payload: HogFlowCreate) -> Any:
-    """Update a flow; `actions` is required."""
-    return await service.update_flow(session, ctx.team, parse_flow_id(flow_id), payload)
+async def update_hog_flow(
+    session: DBSession, ctx: WriteTeam, flow_id: str, payload: HogFlowCreate, client: ClientHeader = None
+) -> Any:
+    """Update a flow; `actions` is required. A stale `base_updated_at` answers 409."""
+    stage = client == "mcp"
+    return await service.update_flow(session, ctx.team, ctx.user, parse_flow_id(flow_id), payload, stage_draft=stage)
 
 
 @router.patch("/{flow_id}/", response_model=HogFlow, responses=ERROR_RESPONSES, summary="Update part of a hog flow")
-async def partial_update_hog_flow(session: DBSession, ctx: WriteTeam, flow_id: str, payload: HogFlowWrite) -> Any:
-    """Update the fields given. `{"status": "active"}` activates a draft after strict validation."""
-    return await service.update_flow(session, ctx.team, parse_flow_id(flow_id), payload)
+async def partial_update_hog_flow(
+    session: DBSession, ctx: WriteTeam, flow_id: str, payload: HogFlowWrite, client: ClientHeader = None
+) -> Any:
+    """Update the fields given. `{"status": "active"}` activates a draft after strict validation;
+    `stage_draft: true` on an active flow stages content edits as a draft."""
+    stage = client == "mcp"
+    return await service.update_flow(session, ctx.team, ctx.user, parse_flow_id(flow_id), payload, stage_draft=stage)
 
 
 @router.delete(

@@ -40,6 +40,7 @@ def batch_run_row(
         "id": uuid7(),
         "team_id": flow.team_id,
         "hog_flow_id": flow.id,
+        "version": flow.version,
         "parent_run_id": str(job_id),
         "status": RunStatus.QUEUED,
         "state": state,

@@ -122,5 +122,6 @@ async def _fire(session: AsyncSession, schedule_id: UUID, due_at: datetime, now:
         hog_flow_id=flow.id,
         state=initial_state(scheduled_event(schedule, due_at, now), default_variables(flow.variables), variables),
         now=now,
+        version=flow.version,
     )
     return Fired(run_id=run.id)

@@ -11,7 +11,7 @@ class FlowGraphError(Exception):
 
 @dataclass(frozen=True)
 class FlowSnapshot:
-    """What the engine needs of a flow, loaded fresh on every pickup (edits apply to parked runs)."""
+    """What the engine needs of a flow, loaded on every pickup: the graph of the version the run started on."""
 
     id: str
     team_id: int

@@ -38,6 +38,7 @@ class EventFlow:
     # Event names the trigger can match; None = any event.
     event_names: frozenset[str] | None = None
     order: int = 0
+    version: int | None = None
 
     @property
     def source_id(self) -> str:
@@ -81,6 +82,7 @@ def event_flow(flow: HogFlow, order: int = 0) -> EventFlow:
         default_variables=default_variables(flow.variables),
         event_names=trigger_event_names(filters if isinstance(filters, dict) else {}),
         order=order,
+        version=flow.version,
     )
 
 

@@ -128,6 +128,7 @@ async def ingest_events(
             state=initial_state(candidate.globals, candidate.flow.default_variables),
             distinct_id=candidate.event.distinct_id,
             person_id=candidate.person.id if candidate.person is not None else None,
+            version=candidate.flow.version,
         )
         for candidate in candidates
     ]

@@ -74,6 +74,7 @@ async def trigger_webhook(
         },
         distinct_id=outcome.event["distinct_id"],
         person_id=None,
+        version=flow.version,
     )
     await repo.create_runs([run], now)
     metrics.runs_created("webhook")

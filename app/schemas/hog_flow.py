@@ -36,6 +36,11 @@ class HogFlowStatus(StrEnum):
     ARCHIVED = "archived"
 
 
+class OriginProduct(StrEnum):
+    LOOPS = "loops"
+    BROADCASTS = "broadcasts"
+
+
 class ExitCondition(StrEnum):
     EXIT_ON_CONVERSION = "exit_on_conversion"
     EXIT_ON_TRIGGER_NOT_MATCHED = "exit_on_trigger_not_matched"
@@ -184,6 +189,19 @@ class HogFlowWrite(RequestSchema):
     actions: list[ActionIn] | None = None
     variables: list[Variable] | None = None
     billable_action_types: Any = Field(default=None, description="Ignored: computed by the server.")
+    origin_product: OriginProduct | None = Field(
+        default=None, description="The product surface that owns the flow. Set on create; ignored on update."
+    )
+    base_updated_at: datetime | None = Field(
+        default=None,
+        description="The `updated_at` (or `draft_updated_at` while a draft is open) the client last loaded. "
+        "A newer stored one answers 409 instead of overwriting someone else's edit.",
+    )
+    stage_draft: bool = Field(
+        default=False,
+        description="On an active flow, stage content changes (actions, edges, trigger masking, conversion, "
+        "exit condition, variables) as a draft; name, description and status still apply live.",
+    )
 
     _required_not_null = field_validator(
         "actions", "variables", "exit_condition", "status", "description", "edges", mode="before"
@@ -212,6 +230,9 @@ class HogFlowBase(BaseModel):
     abort_action: str | None
     variables: list[dict[str, Any]]
     billable_action_types: list[str]
+    origin_product: str | None
+    draft: dict[str, Any] | None = Field(description="Staged content of an active flow, or null.")
+    draft_updated_at: DRFDateTime | None
 
 
 class HogFlowMinimal(HogFlowBase):

@@ -57,6 +57,7 @@ async def start_manual_run(
         distinct_id=distinct_id,
         person_id=person_id,
         is_manual=True,
+        version=flow.version,
     )
 
 

@@ -26,7 +26,8 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from app.db.models import HogFlow, Person, RunStatus
+from app.db.models import HogFlow, HogFlowRun, Person, RunStatus
+from app.db.repositories.hog_flow import HogFlowRevisionRepository
 from app.db.repositories.observability import ObservabilityRepository
 from app.db.repositories.runs import ClaimedPickup, RunRepository
 from app.db.session import retry_on_disconnect, session_scope
@@ -48,18 +49,43 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
 
 
-def flow_snapshot(flow: HogFlow) -> FlowSnapshot:
-    edges = flow.edges if isinstance(flow.edges, list) else []
+async def _version_content(session: AsyncSession, run: HogFlowRun, flow: HogFlow | None) -> dict[str, Any] | None:
+    """The content of the version the run started on, once the flow has moved past it.
+
+    A run keeps its version's graph to the end (PostHog moves parked runs onto the new graph). The
+    current version is the flow row itself; an older one is in the revisions table, which holds
+    every version that was ever replaced.
+    """
+    if flow is None or run.version is None or run.version == flow.version:
+        return None
+    return await HogFlowRevisionRepository(session).content(flow.id, run.version)
+
+
+def flow_snapshot(flow: HogFlow, content: dict[str, Any] | None = None) -> FlowSnapshot:
+    source: dict[str, Any] = (
+        content
+        if content is not None
+        else {
+            "actions": flow.actions,
+            "edges": flow.edges,
+            "trigger": flow.trigger,
+            "conversion": flow.conversion,
+            "exit_condition": flow.exit_condition,
+            "variables": flow.variables,
+        }
+    )
+    stored_edges = source.get("edges")
+    edges = stored_edges if isinstance(stored_edges, list) else []
     return FlowSnapshot(
         id=str(flow.id),
         team_id=flow.team_id,
         status=flow.status,
-        actions=list(flow.actions or []),
+        actions=list(source.get("actions") or []),
         edges=edges,
-        trigger=dict(flow.trigger or {}),
-        conversion=flow.conversion,
-        exit_condition=flow.exit_condition,
-        variables=list(flow.variables or []),
+        trigger=dict(source.get("trigger") or {}),
+        conversion=source.get("conversion"),
+        exit_condition=source.get("exit_condition") or flow.exit_condition,
+        variables=list(source.get("variables") or []),
         updated_at=flow.updated_at,
         name=flow.name,
     )
@@ -142,9 +168,14 @@ class RunProcessor:
         if flow is None:
             return Outcome(status=RunStatus.FAILED, state=run.state, error="Workflow not found")
         person = run_person_globals(pickup.person, run.distinct_id) if pickup.person is not None else None
+        content = None
+        if run.version is not None and run.version != flow.version:
+            # Only runs that outlived a publish pay for this read: the graph of the version they started on.
+            async with session_scope(self.sessionmaker) as session:
+                content = await _version_content(session, run, flow)
         invocation = Invocation(
             id=str(run.id),
-            flow=flow_snapshot(flow),
+            flow=flow_snapshot(flow, content),
             state=dict(run.state),
             person=person,
             parent_run_id=run.parent_run_id,

@@ -40,6 +40,9 @@ class TestCreate:
             "abort_action",
             "variables",
             "billable_action_types",
+            "origin_product",
+            "draft",
+            "draft_updated_at",
         }
         assert flow["status"] == "draft"
         assert flow["version"] == 1

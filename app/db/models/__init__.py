@@ -7,7 +7,7 @@ HogFlowModel`); everywhere else (repositories, services, engine, worker) the bar
 """
 
 from app.db.models.batch import HogFlowBatchJob, HogFlowSchedule
-from app.db.models.hog_flow import HogFlow
+from app.db.models.hog_flow import HogFlow, HogFlowRevision
 from app.db.models.hog_flow_run import HogFlowRun, HogFlowRunStep, HogFlowSend, RunStatus
 from app.db.models.integration import Integration
 from app.db.models.observability import AppMetric, LogEntry
@@ -18,6 +18,7 @@ __all__ = [
     "AppMetric",
     "HogFlow",
     "HogFlowBatchJob",
+    "HogFlowRevision",
     "HogFlowRun",
     "HogFlowRunStep",
     "HogFlowSchedule",

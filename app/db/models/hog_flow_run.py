@@ -43,6 +43,8 @@ class HogFlowRun(Base):
     # The batch job a run belongs to; it replaces the flow id as the log/metric source (PostHog).
     parent_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     status: Mapped[str] = mapped_column(String(20), default=RunStatus.QUEUED)
+    # The flow version the run started on; the run keeps that version's graph to the end.
+    version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # PostHog's HogFlowInvocationContext: event, actionStepCount, variables, personId, currentAction.
     state: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     current_action_id: Mapped[str | None] = mapped_column(String(400), nullable=True)

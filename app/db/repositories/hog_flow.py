@@ -7,12 +7,17 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, delete, func, select, type_coerce
+from sqlalchemy import ColumnElement, Select, and_, delete, func, literal, not_, or_, select, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from app.db.models import HogFlow
+from app.db.models import HogFlow, HogFlowRevision, HogFlowRun, RunStatus
+
+# Action types that message a person: a flow with one is `messaging`, any other `automation` (PostHog).
+MESSAGING_ACTION_TYPES = ("function_email", "function_sms", "function_push")
+# List types that name the product surface owning a flow rather than what the flow does.
+OWNED_FLOW_TYPES = {"loop": "loops", "broadcast": "broadcasts"}
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,10 @@ class HogFlowListFilters:
     status: str | None = None
     # Case-insensitive substring of the name (the web page's search box).
     name_contains: str | None = None
+    # A regex (name or description, case-insensitive) built by the service from the search term.
+    search_pattern: str | None = None
+    types: frozenset[str] | None = None
+    origin_products: frozenset[str] | None = None
 
 
 class HogFlowRepository:
@@ -56,15 +65,63 @@ class HogFlowRepository:
             statement = statement.where(HogFlow.name.icontains(filters.name_contains, autoescape=True))
         if filters.trigger:
             statement = statement.where(self._trigger_contains(filters.trigger))
+        if filters.search_pattern:
+            statement = statement.where(
+                or_(
+                    HogFlow.name.regexp_match(filters.search_pattern, flags="i"),
+                    HogFlow.description.regexp_match(filters.search_pattern, flags="i"),
+                )
+            )
+        if filters.types:
+            statement = statement.where(self._type_condition(filters.types))
+        if filters.origin_products:
+            statement = statement.where(HogFlow.origin_product.in_(sorted(filters.origin_products)))
         count = await self.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
         page = statement.order_by(HogFlow.updated_at.desc(), HogFlow.id.desc()).limit(limit).offset(offset)
         return count or 0, (await self.session.execute(page)).scalars().all()
 
+    def _type_condition(self, types: frozenset[str]) -> ColumnElement[bool]:
+        """PostHog's `workflow_type_q`: owned types by origin product, the rest by their actions."""
+        owned = [OWNED_FLOW_TYPES[t] for t in sorted(types) if t in OWNED_FLOW_TYPES]
+        condition: ColumnElement[bool] = HogFlow.origin_product.in_(owned) if owned else literal(False)
+        behavioural = types - set(OWNED_FLOW_TYPES)
+        if not behavioural:
+            return condition
+        unowned = or_(HogFlow.origin_product.is_(None), HogFlow.origin_product.not_in(OWNED_FLOW_TYPES.values()))
+        if behavioural == {"messaging", "automation"}:
+            return or_(condition, unowned)
+        messaging = or_(*(self._actions_contain_type(action_type) for action_type in MESSAGING_ACTION_TYPES))
+        wanted = messaging if behavioural == {"messaging"} else not_(messaging)
+        return or_(condition, and_(unowned, wanted))
+
+    def _actions_contain_type(self, action_type: str) -> ColumnElement[bool]:
+        if self._is_postgresql():
+            return type_coerce(HogFlow.actions, JSONB).contains([{"type": action_type}])
+        return func.json_contains(HogFlow.actions, json.dumps([{"type": action_type}])) == 1
+
+    def _is_postgresql(self) -> bool:
+        return self.session.bind is not None and self.session.bind.dialect.name == "postgresql"
+
     def _trigger_contains(self, wanted: dict[str, Any]) -> Any:
-        if self.session.bind is not None and self.session.bind.dialect.name == "postgresql":
+        if self._is_postgresql():
             return type_coerce(HogFlow.trigger, JSONB).contains(wanted)
         # SQLite: `json_contains` is registered on every connection (app.db.session).
         return func.json_contains(HogFlow.trigger, json.dumps(wanted)) == 1
+
+    async def get_for_update(self, team_id: int, flow_id: UUID) -> HogFlow | None:
+        """The flow, locked until the transaction ends, so a read-check-write cannot interleave."""
+        statement = self._team_query(team_id).where(HogFlow.id == flow_id).with_for_update(of=HogFlow)
+        return (await self.session.execute(statement.execution_options(populate_existing=True))).scalar_one_or_none()
+
+    async def in_flight_runs_by_action(self, flow_id: UUID) -> dict[str, int]:
+        """Unfinished runs of the flow by the action they are parked on (`""`: not started yet)."""
+        statement = (
+            select(HogFlowRun.current_action_id, func.count())
+            .where(HogFlowRun.hog_flow_id == flow_id, HogFlowRun.status.not_in(RunStatus.FINISHED))
+            .group_by(HogFlowRun.current_action_id)
+        )
+        rows = (await self.session.execute(statement)).all()
+        return {str(action_id or ""): int(count) for action_id, count in rows}
 
     async def add(self, flow: HogFlow) -> HogFlow:
         self.session.add(flow)
@@ -87,3 +144,49 @@ class HogFlowRepository:
         )
         result = await self.session.execute(statement)
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+class HogFlowRevisionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, revision: HogFlowRevision) -> None:
+        self.session.add(revision)
+        await self.session.flush()
+
+    async def exists(self, flow_id: UUID, version: int) -> bool:
+        statement = select(HogFlowRevision.id).where(
+            HogFlowRevision.hog_flow_id == flow_id, HogFlowRevision.version == version
+        )
+        return (await self.session.execute(statement)).first() is not None
+
+    async def get(self, team_id: int, flow_id: UUID, version: int) -> HogFlowRevision | None:
+        statement = (
+            select(HogFlowRevision)
+            .where(
+                HogFlowRevision.team_id == team_id,
+                HogFlowRevision.hog_flow_id == flow_id,
+                HogFlowRevision.version == version,
+            )
+            .options(selectinload(HogFlowRevision.created_by))
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def content(self, flow_id: UUID, version: int) -> dict[str, Any] | None:
+        """The content of one version, for the worker (no team scoping: the run names its flow)."""
+        statement = select(HogFlowRevision.content).where(
+            HogFlowRevision.hog_flow_id == flow_id, HogFlowRevision.version == version
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def list(
+        self, team_id: int, flow_id: UUID, *, limit: int, offset: int
+    ) -> tuple[int, Sequence[HogFlowRevision]]:
+        statement = (
+            select(HogFlowRevision)
+            .where(HogFlowRevision.team_id == team_id, HogFlowRevision.hog_flow_id == flow_id)
+            .options(selectinload(HogFlowRevision.created_by))
+        )
+        count = await self.session.scalar(select(func.count()).select_from(statement.subquery()))
+        page = statement.order_by(HogFlowRevision.version.desc()).limit(limit).offset(offset)
+        return count or 0, (await self.session.execute(page)).scalars().all()

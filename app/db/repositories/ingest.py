@@ -26,6 +26,8 @@ class NewRun:
     state: dict[str, Any]
     distinct_id: str | None
     person_id: UUID | None
+    # The flow version the run starts on (it keeps that version's graph).
+    version: int | None = None
 
 
 class IngestRepository:
@@ -61,6 +63,7 @@ class IngestRepository:
                 "id": run.id,
                 "team_id": run.team_id,
                 "hog_flow_id": run.hog_flow_id,
+                "version": run.version,
                 "state": run.state,
                 "status": RunStatus.QUEUED,
                 "next_run_at": now,

@@ -61,10 +61,12 @@ class RunRepository:
         person_id: UUID | None = None,
         parent_run_id: str | None = None,
         is_manual: bool = False,
+        version: int | None = None,
     ) -> HogFlowRun:
         run = HogFlowRun(
             team_id=team_id,
             hog_flow_id=hog_flow_id,
+            version=version,
             state=state,
             status=RunStatus.QUEUED,
             next_run_at=now,
