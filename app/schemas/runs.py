@@ -40,6 +40,7 @@ class Run(BaseModel):
     distinct_id: str | None
     person_id: UUID | None
     parent_run_id: str | None
+    version: int | None = Field(description="The flow version the run started on; it runs that version's graph.")
     next_run_at: DRFDateTime | None
     error: str | None
     created_at: DRFDateTime
