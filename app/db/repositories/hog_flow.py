@@ -68,8 +68,8 @@ class HogFlowRepository:
         if filters.search_pattern:
             statement = statement.where(
                 or_(
-                    HogFlow.name.regexp_match(filters.search_pattern, flags="i"),
-                    HogFlow.description.regexp_match(filters.search_pattern, flags="i"),
+                    self._matches(HogFlow.name, filters.search_pattern),
+                    self._matches(HogFlow.description, filters.search_pattern),
                 )
             )
         if filters.types:
@@ -79,6 +79,12 @@ class HogFlowRepository:
         count = await self.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
         page = statement.order_by(HogFlow.updated_at.desc(), HogFlow.id.desc()).limit(limit).offset(offset)
         return count or 0, (await self.session.execute(page)).scalars().all()
+
+    def _matches(self, column: Any, pattern: str) -> ColumnElement[bool]:
+        """Case-insensitive regex match: `~*` on PostgreSQL, Python's `re` (REGEXP) on SQLite."""
+        if self._is_postgresql():
+            return column.regexp_match(pattern, flags="i")
+        return column.regexp_match("(?i)" + pattern)
 
     def _type_condition(self, types: frozenset[str]) -> ColumnElement[bool]:
         """PostHog's `workflow_type_q`: owned types by origin product, the rest by their actions."""
