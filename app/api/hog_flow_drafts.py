@@ -50,7 +50,10 @@ async def publish(
 
 
 @router.post("/{flow_id}/discard_draft/", response_model=HogFlow, responses=RESPONSES, summary="Discard the draft")
-async def discard_draft(session: DBSession, ctx: WriteTeam, flow_id: str) -> Any:
+async def discard_draft(
+    session: DBSession, ctx: WriteTeam, flow_id: str, payload: publishing.DiscardRequest | None = None
+) -> Any:
+    """Drop the staged draft; the live flow is unchanged but its `updated_at` moves on."""
     return await publishing.discard_draft(session, ctx.team, parse_flow_id(flow_id))
 
 

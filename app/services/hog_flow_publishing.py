@@ -51,6 +51,12 @@ class PublishRequest(BaseModel):
     confirm_token: str | None = Field(default=None, description="The token of the preview being confirmed.")
 
 
+class DiscardRequest(BaseModel):
+    """No fields: the body, if any, is ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
 class RestoreRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
