@@ -5,10 +5,14 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.db.models import HogFlow
+from app.db.session import session_scope
 from app.services.bootstrap import Tenant
 from app.services.hog_flow_publishing import mint_confirm_token
 from tests.api.helpers import auth, flows_url, trigger_action
@@ -543,3 +547,37 @@ async def test_run_keeps_its_version_while_the_flow_is_republished(client: httpx
     done = await wait_for(lambda: run_in("completed"), within=60)
     assert [s["action_id"] for s in done["steps"]][-1] == "old_end"
     assert done["version"] == 1
+
+
+async def test_publish_revalidates_a_tampered_draft(
+    client: httpx.AsyncClient, tenant: Tenant, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    flow = await create_active(client, tenant)
+    await stage(client, tenant, flow["id"])
+    token = (await preview(client, tenant, flow["id"]))["confirm_token"]
+    # Written behind the API's back (draft_updated_at unchanged, so the token still matches).
+    async with session_scope(sessionmaker) as session:
+        stored = await session.get(HogFlow, UUID(flow["id"]))
+        assert stored is not None and stored.draft is not None
+        stored.draft = {**stored.draft, "actions": [{"id": "bad", "type": "function", "config": {}}]}
+        stored.updated_at = HogFlow.updated_at
+    response = await client.post(
+        flow_url(tenant, flow["id"], "publish"), json={"confirm": True, "confirm_token": token}, headers=auth(tenant)
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["attr"] == "actions__0__name"
+    after = await get(client, tenant, flow["id"])
+    assert urls(after["actions"]) == ["https://example.com"]
+    assert after["version"] == 1
+
+
+async def test_bulk_delete_counts_revisions(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    flow = await create_active(client, tenant)
+    edit = {"actions": [trigger_action(), webhook_action(url="https://v2.example.com")]}
+    assert (await client.patch(flow_url(tenant, flow["id"]), json=edit, headers=auth(tenant))).status_code == 200
+    archived = await client.patch(flow_url(tenant, flow["id"]), json={"status": "archived"}, headers=auth(tenant))
+    assert archived.status_code == 200, archived.text
+    response = await client.post(f"{flows_url(tenant)}bulk_delete/", json={"ids": [flow["id"]]}, headers=auth(tenant))
+    assert response.status_code == 200, response.text
+    assert response.json() == {"deleted": 3}  # the flow and its two revisions
+    assert (await client.get(flow_url(tenant, flow["id"], "revisions/1"), headers=auth(tenant))).status_code == 404

@@ -178,6 +178,15 @@ class HogFlowRevisionRepository:
         )
         return (await self.session.execute(statement)).scalar_one_or_none()
 
+    async def count_for_flows(self, team_id: int, flow_ids: Sequence[UUID], status: str) -> int:
+        statement = (
+            select(func.count())
+            .select_from(HogFlowRevision)
+            .join(HogFlow, HogFlow.id == HogFlowRevision.hog_flow_id)
+            .where(HogFlow.team_id == team_id, HogFlow.id.in_(flow_ids), HogFlow.status == status)
+        )
+        return int(await self.session.scalar(statement) or 0)
+
     async def content(self, flow_id: UUID, version: int) -> dict[str, Any] | None:
         """The content of one version, for the worker (no team scoping: the run names its flow)."""
         statement = select(HogFlowRevision.content).where(
