@@ -540,6 +540,11 @@ async def test_run_keeps_its_version_while_the_flow_is_republished(client: httpx
         headers=auth(tenant),
     )
     assert staged.status_code == 200, staged.text
+    impact = await preview(client, tenant, flow_id)
+    assert impact["in_flight_runs"] == 1
+    assert impact["impact"]["deleted_steps"] == [
+        {"action_id": "old_end", "name": "old_end", "runs": 0, "moves_to": None, "exits": False}
+    ]
     assert (await publish(client, tenant, flow_id))["workflow"]["version"] == 2
 
     later = await client.post(runs_url, json={"distinct_id": "bob"}, headers=auth(tenant))
