@@ -89,7 +89,7 @@ def team_filter_context(team: Team) -> TeamFilterContext:
     return TeamFilterContext(timezone=team.timezone, test_account_filters=list(team.test_account_filters or []))
 
 
-def _validated_fields(
+def validated_fields(
     payload: HogFlowWrite, flow: HogFlow | None, team: Team, *, strict: bool | None = None
 ) -> dict[str, Any]:
     """The columns to write, after PostHog's draft/strict validation of what was sent."""
@@ -124,7 +124,7 @@ def _validated_fields(
 
 async def validated_configuration(payload: HogFlowWrite, team: Team) -> dict[str, Any]:
     """The columns of a new flow after validation, without saving it."""
-    fields = await offload(COMPILE_BUDGET_SECONDS, _validated_fields, payload, None, team)
+    fields = await offload(COMPILE_BUDGET_SECONDS, validated_fields, payload, None, team)
     fields.setdefault("edges", {})
     return fields
 
@@ -203,10 +203,7 @@ async def _write(
     session: AsyncSession, team: Team, user: User | None, flow: HogFlow, payload: HogFlowWrite, *, to_draft: bool
 ) -> HogFlow:
     repo = HogFlowRepository(session)
-    flow = await get_flow(session, team, flow_id)
-    fields = await offload(COMPILE_BUDGET_SECONDS, _validated_fields, payload, flow, team)
-
-    fields = _validated_fields(payload, flow, team)
+    fields = await offload(COMPILE_BUDGET_SECONDS, validated_fields, payload, flow, team)
     if to_draft:
         content = {name: fields.pop(name) for name in CONTENT_FIELDS if name in fields}
         fields.pop("billable_action_types", None)
