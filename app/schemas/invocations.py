@@ -17,6 +17,7 @@ class InvocationRequest(BaseModel):
     mock_async_functions: bool = Field(default=True, description="Fake HTTP, email and SMS calls.")
     current_action_id: str | None = Field(default=None, description="Run this action instead of the first one.")
     invocation_id: str | None = None
+    use_draft: bool = Field(default=False, description="Test the flow's staged draft instead of its live content.")
 
 
 class InvocationLog(BaseModel):

@@ -109,7 +109,12 @@ async def run_test_invocation(
             raise RawError({"status": "error", "message": "Invalid invocation ID"}, status_code=400) from None
     flow = await _flow_for(session, team, flow_id)
     configuration = None
-    if request.configuration is not None:
+    if request.use_draft:
+        # The draft was validated when it was staged; test it as it would go live.
+        if flow is None or flow.draft is None:
+            raise raw_validation_error(["use_draft"], "This workflow has no draft to test.")
+        configuration = dict(flow.draft)
+    elif request.configuration is not None:
         try:
             payload = HogFlowCreate.model_validate(request.configuration)
             configuration = await validated_configuration(payload, team)

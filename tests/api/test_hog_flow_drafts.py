@@ -586,3 +586,17 @@ async def test_bulk_delete_counts_revisions(client: httpx.AsyncClient, tenant: T
     assert response.status_code == 200, response.text
     assert response.json() == {"deleted": 3}  # the flow and its two revisions
     assert (await client.get(flow_url(tenant, flow["id"], "revisions/1"), headers=auth(tenant))).status_code == 404
+
+
+async def test_invocation_can_test_the_draft(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    flow = await create_active(client, tenant)
+    url = flow_url(tenant, flow["id"], "invocations")
+    body = {"use_draft": True, "globals": {"event": {"event": "$pageview", "properties": {}}}}
+    missing = await client.post(url, json=body, headers=auth(tenant))
+    assert missing.status_code == 400, missing.text
+    assert missing.json() == {"use_draft": ["This workflow has no draft to test."]}
+    await stage(client, tenant, flow["id"], url="https://draft.example.com")
+    response = await client.post(url, json={**body, "current_action_id": "action_1"}, headers=auth(tenant))
+    assert response.status_code == 200, response.text
+    # The mocked fetch went to the draft's URL (the step has no next action in this small flow).
+    assert "https://draft.example.com" in " ".join(log["message"] for log in response.json()["logs"])
