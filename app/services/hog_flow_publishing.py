@@ -70,7 +70,9 @@ def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _sign(secret: str, payload: str) -> str:
+def _sign(secret_key: str, payload: str) -> str:
+    # HOGFLOWS_SECRET_KEY may list several secrets (comma-separated); the first one signs, as for sessions.
+    secret = secret_key.split(",")[0].strip() or secret_key
     return _b64(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest())
 
 

@@ -305,7 +305,7 @@ async def change_status(request: Request, session: DBSession, team_id: str, flow
     if target is None:
         raise ValidationError("This field is required.", attr="status")
     await flow_service.update_flow(
-        session, ctx.team, parse_flow_id(flow_id), HogFlowWrite(status=HogFlowStatus(target))
+        session, ctx.team, ctx.user, parse_flow_id(flow_id), HogFlowWrite(status=HogFlowStatus(target))
     )
     return RedirectResponse(f"/teams/{ctx.team.id}/flows/{flow_id}", status_code=303)
 
