@@ -38,8 +38,9 @@ from app.db.base import utcnow
 from app.db.models import HogFlow, HogFlowRevision, Team, User
 from app.db.repositories.hog_flow import HogFlowRepository, HogFlowRevisionRepository
 from app.errors import Conflict, NotFound, ValidationError, drf_error_from_pydantic, join_attr
+from app.hog.budget import offload
 from app.schemas.hog_flow import HogFlowWrite
-from app.services.hog_flows import CONTENT_FIELDS, apply_live, check_fresh, validated_fields
+from app.services.hog_flows import COMPILE_BUDGET_SECONDS, CONTENT_FIELDS, apply_live, check_fresh, validated_fields
 
 CONFIRM_TOKEN_TTL_SECONDS = 15 * 60
 
@@ -162,7 +163,9 @@ async def publish(
             "The draft changed since this publish was previewed. Preview it again before publishing.",
             code="stale_draft",
         )
-    fields = validated_fields(_draft_payload(flow.draft), flow, team, strict=True)
+    fields = await offload(
+        COMPILE_BUDGET_SECONDS, validated_fields, _draft_payload(flow.draft), flow, team, strict=True
+    )
     fields.setdefault("edges", flow.draft.get("edges", flow.edges))
     fields["abort_action"] = flow.draft.get("abort_action")
     flow.draft = None

@@ -174,7 +174,7 @@ class HogFlowRevisionRepository:
                 HogFlowRevision.hog_flow_id == flow_id,
                 HogFlowRevision.version == version,
             )
-            .options(selectinload(HogFlowRevision.created_by))
+            .options(joinedload(HogFlowRevision.created_by))
         )
         return (await self.session.execute(statement)).scalar_one_or_none()
 
@@ -200,7 +200,7 @@ class HogFlowRevisionRepository:
         statement = (
             select(HogFlowRevision)
             .where(HogFlowRevision.team_id == team_id, HogFlowRevision.hog_flow_id == flow_id)
-            .options(selectinload(HogFlowRevision.created_by))
+            .options(joinedload(HogFlowRevision.created_by))
         )
         count = await self.session.scalar(select(func.count()).select_from(statement.subquery()))
         page = statement.order_by(HogFlowRevision.version.desc()).limit(limit).offset(offset)
