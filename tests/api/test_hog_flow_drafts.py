@@ -553,6 +553,14 @@ async def test_run_keeps_its_version_while_the_flow_is_republished(client: httpx
     assert [s["action_id"] for s in done["steps"]][-1] == "old_end"
     assert done["version"] == 1
 
+    # The later run takes the new graph; waiting for it also leaves no run behind for other tests.
+    async def later_done() -> dict[str, Any] | None:
+        run = (await client.get(f"{runs_url}{later.json()['id']}/", headers=auth(tenant))).json()
+        return dict(run) if run["status"] == "completed" else None
+
+    finished = await wait_for(later_done, within=60)
+    assert [s["action_id"] for s in finished["steps"]][-1] == "new_end"
+
 
 async def test_publish_revalidates_a_tampered_draft(
     client: httpx.AsyncClient, tenant: Tenant, sessionmaker: async_sessionmaker[AsyncSession]
