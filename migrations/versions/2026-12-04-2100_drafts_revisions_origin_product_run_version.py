@@ -1,7 +1,7 @@
 """drafts, revisions, origin_product, run version
 
 Revision ID: a7c1d2e3f405
-Revises: 33d738630357
+Revises: 7a1c2e9d4b10
 Create Date: 2026-12-04 21:00:00.000000
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "a7c1d2e3f405"
-down_revision: str | None = "33d738630357"
+down_revision: str | None = "7a1c2e9d4b10"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
