@@ -28,6 +28,7 @@ class Ids:
     person_id: str = "00000000-0000-0000-0000-000000000001"
     run_id: str = "00000000-0000-0000-0000-000000000002"
     template_id: str = "template-webhook"
+    version: int = 1
 
     def fill(self, path: str) -> str:
         return path.format(**self.__dict__)
