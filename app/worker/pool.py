@@ -30,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.db.repositories.runs import ClaimedPickup, RunRepository
 from app.db.session import retry_on_disconnect, session_scope
 from app.logging import database_error_summary
+from app.observability.outage import Outage
 from app.worker.processor import RunProcessor
 
 logger = structlog.get_logger(__name__)
@@ -66,7 +67,7 @@ class RunPool:
         self._kick.set()
 
     async def _pump(self) -> None:
-        failures = 0
+        outage = Outage("run claims", base_seconds=0.5, cap_seconds=10.0)
         while not self._closing:
             if self.poll_interval is None:
                 await self._kick.wait()
@@ -77,12 +78,10 @@ class RunPool:
             try:
                 while not self._closing and await self._fill():
                     pass
-                failures = 0
+                outage.recovered()
             except Exception as error:
-                # The database is down or refused: one line, then back off (capped) before trying again.
-                failures += 1
-                logger.warning("app.worker.claim_failed", error=f"{type(error).__name__}: {error}", attempt=failures)
-                await asyncio.sleep(min(0.5 * 2**failures, 10.0))
+                # The database is down or refused: one line when claims stop, one when they resume; back off.
+                await asyncio.sleep(max(outage.failed(error), 0.5))
                 self.kick()
 
     async def _fill(self) -> bool:
