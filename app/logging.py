@@ -82,12 +82,13 @@ def configure_logging(level: str = "INFO", *, json_output: bool = False) -> None
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if json_output else structlog.dev.ConsoleRenderer(colors=False)
-    )
+    # Plain tracebacks: rich's would print every frame's locals, and locals can hold tokens and keys.
+    console = structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
+    renderer: structlog.types.Processor = structlog.processors.JSONRenderer() if json_output else console
     final: list[structlog.types.Processor] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
     if json_output:
-        final += [structlog.processors.dict_tracebacks]
+        tracebacks = structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+        final += [structlog.processors.ExceptionRenderer(tracebacks)]
     final.append(renderer)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processors=final))

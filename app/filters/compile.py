@@ -56,7 +56,13 @@ def compile_filters(filters: Mapping[str, Any] | None, **kwargs: Any) -> dict[st
     for key in ("actions", "events"):
         if key in cleaned and cleaned[key] is not None and not isinstance(cleaned[key], list):
             raise FiltersCompileError(f"{key} must be a list")
-    expr = build_filters_expression(cleaned, **kwargs)
+    try:
+        expr = build_filters_expression(cleaned, **kwargs)
+    except FiltersCompileError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        # Filters are client JSON: a value of the wrong shape deep inside is the client's error, not ours.
+        raise FiltersCompileError(f"Invalid filters: {type(exc).__name__}: {exc}") from exc
     cleaned["bytecode"] = compile_expression_ast(expr, settings_url=kwargs.get("settings_url"))
     return cleaned
 

@@ -59,7 +59,7 @@ def _entry_expr(entry: Mapping[str, Any], ctx: BuildContext) -> Node:
     if entry.get("properties"):
         exprs.append(property_to_expr(entry["properties"], ctx))
     expr = A.all_of(exprs, empty=True)
-    if entry.get("id") in INTERNAL_NESTED_PROPERTY_EVENTS:
+    if _names_nested_event(entry):
         expr = _resolve_nested_keys(expr)
     return expr
 
@@ -172,6 +172,11 @@ def _test_account_exprs(
 # --- entry point -------------------------------------------------------------------------
 
 
+def _names_nested_event(entry: Mapping[str, Any]) -> bool:
+    event_id = entry.get("id")
+    return isinstance(event_id, str) and event_id in INTERNAL_NESTED_PROPERTY_EVENTS
+
+
 def build_expression(filters: Mapping[str, Any], ctx: BuildContext, test_account_filters: list[Any] | None) -> Node:
     test_accounts = _test_account_exprs(filters, test_account_filters, ctx)
     global_properties = _global_property_exprs(filters, ctx)
@@ -180,7 +185,7 @@ def build_expression(filters: Mapping[str, Any], ctx: BuildContext, test_account
         return A.all_of(test_accounts + global_properties, empty=True)
 
     branches = [_entry_expr(entry, ctx) for entry in entries]
-    if all(entry.get("id") in INTERNAL_NESTED_PROPERTY_EVENTS for entry in entries):
+    if all(_names_nested_event(entry) for entry in entries):
         global_properties = [_resolve_nested_keys(expr) for expr in global_properties]
     return A.all_of([*test_accounts, *global_properties, A.any_of(branches)], empty=True)
 
