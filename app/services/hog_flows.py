@@ -12,6 +12,7 @@ from app.errors import NotFound
 from app.hog.budget import offload
 from app.schemas.hog_flow import ActionIn, HogFlowWrite
 from app.services.flow_compilation import TeamFilterContext
+from app.services.graph_validation import validate_graph
 from app.services.hog_flow_validation import FlowValidator, billable_action_types, trigger_of, validate_variables
 
 # Compiling everything one save sends (filters, inputs, masking) runs in a thread, within this total.
@@ -50,6 +51,10 @@ def _validated_fields(payload: HogFlowWrite, flow: HogFlow | None, team: Team) -
         fields["conversion"] = validator.validate_conversion(conversion)
     if "variables" in sent and payload.variables is not None:
         fields["variables"] = validate_variables(payload.variables)
+    if status == "active" and (becomes_active or "edges" in sent):
+        actions = fields["actions"] if "actions" in fields else list(flow.actions if flow else [])
+        edges = fields.get("edges", flow.edges if flow else [])
+        validate_graph(actions, edges, flow.abort_action if flow else None)
     return fields
 
 

@@ -22,6 +22,7 @@ from app.db.repositories.observability import ObservabilityRepository
 from app.db.repositories.persons import PersonRepository
 from app.db.repositories.runs import RunRepository
 from app.db.session import session_scope
+from app.engine.cancel import cancelled_outcome
 from app.engine.executor import ExecutorOptions, execute_pickup
 from app.engine.graph import FlowSnapshot
 from app.engine.invocation import Invocation, Outcome
@@ -93,11 +94,29 @@ class RunProcessor:
                 state=dict(run.state),
                 person=person,
                 parent_run_id=run.parent_run_id,
+                cancel_check=lambda: self._cancel_requested(run.id),
             )
-            outcome = await execute_pickup(invocation, self.options)
+            if run.cancel_requested:
+                outcome = cancelled_outcome(invocation, self.options.clock)
+            else:
+                outcome = await execute_pickup(invocation, self.options)
             _add_run_level_metric(invocation, outcome, self.options)
-        await self._persist(run, outcome)
-        return outcome.status
+        status = await self._persist(run, outcome)
+        if status == RunStatus.CANCELLED and outcome.status != RunStatus.CANCELLED and flow is not None:
+            # The cancel arrived after the pickup's last step boundary: record it as its own line.
+            await self._record_cancel(run, invocation)
+        return status
+
+    async def _cancel_requested(self, run_id: UUID) -> bool:
+        async with session_scope(self.sessionmaker) as session:
+            return await RunRepository(session).cancel_requested(run_id)
+
+    async def _record_cancel(self, run: HogFlowRun, invocation: Invocation) -> None:
+        done = cancelled_outcome(invocation, self.options.clock)
+        async with session_scope(self.sessionmaker) as session:
+            observability = ObservabilityRepository(session)
+            await observability.add_logs(done.logs)
+            await observability.add_metrics(done.metrics)
 
     async def _load_person(self, session: AsyncSession, run: HogFlowRun) -> dict[str, Any] | None:
         repo = PersonRepository(session)
@@ -108,7 +127,7 @@ class RunProcessor:
             person = await repo.get(run.team_id, run.person_id)
         return run_person_globals(person, run.distinct_id) if person is not None else None
 
-    async def _persist(self, run: HogFlowRun, outcome: Outcome) -> None:
+    async def _persist(self, run: HogFlowRun, outcome: Outcome) -> str | None:
         now = self.options.clock()
         async with session_scope(self.sessionmaker) as session:
             runs = RunRepository(session)
@@ -121,17 +140,18 @@ class RunProcessor:
                 error=outcome.error,
                 now=now,
             )
-            if not stored:
+            if stored is None:
                 # Another worker took the run over after our lease expired; its pickup wins.
                 logger.warning("app.worker.lease_lost", run_id=str(run.id), pickup=run.pickups)
-                return
+                return None
             await runs.add_steps(run.id, run.pickups, outcome.steps)
             metrics.pickup(outcome.status, outcome.steps)
             observability = ObservabilityRepository(session)
             await observability.add_logs(outcome.logs)
             await observability.add_metrics(outcome.metrics)
-        if outcome.next_run_at is not None:
+        if outcome.next_run_at is not None and stored not in RunStatus.FINISHED:
             await self.scheduler.schedule(run.id, run.pickups, outcome.next_run_at)
+        return stored
 
 
 def _add_run_level_metric(invocation: Invocation, outcome: Outcome, options: ExecutorOptions) -> None:

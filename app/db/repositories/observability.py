@@ -252,9 +252,9 @@ class ObservabilityRepository:
 
     async def metric_totals_by_instance(self, query: MetricQuery) -> dict[str, dict[str, int]]:
         """Sum of `count` per instance id (an action id for step metrics) and metric name, over the window."""
-        statement = self._metric_statement(
-            replace(query, breakdown_by="name"), AppMetric.instance_id
-        ).where(AppMetric.instance_id.is_not(None))
+        statement = self._metric_statement(replace(query, breakdown_by="name"), AppMetric.instance_id).where(
+            AppMetric.instance_id.is_not(None)
+        )
         totals: dict[str, dict[str, int]] = defaultdict(dict)
         for instance_id, name, total in (await self.session.execute(statement)).all():
             totals[str(instance_id)][name] = int(total or 0)
