@@ -32,7 +32,11 @@ router = APIRouter(prefix="/hog_flows", tags=["runs"])
 
 
 @router.post(
-    "/{flow_id}/invocations/cancel/", response_model=CancelResponse, responses=ERROR_RESPONSES, summary="Cancel runs"
+    "/{flow_id}/invocations/cancel/",
+    response_model=CancelResponse,
+    response_model_exclude_none=True,
+    responses=ERROR_RESPONSES,
+    summary="Cancel runs",
 )
 async def cancel_invocations(session: DBSession, flow: WritableFlow, payload: CancelRequest) -> Any:
     """Cancel in-flight runs: parked ones end at once, running ones at their next step boundary."""

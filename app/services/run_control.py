@@ -21,6 +21,7 @@
 """
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -60,14 +61,17 @@ def result_status(status: str) -> str:
     return STATUS_OF.get(status, "running")
 
 
+_STATUS = re.compile(r"status(?: code)?:? \(?(\d{3})\b")
+
+
 def error_kind(error: str | None) -> str:
     """A coarse class of a run's error, PostHog's `error_kind` vocabulary where it maps."""
     if not error:
         return ""
     lowered = error.lower()
-    for code in ("5", "4"):
-        if f"status code {code}" in lowered:
-            return f"http_{code}xx"
+    status = _STATUS.search(lowered)
+    if status is not None and status.group(1)[0] in "45":
+        return f"http_{status.group(1)[0]}xx"
     if "timed out" in lowered or "timeout" in lowered:
         return "timeout"
     if "status code (none)" in lowered or "connect" in lowered:

@@ -35,6 +35,8 @@ class Reply:
     status: int = 200
     body: Any = field(default_factory=lambda: {"ok": True})
     headers: dict[str, str] = field(default_factory=dict)
+    # When set, the answer waits until the test sets it (a request in flight, for as long as needed).
+    hold: threading.Event | None = None
 
     def encoded(self) -> tuple[bytes, str]:
         if isinstance(self.body, bytes):
@@ -95,6 +97,8 @@ class LocalHttpServer:
                 headers = {key.lower(): value for key, value in self.headers.items()}
                 server.requests.append(RecordedRequest(self.command, self.path, headers, body))
                 reply = server._next_reply(self.path)
+                if reply.hold is not None:
+                    reply.hold.wait(timeout=30)
                 payload, content_type = reply.encoded()
                 self.send_response(reply.status)
                 self.send_header("Content-Type", reply.headers.get("Content-Type", content_type))
