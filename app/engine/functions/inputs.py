@@ -89,6 +89,7 @@ async def build_globals(
     secrets: list[str] = []
     entries = [(key, entry) for key, entry in raw_inputs.items() if isinstance(entry, dict)]
     entries.sort(key=lambda item: item[1]["order"] if isinstance(item[1].get("order"), int) else -1)
+    entries.extend(_omitted_defaults(template, raw_inputs))
     with time_budget(INPUT_BUDGET_SECONDS):
         await _resolve_all(entries, template, values, invocation.team_id, integrations, secrets)
     return FunctionGlobals(values=values, secrets=[s for s in dict.fromkeys(secrets) if len(s) >= 4])
@@ -108,6 +109,26 @@ async def _resolve_all(
         if schema.get("secret"):
             secrets.extend(_strings(value))
         values["inputs"][key] = value
+
+
+def _omitted_defaults(template: FunctionTemplate, given: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Inputs left out of the step take the template's default (e.g. the webhook's JSON headers), as in
+    PostHog. A default with `{...}` templates needs compiling at save time, so only plain ones apply."""
+    return [
+        (str(item["key"]), {"value": item["default"]})
+        for item in template.inputs_schema
+        if item.get("key") not in given and item.get("default") is not None and not _templated(item["default"])
+    ]
+
+
+def _templated(value: Any) -> bool:
+    if isinstance(value, str):
+        return "{" in value
+    if isinstance(value, dict):
+        return any(_templated(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_templated(v) for v in value)
+    return False
 
 
 async def _resolve(
