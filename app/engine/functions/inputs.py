@@ -1,7 +1,9 @@
 """The globals a function template runs with, and its inputs resolved in order (executor.md §6.2)."""
 
 import asyncio
+import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -12,6 +14,7 @@ from app.engine.messages import person_display_name
 from app.engine.templates import FunctionTemplate
 from app.hog import HogVMError, Limits, execute, from_hog_value
 from app.hog.budget import bounded, time_budget
+from app.hog.templates import compile_template
 
 # Inputs are small expressions: all of a step's inputs together get this much time (not each of
 # them: thirty slow leaves must not add up to thirty seconds), run in a thread off the event loop.
@@ -113,22 +116,17 @@ async def _resolve_all(
 
 def _omitted_defaults(template: FunctionTemplate, given: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """Inputs left out of the step take the template's default (e.g. the webhook's JSON headers), as in
-    PostHog. A default with `{...}` templates needs compiling at save time, so only plain ones apply."""
+    PostHog; a default with `{...}` templates is compiled once per template and key."""
     return [
-        (str(item["key"]), {"value": item["default"]})
+        (str(item["key"]), {"bytecode": _compiled_default(json.dumps(item["default"]))})
         for item in template.inputs_schema
-        if item.get("key") not in given and item.get("default") is not None and not _templated(item["default"])
+        if item.get("key") not in given and item.get("default") is not None
     ]
 
 
-def _templated(value: Any) -> bool:
-    if isinstance(value, str):
-        return "{" in value
-    if isinstance(value, dict):
-        return any(_templated(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_templated(v) for v in value)
-    return False
+@lru_cache(maxsize=256)
+def _compiled_default(default_json: str) -> Any:
+    return compile_template(json.loads(default_json))
 
 
 async def _resolve(
