@@ -73,7 +73,7 @@ class RunProcessor:
 
     def __post_init__(self) -> None:
         if self.options.run_function is None:
-            runner = build_function_runner(self.sessionmaker, self.settings)
+            runner = build_function_runner(self.sessionmaker, self.settings, self.scheduler)
             self.options = replace(self.options, run_function=runner)
 
     async def process(self, run_id: UUID) -> str | None:

@@ -16,7 +16,7 @@ def action(action_id: str, kind: str, config: dict[str, Any] | None = None) -> d
 TRIGGER = action("trigger", "trigger", {"type": "schedule"})
 DELAY = action("delay", "delay", {"delay_duration": "1h"})
 EXIT = action("exit", "exit")
-CONDITIONS = {"conditions": [{"filters": {}}, {"filters": {}}]}
+CONDITIONS: dict[str, Any] = {"conditions": [{"filters": {}}, {"filters": {}}]}
 
 
 def edge(source: str, target: str, kind: str = "continue", index: int | None = None) -> dict[str, Any]:

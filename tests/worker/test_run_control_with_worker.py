@@ -5,6 +5,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import httpx
@@ -225,7 +226,7 @@ async def test_rerun_recovers_failed_runs_and_a_second_rerun_sends_nothing(
     response = await client.post(url(tenant, flow_id, "rerun/"), json=again, headers=auth(tenant))
     assert response.json()["queued_count"] == 2
     for run_id in runs.values():
-        await wait_for(lambda run_id=run_id: _attempted(client, tenant, flow_id, run_id, 3))
+        await wait_for(partial(_attempted, client, tenant, flow_id, run_id, 3))
     assert len(http_server.requests_to("/flaky")) == sent
     nothing = await client.post(url(tenant, flow_id, "rerun/"), json={"filter": window()}, headers=auth(tenant))
     assert nothing.json()["queued_count"] == 0
@@ -293,3 +294,52 @@ async def test_run_now_needs_a_schedule_or_manual_trigger(client: httpx.AsyncCli
     response = await client.post(url(tenant, flow_id, "run/"), json={}, headers=auth(tenant))
     assert response.status_code == 400, response.text
     assert response.json()["attr"] == "trigger"
+
+
+# -- postHogCapture -------------------------------------------------------------------------------
+
+
+async def test_a_capture_step_feeds_the_pipeline_and_cannot_loop_forever(
+    client: httpx.AsyncClient, tenant: Tenant, workers: Workers
+) -> None:
+    """The flow captures the very event that triggers it: the captured event starts one more run, whose
+    own capture is refused (PostHog's `$hog_function_execution_count` guard)."""
+    capture = {
+        "id": "capture",
+        "name": "capture",
+        "type": "function",
+        "config": {
+            "template_id": "template-posthog-capture",
+            "inputs": {"event": {"value": "looped"}, "properties": {"value": {"from": "{event.distinct_id}"}}},
+        },
+    }
+    flow = chain(capture, trigger="event")
+    flow["actions"][0]["config"] = {"type": "event", "filters": {"events": [{"id": "looped", "type": "events"}]}}
+    flow_id = await create_flow(client, tenant, flow)
+
+    sent = {"api_key": tenant.project_token, "event": "looped", "distinct_id": "loop-user", "properties": {}}
+    response = await client.post("/i/v0/e/", json=sent)
+    assert response.status_code == 200, response.text
+
+    async def two_finished() -> list[dict[str, Any]] | None:
+        listed = await client.get(url(tenant, flow_id, "runs/"), headers=auth(tenant))
+        found = listed.json()["results"]
+        return found if len(found) == 2 and all(run["status"] == "completed" for run in found) else None
+
+    first_and_second = await wait_for(two_finished)
+    second = max(first_and_second, key=lambda run: str(run["created_at"]))
+    detail = await client.get(url(tenant, flow_id, f"invocation_results/{second['id']}/"), headers=auth(tenant))
+    properties = detail.json()["invocation_globals"]["event"]["properties"]
+    assert properties["from"] == "loop-user" and properties["$hog_function_execution_count"] == 1
+    messages = [
+        message
+        for run in first_and_second
+        for message in await logs_of(client, tenant, flow_id, run["id"])
+        if "postHogCapture" in message
+    ]
+    assert messages == [
+        "[Action:capture] postHogCapture was called from an event that already executed this function. "
+        "To prevent infinite loops, the event was not captured."
+    ]
+    listed = await client.get(url(tenant, flow_id, "runs/"), headers=auth(tenant))
+    assert listed.json()["count"] == 2
