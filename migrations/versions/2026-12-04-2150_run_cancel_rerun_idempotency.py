@@ -1,7 +1,7 @@
 """run cancel, rerun and idempotency columns
 
 Revision ID: b7c41e2d9a10
-Revises: 33d738630357
+Revises: 7c1f4e2a9b10
 Create Date: 2026-12-04 21:50:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "b7c41e2d9a10"
-down_revision: str | None = "33d738630357"
+down_revision: str | None = "7c1f4e2a9b10"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
