@@ -145,13 +145,13 @@ async def count_invocation_results(
 
 
 @router.get(
-    "/{flow_id}/invocation_results/{invocation_id}/",
+    "/{flow_id}/invocation_results/{run_id}/",
     response_model=InvocationResultDetail,
     responses=ERROR_RESPONSES,
     summary="Get a run result",
 )
-async def get_invocation_result(session: DBSession, flow: ReadableFlow, invocation_id: str) -> Any:
-    result = await service.invocation_result(session, flow, parse_flow_id(invocation_id))
+async def get_invocation_result(session: DBSession, flow: ReadableFlow, run_id: str) -> Any:
+    result = await service.invocation_result(session, flow, parse_flow_id(run_id))
     if result is None:
         raise NotFound()
     return result
