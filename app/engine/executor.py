@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.engine.actions import HANDLERS, ActionContext, ActionError, ActionResult, FunctionRunner, Recorder
+from app.engine.cancel import cancelled_outcome
 from app.engine.exit_conditions import check_early_exit
 from app.engine.filtering import evaluate_step_filters
 from app.engine.graph import FlowGraphError
@@ -76,7 +77,17 @@ async def execute_pickup(invocation: Invocation, options: ExecutorOptions | None
         return _outcome(pickup, "completed")
     _log_start(pickup)
     deadline = time.monotonic() + options.time_budget.total_seconds()
+    first = True
     while True:
+        if not first and invocation.cancel_check is not None and await invocation.cancel_check():
+            done = cancelled_outcome(invocation, options.clock)
+            return _outcome(
+                pickup,
+                "cancelled",
+                logs=[*pickup.recorder.logs, *done.logs],
+                metrics=[*pickup.recorder.metrics, *done.metrics],
+            )
+        first = False
         if invocation.step_count >= options.max_steps:
             message = f"Workflow exceeded the maximum of {options.max_steps} action steps"
             return _fail(pickup, message, None)
@@ -296,14 +307,9 @@ def _fail(pickup: _Pickup, message: str, action: dict[str, Any] | None) -> Outco
 
 
 def _outcome(pickup: _Pickup, status: str, **kwargs: Any) -> Outcome:
-    return Outcome(
-        status=status,
-        state=pickup.invocation.state,
-        logs=pickup.recorder.logs,
-        metrics=pickup.recorder.metrics,
-        steps=pickup.steps,
-        **kwargs,
-    )
+    kwargs.setdefault("logs", pickup.recorder.logs)
+    kwargs.setdefault("metrics", pickup.recorder.metrics)
+    return Outcome(status=status, state=pickup.invocation.state, steps=pickup.steps, **kwargs)
 
 
 def _iso(moment: datetime) -> str:

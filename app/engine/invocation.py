@@ -4,7 +4,7 @@
 `{event, actionStepCount, variables, personId?, currentAction?: {id, startedAtTimestamp, ...}}`.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +48,8 @@ class Invocation:
     person: dict[str, Any] | None = None
     groups: dict[str, Any] = field(default_factory=dict)
     parent_run_id: str | None = None
+    # Asked between steps: has someone requested this run be cancelled? (None: never cancelled.)
+    cancel_check: Callable[[], Awaitable[bool]] | None = None
 
     @property
     def team_id(self) -> int:

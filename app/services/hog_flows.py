@@ -33,7 +33,9 @@ from app.errors import Conflict, NotFound, ValidationError, drf_error_from_pydan
 from app.hog.budget import offload
 from app.schemas.hog_flow import ActionIn, HogFlowWrite, OriginProduct
 from app.services.flow_compilation import TeamFilterContext
-from app.services.graph_operations import GraphUpdate, apply_graph_operations, validate_graph
+from app.services.graph_operations import GraphUpdate, apply_graph_operations
+from app.services.graph_operations import validate_graph as validate_graph_structure
+from app.services.graph_validation import validate_graph
 from app.services.hog_flow_validation import FlowValidator, billable_action_types, trigger_of, validate_variables
 
 # Compiling everything one save sends (filters, inputs, masking) runs in a thread, within this total.
@@ -119,6 +121,10 @@ def validated_fields(
         fields["conversion"] = validator.validate_conversion(conversion)
     if "variables" in sent and payload.variables is not None:
         fields["variables"] = validate_variables(payload.variables)
+    if status == "active" and (becomes_active or "edges" in sent):
+        actions = fields["actions"] if "actions" in fields else list(flow.actions if flow else [])
+        edges = fields.get("edges", flow.edges if flow else [])
+        validate_graph(actions, edges, flow.abort_action if flow else None)
     return fields
 
 
@@ -189,7 +195,7 @@ async def update_graph(
         stored_edges if isinstance(stored_edges, list) else [],
         request.operations,
     )
-    validate_graph(actions, edges, abort_action=source.get("abort_action"))
+    validate_graph_structure(actions, edges, abort_action=source.get("abort_action"))
     try:
         payload = HogFlowWrite.model_validate({"actions": actions, "edges": edges})
     except PydanticValidationError as error:

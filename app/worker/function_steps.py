@@ -14,12 +14,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.crypto import SecretBox
 from app.db.repositories.integrations import IntegrationRepository
 from app.db.repositories.sends import DONE, SendRepository
+from app.db.repositories.tenancy import TenancyRepository
 from app.db.session import session_scope
 from app.engine.functions import (
     CallOutcome,
@@ -34,6 +36,13 @@ from app.engine.functions import (
     SmtpEmailSender,
     SmtpSettings,
 )
+from app.ingest.errors import CaptureError
+from app.ingest.events import normalize_event
+from app.ingest.pipeline import IngestServices, ingest_events
+from app.ingest.services import ingest_services
+from app.worker.scheduling import Scheduler, schedule_runs
+
+logger = structlog.get_logger(__name__)
 
 _deferred: ContextVar[list[tuple[SendKey, CallOutcome]] | None] = ContextVar("deferred_send_completions", default=None)
 
@@ -102,6 +111,34 @@ class DatabaseSendLedger:
             await store_completions(session, [(key, outcome)])
 
 
+class PipelineCapture:
+    """`postHogCapture` in a run: the events go through the team's capture pipeline, like SDK events."""
+
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], services: IngestServices, scheduler: Scheduler
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.services = services
+        self.scheduler = scheduler
+
+    async def capture(self, team_id: int, events: list[dict[str, Any]]) -> None:
+        now = datetime.now(UTC)
+        incoming = []
+        for raw in events:
+            try:
+                incoming.append(normalize_event(raw, sent_at=None, now=now))
+            except CaptureError as error:
+                logger.warning("app.worker.capture_refused", team_id=team_id, error=str(error))
+        if not incoming:
+            return
+        async with session_scope(self.sessionmaker) as session:
+            team = await TenancyRepository(session).get_team(team_id)
+            if team is None:
+                return
+            run_ids = await ingest_events(session, team, incoming, self.services, now)
+        await schedule_runs(self.scheduler, run_ids, now)
+
+
 class DatabaseIntegrations:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], box: SecretBox) -> None:
         self.sessionmaker = sessionmaker
@@ -139,9 +176,15 @@ def retry_policy(settings: Settings) -> RetryPolicy:
     return RetryPolicy(base=timedelta(seconds=settings.fetch_retry_base_seconds))
 
 
-def build_function_runner(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> FunctionStepRunner:
+def build_function_runner(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, scheduler: Scheduler | None = None
+) -> FunctionStepRunner:
+    capture = None
+    if scheduler is not None:
+        capture = PipelineCapture(sessionmaker, ingest_services(settings, scheduler), scheduler)
     box = SecretBox.from_setting(settings.secret_key)
     return FunctionStepRunner(
+        capture=capture,
         calls=real_calls(settings),
         integrations=DatabaseIntegrations(sessionmaker, box),
         ledger=DatabaseSendLedger(sessionmaker),

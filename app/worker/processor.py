@@ -31,6 +31,7 @@ from app.db.repositories.hog_flow import HogFlowRevisionRepository
 from app.db.repositories.observability import ObservabilityRepository
 from app.db.repositories.runs import ClaimedPickup, RunRepository
 from app.db.session import retry_on_disconnect, session_scope
+from app.engine.cancel import cancelled_late, cancelled_outcome
 from app.engine.executor import ExecutorOptions, execute_pickup
 from app.engine.functions import CallOutcome, SendKey
 from app.engine.graph import FlowSnapshot
@@ -108,7 +109,7 @@ class RunProcessor:
     def __post_init__(self) -> None:
         self._results = _ResultBatcher(self._persist)
         if self.options.run_function is None:
-            runner = build_function_runner(self.sessionmaker, self.settings)
+            runner = build_function_runner(self.sessionmaker, self.settings, self.scheduler)
             self.options = replace(self.options, run_function=runner)
 
     async def process(self, run_id: UUID) -> str | None:
@@ -163,6 +164,10 @@ class RunProcessor:
             await self.scheduler.schedule(run.id, run.pickups, outcome.next_run_at)
         return outcome.status
 
+    async def _cancel_requested(self, run_id: UUID) -> bool:
+        async with session_scope(self.sessionmaker) as session:
+            return await RunRepository(session).cancel_requested(run_id)
+
     async def _execute(self, pickup: ClaimedPickup) -> Outcome:
         run, flow = pickup.run, pickup.flow
         if flow is None:
@@ -179,8 +184,12 @@ class RunProcessor:
             state=dict(run.state),
             person=person,
             parent_run_id=run.parent_run_id,
+            cancel_check=lambda: self._cancel_requested(run.id),
         )
-        outcome = await execute_pickup(invocation, self.options)
+        if run.cancel_requested:
+            outcome = cancelled_outcome(invocation, self.options.clock)
+        else:
+            outcome = await execute_pickup(invocation, self.options)
         _add_run_level_metric(invocation, outcome, self.options)
         return outcome
 
@@ -192,6 +201,14 @@ class RunProcessor:
             runs = RunRepository(session)
             owned = await runs.fence([(r.pickup.run.id, r.pickup.run.pickups) for r in results], self.owner)
             kept = [result for result in results if result.pickup.run.id in owned]
+            for result in kept:
+                if owned[result.pickup.run.id] and result.outcome.status not in RunStatus.FINISHED:
+                    # The cancel arrived after the pickup's last step boundary: it ends the run now.
+                    run = result.pickup.run
+                    source_id = str(run.parent_run_id or run.hog_flow_id)
+                    result.outcome = cancelled_late(
+                        run.team_id, source_id, str(run.id), result.outcome, self.options.clock
+                    )
             await runs.finish_pickups(
                 [
                     {

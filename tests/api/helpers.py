@@ -1,5 +1,6 @@
 """Small builders for flow payloads and authenticated requests."""
 
+import itertools
 from typing import Any
 
 import httpx
@@ -41,6 +42,8 @@ def flow_payload(**overrides: Any) -> dict[str, Any]:
         "edges": [{"from": "trigger_node", "to": "exit_node", "type": "continue"}],
     }
     payload.update(overrides)
+    if "actions" in overrides and "edges" not in overrides:
+        payload["actions"], payload["edges"] = wired(payload["actions"])
     return payload
 
 
@@ -62,3 +65,32 @@ SLACK: dict[str, Any] = {
 
 def integrations_url(tenant: Tenant, prefix: str = "environments") -> str:
     return f"/api/{prefix}/{tenant.team_id}/integrations/"
+
+
+def _branch_slots(action: dict[str, Any]) -> int:
+    config = action.get("config") or {}
+    kind = action.get("type")
+    if kind == "conditional_branch":
+        return len(config.get("conditions") or [])
+    if kind == "random_cohort_branch":
+        return len(config.get("cohorts") or [])
+    return 1 if kind == "wait_until_condition" else 0
+
+
+def wired(actions: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """`actions` in order, each joined to the next by its continue and branch edges, ending on an exit
+    (appended when there is none): the smallest graph an active flow accepts. Malformed actions (a
+    test of the action rules) are left as they are, unwired."""
+    if not isinstance(actions, list) or not all(isinstance(a, dict) and isinstance(a.get("id"), str) for a in actions):
+        return actions, []
+    steps = [action for action in actions if action.get("type") != "exit"]
+    exits = [action for action in actions if action.get("type") == "exit"] or [exit_action()]
+    ordered = [*steps, exits[0]]
+    edges: list[dict[str, Any]] = []
+    for current, following in itertools.pairwise(ordered):
+        edges.append({"from": current["id"], "to": following["id"], "type": "continue"})
+        edges.extend(
+            {"from": current["id"], "to": following["id"], "type": "branch", "index": index}
+            for index in range(_branch_slots(current))
+        )
+    return [*ordered, *exits[1:]], edges

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from app.services.bootstrap import Tenant
-from tests.api.helpers import auth, flows_url
+from tests.api.helpers import auth, flows_url, wired
 
 COHORT = {"key": "id", "type": "cohort", "value": 3}
 PAGEVIEW = {"events": [{"id": "$pageview", "name": "$pageview", "type": "events", "order": 0}]}
@@ -27,6 +27,8 @@ def webhook_action(inputs: dict[str, Any], template_id: str = "template-webhook"
 async def post(
     client: httpx.AsyncClient, tenant: Tenant, actions: list[dict[str, Any]], **fields: Any
 ) -> httpx.Response:
+    if "edges" not in fields:
+        actions, fields["edges"] = wired(actions)
     return await client.post(flows_url(tenant), json={"name": "c", "actions": actions, **fields}, headers=auth(tenant))
 
 

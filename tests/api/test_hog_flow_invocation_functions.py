@@ -105,7 +105,9 @@ async def test_mocked_fetch_is_logged_and_nothing_is_sent(
     messages = [log["message"] for log in body["logs"]]
     # The step's own logs come first, the mocked calls last (PostHog's order).
     assert messages[-2] == "Async function 'fetch' was mocked with arguments:"
-    options = {"headers": None, "body": {"who": "ada@example.com"}, "method": None}
+    # Omitted `headers` and `method` take the template's defaults.
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    options = {"headers": headers, "body": {"who": "ada@example.com"}, "method": "POST"}
     assert messages[-1] == f"fetch('{server.url('/hook')}', {json.dumps(options, indent=2)})"
     assert "Executing action [Action:hook]" in messages
     assert "Workflow moved to action [Action:done]" in messages

@@ -59,7 +59,7 @@ async def test_type_filters(client: httpx.AsyncClient, tenant: Tenant) -> None:
     response = await client.get(
         templates_url(tenant), params={"types": "destination,source_webhook"}, headers=auth(tenant)
     )
-    assert response.json()["count"] == 9
+    assert response.json()["count"] == 10
     response = await client.get(templates_url(tenant), params={"type": "nope"}, headers=auth(tenant))
     assert response.json() == {"count": 0, "next": None, "previous": None, "results": []}
 

@@ -38,6 +38,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     # Seconds to wait before answering (a slow destination).
     delay: float = 0.0
+    # When set, the answer waits until the test sets it (a request in flight, for as long as needed).
+    hold: threading.Event | None = None
 
     def encoded(self) -> tuple[bytes, str]:
         if isinstance(self.body, bytes):
@@ -100,6 +102,8 @@ class LocalHttpServer:
                 reply = server._next_reply(self.path)
                 if reply.delay:
                     time.sleep(reply.delay)
+                if reply.hold is not None:
+                    reply.hold.wait(timeout=30)
                 payload, content_type = reply.encoded()
                 self.send_response(reply.status)
                 self.send_header("Content-Type", reply.headers.get("Content-Type", content_type))

@@ -171,3 +171,16 @@ async def test_a_second_async_call_waits_for_the_next_pickup() -> None:
     assert second.status == "completed", second.error
     assert len([log for log in calls.logs if log.message.startswith("sendPushNotification(")]) == 2
     assert ("fetch", "billable_invocation", "push") in metric_names(second)
+
+
+async def test_omitted_headers_and_method_take_the_templates_defaults(http_server: LocalHttpServer) -> None:
+    hook = function_action("hook", "template-webhook", webhook(http_server, body={"event": "{event.event}"}))
+    snapshot = flow([hook, action("done", "exit")], chain("trigger", "hook", "done"))
+    outcome = await execute_pickup(invocation(snapshot, PERSON), Options().build(run_function=real_runner()))
+
+    assert outcome.status == "completed", outcome.error
+    [request] = http_server.requests
+    assert request.method == "POST"
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["accept"] == "application/json"
+    assert request.json() == {"event": "$pageview"}

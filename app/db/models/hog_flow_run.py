@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, JSONType, UTCDateTime, utcnow, uuid7
@@ -35,6 +35,8 @@ class HogFlowRun(Base):
         # Fair claiming reads each team's oldest due runs.
         Index("ix_hog_flow_runs_team_id_status_next_run_at", "team_id", "status", "next_run_at"),
         Index("ix_hog_flow_runs_hog_flow_id_created_at", "hog_flow_id", "created_at"),
+        # A manual run started with an `Idempotency-Key` exists once per flow and key.
+        Index("ux_hog_flow_runs_hog_flow_id_idempotency_key", "hog_flow_id", "idempotency_key", unique=True),
     )
 
     id: Mapped[UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
@@ -56,6 +58,12 @@ class HogFlowRun(Base):
     pickups: Mapped[int] = mapped_column(Integer, default=0)
     is_manual: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Set by a cancel request while a worker holds the run; the worker ends it at the next step boundary.
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # 1 + how many times the run was rerun; `rerun_job_id` is the last rerun that restarted it.
+    attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    rerun_job_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -62,6 +62,7 @@ class RunRepository:
         parent_run_id: str | None = None,
         is_manual: bool = False,
         version: int | None = None,
+        idempotency_key: str | None = None,
     ) -> HogFlowRun:
         run = HogFlowRun(
             team_id=team_id,
@@ -74,6 +75,7 @@ class RunRepository:
             person_id=person_id,
             parent_run_id=parent_run_id,
             is_manual=is_manual,
+            idempotency_key=idempotency_key,
             created_at=now,
             updated_at=now,
         )
@@ -108,27 +110,110 @@ class RunRepository:
         next_run_at: datetime | None,
         error: str | None,
         now: datetime,
-    ) -> bool:
-        """Store the pickup's result, only if this worker still holds the lease (fencing)."""
+    ) -> str | None:
+        """Store the pickup's result, only if this worker still holds the lease (fencing).
+
+        Returns the status stored (None when the lease was lost): `cancelled` instead of a non-final
+        status when a cancel was requested while the pickup ran.
+        """
         current_action = (state.get("currentAction") or {}).get("id")
+        values: dict[str, Any] = {
+            "status": status,
+            "next_run_at": next_run_at,
+            "finished_at": now if status in RunStatus.FINISHED else None,
+        }
+        if status not in RunStatus.FINISHED:
+            cancelled = HogFlowRun.cancel_requested.is_(True)
+            values = {
+                "status": case((cancelled, RunStatus.CANCELLED), else_=status),
+                "next_run_at": case((cancelled, None), else_=next_run_at),
+                "finished_at": case((cancelled, now), else_=None),
+            }
         statement = (
             update(HogFlowRun)
             .where(HogFlowRun.id == run.id, HogFlowRun.lease_owner == owner, HogFlowRun.pickups == run.pickups)
             .values(
-                status=status,
+                **values,
                 state=state,
-                next_run_at=next_run_at,
                 error=storable_text(error) if error is not None else None,
                 current_action_id=current_action,
                 lease_owner=None,
                 lease_expires_at=None,
                 updated_at=now,
-                finished_at=now if status in RunStatus.FINISHED else None,
             )
+            .returning(HogFlowRun.status)
             .execution_options(synchronize_session=False)
         )
-        result = await self.session.execute(statement)
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def cancel_requested(self, run_id: UUID) -> bool:
+        return bool(await self.session.scalar(select(HogFlowRun.cancel_requested).where(HogFlowRun.id == run_id)))
+
+    async def cancel(
+        self, team_id: int, hog_flow_id: UUID, run_ids: Sequence[UUID] | None, now: datetime, limit: int
+    ) -> tuple[list[HogFlowRun], list[UUID]]:
+        """End parked runs now and flag running ones; at most `limit` runs in all.
+
+        Returns (runs ended now, ids of running runs newly flagged). A parked run has no live lease,
+        so ending it cannot race a pickup: a claim that wins first makes it running, and it is flagged.
+        """
+        scope = [HogFlowRun.team_id == team_id, HogFlowRun.hog_flow_id == hog_flow_id]
+        if run_ids is not None:
+            scope.append(HogFlowRun.id.in_(list(run_ids)))
+        parked = select(HogFlowRun.id).where(*scope, HogFlowRun.status.in_(RunStatus.PENDING)).limit(limit)
+        ended = (
+            (
+                await self.session.execute(
+                    update(HogFlowRun)
+                    .where(HogFlowRun.id.in_(parked), HogFlowRun.status.in_(RunStatus.PENDING))
+                    .values(
+                        status=RunStatus.CANCELLED,
+                        cancel_requested=True,
+                        next_run_at=None,
+                        finished_at=now,
+                        updated_at=now,
+                    )
+                    .returning(HogFlowRun)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        running = (
+            select(HogFlowRun.id)
+            .where(*scope, HogFlowRun.status == RunStatus.RUNNING, HogFlowRun.cancel_requested.is_(False))
+            .limit(max(limit - len(ended), 0))
+        )
+        flagged = (
+            await self.session.execute(
+                update(HogFlowRun)
+                .where(HogFlowRun.id.in_(running), HogFlowRun.status == RunStatus.RUNNING)
+                .values(cancel_requested=True, updated_at=now)
+                .returning(HogFlowRun.id)
+                .execution_options(synchronize_session=False)
+            )
+        ).scalars()
+        return list(ended), list(flagged)
+
+    async def in_flight_unflagged(self, team_id: int, hog_flow_id: UUID) -> int:
+        statement = select(func.count()).where(
+            HogFlowRun.team_id == team_id,
+            HogFlowRun.hog_flow_id == hog_flow_id,
+            HogFlowRun.status.in_((*RunStatus.PENDING, RunStatus.RUNNING)),
+            HogFlowRun.cancel_requested.is_(False),
+        )
+        return int(await self.session.scalar(statement) or 0)
+
+    async def statuses(self, team_id: int, hog_flow_id: UUID, run_ids: Sequence[UUID]) -> dict[UUID, str]:
+        statement = select(HogFlowRun.id, HogFlowRun.status).where(
+            HogFlowRun.team_id == team_id, HogFlowRun.hog_flow_id == hog_flow_id, HogFlowRun.id.in_(list(run_ids))
+        )
+        return {row[0]: str(row[1]) for row in (await self.session.execute(statement)).all()}
+
+    async def by_idempotency_key(self, hog_flow_id: UUID, key: str) -> HogFlowRun | None:
+        statement = select(HogFlowRun).where(HogFlowRun.hog_flow_id == hog_flow_id, HogFlowRun.idempotency_key == key)
+        return (await self.session.execute(statement)).scalar_one_or_none()
 
     async def claim_due(
         self, owner: str, now: datetime, lease: timedelta, *, limit: int, per_team: int, allowances: dict[int, int]
@@ -275,17 +360,20 @@ class RunRepository:
         )
         return [(row[0], row[1]) for row in (await self.session.execute(statement)).all()]
 
-    async def fence(self, owned: Sequence[tuple[UUID, int]], owner: str) -> set[UUID]:
-        """Lock the runs whose pickup (id, pickups) this worker still holds, for storing their results."""
+    async def fence(self, owned: Sequence[tuple[UUID, int]], owner: str) -> dict[UUID, bool]:
+        """Lock the runs whose pickup (id, pickups) this worker still holds, for storing their results.
+
+        Maps each run still held to whether a cancel was requested while its pickup ran."""
         if not owned:
-            return set()
+            return {}
         wanted = dict(owned)
         statement = (
-            select(HogFlowRun.id, HogFlowRun.pickups)
+            select(HogFlowRun.id, HogFlowRun.pickups, HogFlowRun.cancel_requested)
             .where(HogFlowRun.id.in_(list(wanted)), HogFlowRun.lease_owner == owner)
             .with_for_update()
         )
-        return {row[0] for row in (await self.session.execute(statement)).all() if wanted.get(row[0]) == row[1]}
+        rows = (await self.session.execute(statement)).all()
+        return {row[0]: bool(row[2]) for row in rows if wanted.get(row[0]) == row[1]}
 
     async def finish_pickups(self, results: Sequence[dict[str, Any]], now: datetime) -> None:
         """Store the results of fenced pickups (see `fence`) in one executemany.

@@ -7,6 +7,7 @@ and `IntegrationResolver` protocols, which the worker implements.
 from app.engine.functions.calls import (
     AsyncCalls,
     CallOutcome,
+    EventCapture,
     IntegrationConfig,
     IntegrationResolver,
     RetryPolicy,
@@ -22,6 +23,7 @@ from app.engine.functions.services import MockedCalls, MockLog, RealCalls
 __all__ = [
     "AsyncCalls",
     "CallOutcome",
+    "EventCapture",
     "FetchSettings",
     "FunctionStepRunner",
     "HttpFetcher",

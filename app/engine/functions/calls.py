@@ -108,6 +108,12 @@ class IntegrationConfig:
     sensitive_config: dict[str, Any]
 
 
+class EventCapture(Protocol):
+    """Where `postHogCapture` sends events: the team's own event pipeline (which may start flows)."""
+
+    async def capture(self, team_id: int, events: list[dict[str, Any]]) -> None: ...
+
+
 class IntegrationResolver(Protocol):
     """A team's integration by id, or None (unknown, or another team's)."""
 

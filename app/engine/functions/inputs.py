@@ -1,7 +1,9 @@
 """The globals a function template runs with, and its inputs resolved in order (executor.md §6.2)."""
 
 import asyncio
+import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -12,6 +14,7 @@ from app.engine.messages import person_display_name
 from app.engine.templates import FunctionTemplate
 from app.hog import HogVMError, Limits, execute, from_hog_value
 from app.hog.budget import bounded, time_budget
+from app.hog.templates import compile_template
 
 # Inputs are small expressions: all of a step's inputs together get this much time (not each of
 # them: thirty slow leaves must not add up to thirty seconds), run in a thread off the event loop.
@@ -89,6 +92,7 @@ async def build_globals(
     secrets: list[str] = []
     entries = [(key, entry) for key, entry in raw_inputs.items() if isinstance(entry, dict)]
     entries.sort(key=lambda item: item[1]["order"] if isinstance(item[1].get("order"), int) else -1)
+    entries.extend(_omitted_defaults(template, raw_inputs))
     with time_budget(INPUT_BUDGET_SECONDS):
         await _resolve_all(entries, template, values, invocation.team_id, integrations, secrets)
     return FunctionGlobals(values=values, secrets=[s for s in dict.fromkeys(secrets) if len(s) >= 4])
@@ -108,6 +112,21 @@ async def _resolve_all(
         if schema.get("secret"):
             secrets.extend(_strings(value))
         values["inputs"][key] = value
+
+
+def _omitted_defaults(template: FunctionTemplate, given: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Inputs left out of the step take the template's default (e.g. the webhook's JSON headers), as in
+    PostHog; a default with `{...}` templates is compiled once per template and key."""
+    return [
+        (str(item["key"]), {"bytecode": _compiled_default(json.dumps(item["default"]))})
+        for item in template.inputs_schema
+        if item.get("key") not in given and item.get("default") is not None
+    ]
+
+
+@lru_cache(maxsize=256)
+def _compiled_default(default_json: str) -> Any:
+    return compile_template(json.loads(default_json))
 
 
 async def _resolve(

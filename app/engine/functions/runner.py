@@ -34,6 +34,7 @@ from app.engine.functions.calls import (
     CALL_KINDS,
     AsyncCalls,
     CallOutcome,
+    EventCapture,
     IntegrationResolver,
     RetryPolicy,
     SendKey,
@@ -57,6 +58,7 @@ FUNCTION_LIMITS = Limits(timeout_s=2.0, max_async_steps=5)
 VM_ASYNC_FUNCTIONS = (*ASYNC_FUNCTIONS, "sleep")
 MAX_PRINTS = 25
 REDACTED = "***REDACTED***"
+EXECUTION_COUNT = "$hog_function_execution_count"
 DEFAULT_SITE_URL = "http://localhost:8000"
 
 _CALL_LABELS = {"fetch": "HTTP fetch", "sendEmail": "Sending the email", "sendPushNotification": "Push notification"}
@@ -77,6 +79,8 @@ class FunctionStepRunner:
     max_calls_per_pickup: int = 1
     site_url: str = DEFAULT_SITE_URL
     limits: Limits = FUNCTION_LIMITS
+    # Receives `postHogCapture` events; None (test invocations) logs them instead.
+    capture: EventCapture | None = None
     box: SecretBox | None = None
     # Every secret the runner's steps handled: a test invocation redacts its whole answer with them.
     secrets_seen: set[str] = field(default_factory=set)
@@ -115,6 +119,7 @@ class _FunctionStep:
         self.action_id = str(action["id"])
         self.context = context
         self.state = FunctionState()
+        self.captured: list[dict[str, Any]] = []
 
     async def run(self) -> ActionResult:
         config = self.action.get("config") or {}
@@ -148,15 +153,55 @@ class _FunctionStep:
                 lambda: execute(
                     template_bytecode(template),
                     built.values,
+                    functions=self._host_functions(),
                     async_functions=VM_ASYNC_FUNCTIONS,
                     limits=self.runner.limits,
                 )
             )
         return await self._drive(result)
 
+    def _host_functions(self) -> dict[str, Callable[..., Any]]:
+        return {"postHogCapture": self._posthog_capture}
+
+    def _posthog_capture(self, raw: Any, *_: Any) -> None:
+        """PostHog's loop guard: an event that a function's capture produced cannot capture again."""
+        event = raw
+        if not isinstance(event, dict):
+            raise HogVMError("postHogCapture expects an object with an 'event' field")
+        trigger_properties = self.invocation.event.get("properties") or {}
+        count = trigger_properties.get(EXECUTION_COUNT) if isinstance(trigger_properties, dict) else None
+        count = count if isinstance(count, int) and not isinstance(count, bool) else 0
+        if count > 0:
+            self._log(
+                "warn",
+                "postHogCapture was called from an event that already executed this function. "
+                "To prevent infinite loops, the event was not captured.",
+            )
+            return
+        properties = event.get("properties")
+        self.captured.append(
+            {
+                "event": event.get("event"),
+                "distinct_id": event.get("distinct_id") or self.invocation.event.get("distinct_id"),
+                "properties": {**(properties if isinstance(properties, dict) else {}), EXECUTION_COUNT: count + 1},
+                "timestamp": self.context.now.isoformat().replace("+00:00", "Z"),
+            }
+        )
+
+    async def _flush_captured(self) -> None:
+        events, self.captured = self.captured, []
+        if not events:
+            return
+        if self.runner.capture is None or not self.runner.calls.real:
+            for event in events:
+                self._log("info", f"postHogCapture: event '{event['event']}' was not sent (test invocation)")
+            return
+        await self.runner.capture.capture(self.invocation.team_id, events)
+
     async def _drive(self, result: ExecResult | None) -> ActionResult:
         calls_made = 0
         while True:
+            await self._flush_captured()
             if result is not None:
                 self._log_prints(result.prints)
                 if result.finished:
@@ -204,7 +249,13 @@ class _FunctionStep:
             raise ActionError("The function's saved state has no paused program")
         self.state.vm, self.state.call = None, None
         return await self._run_vm(
-            lambda: resume(paused, value, async_functions=VM_ASYNC_FUNCTIONS, limits=self.runner.limits)
+            lambda: resume(
+                paused,
+                value,
+                functions=self._host_functions(),
+                async_functions=VM_ASYNC_FUNCTIONS,
+                limits=self.runner.limits,
+            )
         )
 
     async def _perform(self, name: str, args: list[Any]) -> CallOutcome:

@@ -3,6 +3,7 @@
 from app.engine.templates.base import FunctionTemplate
 from app.engine.templates.chat import DISCORD, MICROSOFT_TEAMS, SLACK
 from app.engine.templates.messaging import EMAIL, NATIVE_PUSH, TWILIO
+from app.engine.templates.posthog import POSTHOG_CAPTURE
 from app.engine.templates.sources import SOURCE_WEBHOOK, SOURCE_WEBHOOK_PIXEL
 from app.engine.templates.webhook import WEBHOOK
 
@@ -18,6 +19,7 @@ TEMPLATES: dict[str, FunctionTemplate] = {
         NATIVE_PUSH,
         SOURCE_WEBHOOK,
         SOURCE_WEBHOOK_PIXEL,
+        POSTHOG_CAPTURE,
     )
 }
 

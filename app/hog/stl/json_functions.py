@@ -146,6 +146,7 @@ def _json_extract(ctx: StlContext, args: list[Any]) -> Any:
         return to_float(value)
     if kind == "Bool":
         return value if type(value) is bool else False
-    if kind == "String":
+    if kind == "String" and not isinstance(value, dict | list):
+        # PostHog's VMs hand objects and arrays back as they are (its `json` fixture), scalars as text.
         return _extract_string(value)
     return value

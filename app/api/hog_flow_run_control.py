@@ -1,0 +1,179 @@
+"""Cancel, rerun and results of a flow's runs, and "run now" with an `Idempotency-Key` (PostHog's shapes).
+
+The rules live in `app.services.run_control`.
+"""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, BackgroundTasks, Header, Query, Request
+from fastapi.responses import JSONResponse
+
+from app.api.deps import DBSession, ReadableFlow, ReadTeam, WritableFlow, parse_flow_id
+from app.api.hog_flows import ERROR_RESPONSES
+from app.db.base import utcnow
+from app.errors import NotFound, ValidationError
+from app.schemas.run_control import (
+    CancelRequest,
+    CancelResponse,
+    InvocationResult,
+    InvocationResultDetail,
+    RerunRequest,
+    RerunResponse,
+    ResultsCount,
+    RunNowRequest,
+)
+from app.schemas.runs import Run
+from app.services import run_control as service
+from app.services.metric_windows import parse_metrics_date, team_zone
+
+router = APIRouter(prefix="/hog_flows", tags=["runs"])
+
+
+@router.post(
+    "/{flow_id}/invocations/cancel/",
+    response_model=CancelResponse,
+    response_model_exclude_none=True,
+    responses=ERROR_RESPONSES,
+    summary="Cancel runs",
+)
+async def cancel_invocations(session: DBSession, flow: WritableFlow, payload: CancelRequest) -> Any:
+    """Cancel in-flight runs: parked ones end at once, running ones at their next step boundary."""
+    result = await service.cancel_runs(session, flow, payload.model_dump(exclude_unset=True))
+    return result.body()
+
+
+@router.post("/{flow_id}/rerun/", response_model=RerunResponse, responses=ERROR_RESPONSES, summary="Rerun runs")
+async def rerun_invocations(
+    request: Request, background: BackgroundTasks, session: DBSession, flow: WritableFlow, payload: RerunRequest
+) -> Any:
+    """Restart finished runs (failed ones at the step that failed) in the worker pool."""
+    raw = payload.filter
+    ids = None
+    if raw.invocation_ids is not None:
+        try:
+            ids = tuple(UUID(item) for item in raw.invocation_ids)
+        except ValueError:
+            raise ValidationError("Must be a valid UUID.", attr="filter__invocation_ids") from None
+    selection = service.RerunFilter(
+        window_start=_aware(raw.window_start),
+        window_end=_aware(raw.window_end),
+        status=tuple(raw.status) if raw.status else ("failed",),
+        error_kind=tuple(raw.error_kind or ()),
+        error_message_contains=raw.error_message_contains,
+        max_attempts=raw.max_attempts,
+        max_count=raw.max_count or service.MAX_COUNT,
+        invocation_ids=ids,
+    )
+    result = await service.rerun_runs(session, flow, selection)
+    scheduler, now = request.app.state.scheduler, utcnow()
+
+    async def enqueue() -> None:
+        for run_id in result.queued:
+            await scheduler.schedule(run_id, 0, now, retry_key=f"rerun-{result.rerun_job_id}")
+
+    # After the response, i.e. after the transaction that requeued the runs has committed.
+    background.add_task(enqueue)
+    return result.body()
+
+
+def _results_query(
+    status: str | None,
+    distinct_id: str | None,
+    error_message_contains: str | None,
+    after: str,
+    before: str | None,
+    ctx: Any,
+) -> service.ResultsQuery:
+    zone = team_zone(ctx.team)
+    return service.ResultsQuery(
+        status=status,
+        distinct_id=distinct_id,
+        error_message_contains=error_message_contains,
+        after=parse_metrics_date(after, zone, attr="after"),
+        before=parse_metrics_date(before, zone, attr="before") if before else None,
+    )
+
+
+StatusParam = Annotated[
+    str | None, Query(description="Comma-separated statuses: succeeded, failed, canceled, running.")
+]
+AfterParam = Annotated[str, Query(description="Start of the range on scheduled time, relative (-7d) or ISO.")]
+
+
+@router.get(
+    "/{flow_id}/invocation_results/",
+    response_model=list[InvocationResult],
+    responses=ERROR_RESPONSES,
+    summary="List run results",
+)
+async def list_invocation_results(
+    session: DBSession,
+    ctx: ReadTeam,
+    flow: ReadableFlow,
+    status: StatusParam = None,
+    distinct_id: str | None = None,
+    error_message_contains: str | None = None,
+    after: AfterParam = "-7d",
+    before: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Any:
+    """The flow's runs, newest first, each in PostHog's invocation-result shape."""
+    query = _results_query(status, distinct_id, error_message_contains, after, before, ctx)
+    return await service.invocation_results(session, flow, query, limit)
+
+
+@router.get(
+    "/{flow_id}/invocation_results_count/",
+    response_model=ResultsCount,
+    responses=ERROR_RESPONSES,
+    summary="Count run results",
+)
+async def count_invocation_results(
+    session: DBSession,
+    ctx: ReadTeam,
+    flow: ReadableFlow,
+    status: StatusParam = None,
+    distinct_id: str | None = None,
+    error_message_contains: str | None = None,
+    after: AfterParam = "-7d",
+    before: str | None = None,
+) -> Any:
+    query = _results_query(status, distinct_id, error_message_contains, after, before, ctx)
+    return {"count": await service.invocation_results_count(session, flow, query)}
+
+
+@router.get(
+    "/{flow_id}/invocation_results/{run_id}/",
+    response_model=InvocationResultDetail,
+    responses=ERROR_RESPONSES,
+    summary="Get a run result",
+)
+async def get_invocation_result(session: DBSession, flow: ReadableFlow, run_id: str) -> Any:
+    result = await service.invocation_result(session, flow, parse_flow_id(run_id))
+    if result is None:
+        raise NotFound()
+    return result
+
+
+@router.post("/{flow_id}/run/", response_model=Run, responses=ERROR_RESPONSES, summary="Run now")
+async def run_now(
+    request: Request,
+    background: BackgroundTasks,
+    session: DBSession,
+    flow: WritableFlow,
+    payload: RunNowRequest | None = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Any:
+    """Start a run of an active schedule- or manual-triggered flow; the same `Idempotency-Key` starts one run."""
+    variables = payload.variables if payload is not None else None
+    run, created = await service.run_now(session, flow, variables, idempotency_key)
+    if created:
+        background.add_task(request.app.state.scheduler.schedule, run.id, run.pickups, utcnow())
+    headers = {} if created else {"Idempotent-Replayed": "true"}
+    return JSONResponse(Run.model_validate(run).model_dump(mode="json"), headers=headers)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
