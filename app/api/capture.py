@@ -5,6 +5,7 @@ properties). Answers `{"status": 1}`; refusals use PostHog's `{type, code, detai
 """
 
 from typing import Any
+from uuid import UUID
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import JSONResponse, Response
@@ -16,7 +17,7 @@ from app.ingest.errors import CaptureError, invalid_token, missing_token
 from app.ingest.events import normalize_event
 from app.ingest.payloads import decode_capture
 from app.ingest.pipeline import ingest_events
-from app.worker.scheduling import schedule_runs
+from app.worker.scheduling import schedule_runs, schedule_woken_runs
 
 router = APIRouter(tags=["capture"])
 
@@ -55,11 +56,14 @@ async def capture(request: Request, background: BackgroundTasks) -> Response:
             if team is None:
                 raise invalid_token()
             events = [normalize_event(raw, sent_at=decoded.sent_at, now=now) for raw in decoded.events]
-            run_ids = await ingest_events(session, team, events, services, now)
+            woken: list[tuple[UUID, int]] = []
+            run_ids = await ingest_events(session, team, events, services, now, woken)
     except CaptureError as error:
         return _error(request, error)
     if run_ids:
         background.add_task(schedule_runs, request.app.state.scheduler, run_ids, now)
+    if woken:
+        background.add_task(schedule_woken_runs, request.app.state.scheduler, woken, now)
     return JSONResponse({"status": 1}, headers=_cors_headers(request))
 
 

@@ -1,12 +1,15 @@
-"""Duration strings (`30s`, `30m`, `2h`, `1.5d`) and the wake times computed from them.
+"""Duration strings (`45s`, `30m`, `2h`, `1.5d`) and the wake times computed from them.
 
-PostHog clamps each unit silently (d ≤ 30, h ≤ 24, m ≤ 60, s ≤ 60), so `48h` waits 24 hours.
+PostHog clamps each unit of a delay silently (d ≤ 30, h ≤ 24, m ≤ 60, s ≤ 60), so `48h` waits 24
+hours. A `delay_until` offset is signed (`-1d`) and not clamped; `max_delay_duration` bounds it instead.
 """
 
 import re
 from datetime import datetime, timedelta
 
-_DURATION = re.compile(r"^(\d*\.?\d+)([dhms])$")
+DURATION_PATTERN = re.compile(r"^\d*\.?\d+[dhms]$")
+OFFSET_PATTERN = re.compile(r"^-?\d*\.?\d+[dhms]$")
+_DURATION = re.compile(r"^(-?)(\d*\.?\d+)([dhms])$")
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _UNIT_MAX = {"d": 30, "h": 24, "m": 60, "s": 60}
 
@@ -15,14 +18,26 @@ class DurationError(ValueError):
     pass
 
 
-def parse_duration(value: object) -> timedelta:
-    if not isinstance(value, str):
-        raise DurationError(f"Invalid duration: {value!r}")
-    match = _DURATION.match(value.strip())
+def _parts(value: object) -> tuple[bool, float, str]:
+    match = _DURATION.match(value.strip()) if isinstance(value, str) else None
     if match is None:
         raise DurationError(f"Invalid duration: {value!r}")
-    amount, unit = float(match.group(1)), match.group(2)
+    return match.group(1) == "-", float(match.group(2)), match.group(3)
+
+
+def parse_duration(value: object) -> timedelta:
+    """An unsigned delay, clamped per unit as PostHog does."""
+    negative, amount, unit = _parts(value)
+    if negative:
+        raise DurationError(f"Invalid duration: {value!r}")
     return timedelta(seconds=min(amount, _UNIT_MAX[unit]) * _UNIT_SECONDS[unit])
+
+
+def parse_offset(value: object) -> timedelta:
+    """A signed `delay_until` offset, taken whole."""
+    negative, amount, unit = _parts(value)
+    seconds = amount * _UNIT_SECONDS[unit]
+    return timedelta(seconds=-seconds if negative else seconds)
 
 
 def scheduled_at(
@@ -30,7 +45,7 @@ def scheduled_at(
 ) -> datetime | None:
     """When to wake for a wait of `duration` that began at `started_at`; None once it has elapsed.
 
-    `max_wait` caps a single sleep (PostHog polls waits at most every 10 minutes).
+    `max_wait` caps a single sleep (a branch re-checks its conditions at least that often).
     """
     target = started_at + parse_duration(duration)
     if target <= now:

@@ -24,6 +24,7 @@ from app.engine.invocation import Invocation, Outcome
 from app.engine.messages import event_token, person_token
 from app.engine.output_variables import store_result
 from app.engine.records import StepRecord
+from app.engine.waits import CONVERSION, CONVERSION_EXITS, WaitRegistration, registrations_for
 
 MAX_ACTION_STEPS = 1000
 DEFAULT_TIME_BUDGET = timedelta(seconds=5)
@@ -59,6 +60,8 @@ class _Pickup:
     options: ExecutorOptions
     recorder: Recorder
     steps: list[StepRecord] = field(default_factory=list)
+    step_waits: list[WaitRegistration] | None = None
+    conversion_waits: list[WaitRegistration] = field(default_factory=list)
 
     @property
     def now(self) -> datetime:
@@ -75,6 +78,8 @@ async def execute_pickup(invocation: Invocation, options: ExecutorOptions | None
         return _outcome(pickup, "cancelled")
     if await check_early_exit(invocation, pickup.recorder):
         return _outcome(pickup, "completed")
+    if invocation.current_action is None:
+        pickup.conversion_waits = _conversion_registrations(invocation, pickup.now)
     _log_start(pickup)
     deadline = time.monotonic() + options.time_budget.total_seconds()
     first = True
@@ -156,8 +161,12 @@ async def execute_current_action(pickup: _Pickup) -> _Step:
         result = await _run_handler(pickup, action)
         if result.result is not None and action.get("output_variable"):
             store_result(invocation.variables, action, result.result, recorder)
-    except (ActionError, FlowGraphError) as error:
+    except ActionError as error:
+        return _handle_error(pickup, action, started_at, str(error), abort=error.abort)
+    except FlowGraphError as error:
         return _handle_error(pickup, action, started_at, str(error))
+    if result.waits is not None:
+        pickup.step_waits = result.waits
     if result.finished:
         recorder.metric("success", "succeeded", action_id)
         _record(pickup, action, "finished", started_at)
@@ -235,11 +244,15 @@ def _advance(
     return _Step()
 
 
-def _handle_error(pickup: _Pickup, action: dict[str, Any], started_at: datetime, message: str) -> _Step:
+def _handle_error(
+    pickup: _Pickup, action: dict[str, Any], started_at: datetime, message: str, *, abort: bool = False
+) -> _Step:
     action_id = str(action["id"])
     pickup.recorder.log("error", f"[Action:{action_id}] Errored: Error: {message}")
     pickup.recorder.metric("failure", "failed", action_id)
     _record(pickup, action, "failed", started_at, error=message)
+    if abort:
+        return _Step(finished=True, error=message, failed_action=action)
     if action.get("on_error") == "continue" and pickup.invocation.flow.has_continue_edge(action_id):
         target = pickup.invocation.flow.next_action(action_id)
         pickup.recorder.log(
@@ -306,10 +319,30 @@ def _fail(pickup: _Pickup, message: str, action: dict[str, Any] | None) -> Outco
     return _outcome(pickup, "failed", error=message)
 
 
+def _conversion_registrations(invocation: Invocation, now: datetime) -> list[WaitRegistration]:
+    """A run that exits on conversion listens for its conversion events from its first step on,
+    for `window_minutes` after it entered when the goal sets one."""
+    if invocation.flow.exit_condition not in CONVERSION_EXITS:
+        return []
+    conversion = invocation.flow.conversion or {}
+    window = conversion.get("window_minutes")
+    expires_at = None
+    if isinstance(window, int) and not isinstance(window, bool) and window > 0:
+        expires_at = now + timedelta(minutes=window)
+    return registrations_for(CONVERSION, conversion.get("events"), expires_at=expires_at)
+
+
 def _outcome(pickup: _Pickup, status: str, **kwargs: Any) -> Outcome:
     kwargs.setdefault("logs", pickup.recorder.logs)
     kwargs.setdefault("metrics", pickup.recorder.metrics)
-    return Outcome(status=status, state=pickup.invocation.state, steps=pickup.steps, **kwargs)
+    return Outcome(
+        status=status,
+        state=pickup.invocation.state,
+        steps=pickup.steps,
+        step_waits=pickup.step_waits,
+        conversion_waits=pickup.conversion_waits,
+        **kwargs,
+    )
 
 
 def _iso(moment: datetime) -> str:

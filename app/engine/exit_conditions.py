@@ -1,13 +1,15 @@
 """Exit conditions and conversion, checked at the start of every pickup (PostHog's `shouldExitEarly`).
 
 Both are evaluated against the run's original trigger event and the freshly loaded person, so in
-practice a change of person properties is what makes a run leave early.
+practice a change of person properties is what makes a run leave early. A conversion event
+(`conversion.events`) that the capture pipeline matched for the run ends it too: the run wakes for it.
 """
 
 from app.engine.actions.base import Recorder
 from app.engine.filtering import evaluate_step_filters
 from app.engine.invocation import Invocation
-from app.engine.messages import person_token
+from app.engine.messages import event_token, person_token
+from app.engine.waits import CONVERSION
 
 
 async def _trigger_matches(invocation: Invocation) -> bool | None:
@@ -40,6 +42,8 @@ async def check_early_exit(invocation: Invocation, recorder: Recorder) -> bool:
     reason = None
     if checks_trigger and await _trigger_matches(invocation) is False:
         reason = f"{person_token(invocation.person)} no longer matches trigger filters"
+    elif checks_conversion and (converted := invocation.woken(CONVERSION)) is not None:
+        reason = f"{person_token(invocation.person)} converted on {event_token(converted.event)}"
     elif checks_conversion and await _conversion_matches(invocation, recorder):
         reason = f"{person_token(invocation.person)} matches conversion filters"
     if reason is None:

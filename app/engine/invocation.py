@@ -11,6 +11,7 @@ from typing import Any
 
 from app.engine.graph import FlowSnapshot
 from app.engine.records import LogRecord, MetricRecord, StepRecord
+from app.engine.waits import WaitRegistration, Wake
 from app.filters import build_filter_globals
 
 
@@ -50,6 +51,8 @@ class Invocation:
     parent_run_id: str | None = None
     # Asked between steps: has someone requested this run be cancelled? (None: never cancelled.)
     cancel_check: Callable[[], Awaitable[bool]] | None = None
+    # Registrations that events matched since the run parked (see app.engine.waits).
+    woken_by: list[Wake] = field(default_factory=list)
 
     @property
     def team_id(self) -> int:
@@ -88,6 +91,9 @@ class Invocation:
         self.state["currentAction"] = {"id": action_id, "startedAtTimestamp": to_millis(now)}
         self.state["actionStepCount"] = self.step_count + (1 if count_step else 0)
 
+    def woken(self, kind: str) -> Wake | None:
+        return next((wake for wake in self.woken_by if wake.kind == kind), None)
+
     def filter_globals(self, *, with_variables: bool) -> dict[str, Any]:
         return build_filter_globals(self.event, self.person, self.groups, self.variables if with_variables else None)
 
@@ -104,3 +110,7 @@ class Outcome:
     metrics: list[MetricRecord] = field(default_factory=list)
     steps: list[StepRecord] = field(default_factory=list)
     exec_result: Any = None
+    # The current step's registrations: None leaves them as stored, a list replaces them ([] clears).
+    step_waits: list[WaitRegistration] | None = None
+    # Conversion registrations, made once on the run's first pickup.
+    conversion_waits: list[WaitRegistration] = field(default_factory=list)

@@ -8,7 +8,10 @@ For one request's events of one team, in order:
    name count as `filtered` for it without being evaluated;
 3. trigger masking (`masked`; fails closed when the store is unavailable);
 4. the per-flow token bucket (`rate_limited` plus a warn log; fails open);
-5. a queued run per survivor (`triggered`), its state per §2.3 with the event frozen in `state.event`.
+5. a queued run per survivor (`triggered`), its state per §2.3 with the event frozen in `state.event`;
+6. right after step 1, whether or not any flow triggers: runs parked on a wait (or listening for a
+   conversion) that these events match, or whose person they changed, wake (`app.ingest.waits`,
+   one indexed query per request).
 
 Masking runs before rate limiting on purpose (PostHog does the reverse): invocations a frequency cap
 drops anyway should not use up the flow's tokens. Everything is written in the caller's transaction;
@@ -42,6 +45,7 @@ from app.ingest.masking import mask_digest, masking_store_key, masking_threshold
 from app.ingest.persons import apply_person_updates
 from app.ingest.stores import CounterIncrement, TokenBucket, TriggerStore
 from app.ingest.teams import TeamTokenCache
+from app.ingest.waits import wake_waiting_runs
 from app.observability import metrics
 
 # Filters are CPU work on the event loop: hand control back this often so other requests keep moving.
@@ -106,17 +110,27 @@ def masking_person_globals(person: Person, distinct_id: str, project: str) -> di
 
 
 async def ingest_events(
-    session: AsyncSession, team: Team, events: Sequence[IncomingEvent], services: IngestServices, now: datetime
+    session: AsyncSession,
+    team: Team,
+    events: Sequence[IncomingEvent],
+    services: IngestServices,
+    now: datetime,
+    woken: list[tuple[UUID, int]] | None = None,
 ) -> list[UUID]:
-    """Process one request's events; returns the ids of the runs created (not yet committed)."""
+    """Process one request's events; returns the ids of the runs created (not yet committed).
+
+    Parked runs the events woke are appended to `woken` as (run id, pickups) for the scheduler."""
     metrics.events_received(len(events))
     persons = await apply_person_updates(PersonRepository(session), team.id, events)
+    project = project_url(services.site_url, team.id)
+    woken_now = await wake_waiting_runs(session, team.id, events, persons, project, now)
+    if woken is not None:
+        woken.extend(woken_now)
     repo = IngestRepository(session)
     flows = await services.flows.get(repo, team.id)
     if not flows or not events:
         return []
     records = _Records(team.id, now)
-    project = project_url(services.site_url, team.id)
     candidates = await _match(team, events, flows, persons, services.store, project, records)
     candidates = await _unmasked(candidates, services.store, project, records)
     candidates = await _within_rate_limit(candidates, services.store, services.bucket, records)

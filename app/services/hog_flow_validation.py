@@ -6,13 +6,16 @@ Action field rules, action-level `filters` and the one-trigger rule apply in bot
 """
 
 import json
-import re
 from collections.abc import Iterable
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from app.engine.durations import DURATION_PATTERN, OFFSET_PATTERN
 from app.engine.templates import get_template
 from app.errors import ValidationError
-from app.hog.parser import HogSourceLimitError
+from app.hog.compiler import compile_expression
+from app.hog.opcodes import Op
+from app.hog.parser import HogCompileError, HogSourceLimitError
 from app.services.flow_compilation import CompileError, TeamFilterContext, compile_flow_filters, compile_input
 from app.services.input_validation import InputError, validate_inputs
 
@@ -30,11 +33,8 @@ ACTION_TYPES = frozenset(
     }
 )
 FUNCTION_TRIGGER_TYPES = frozenset({"webhook", "manual", "tracking_pixel"})
-DELAY_PATTERN = re.compile(r"^\d*\.?\d+[dhm]$")
-DELAY_ERROR = (
-    r"delay_duration must be a string matching ^\d*\.?\d+[dhm]$ (e.g. '30m', '2h', '1d'). "
-    "Seconds and ISO-8601 formats are not supported."
-)
+# Zero-argument functions whose value moves with the clock: nothing happens that could wake a wait on them.
+CLOCK_FUNCTIONS = ("now", "today")
 MAX_VARIABLES_SIZE = 5120
 
 
@@ -52,9 +52,18 @@ def _filter_error(error: CompileError) -> str:
 
 
 class FlowValidator:
-    def __init__(self, team: TeamFilterContext, *, strict: bool) -> None:
+    def __init__(
+        self, team: TeamFilterContext, *, strict: bool, stored_actions: Iterable[dict[str, Any]] | None = None
+    ) -> None:
         self.team = team
         self.strict = strict
+        # Wait conditions already saved on the flow: the clock rule refuses new ones only, so that an
+        # unrelated edit (or resuming a paused flow) never fails over a condition accepted before.
+        self.stored_wait_conditions = {
+            action.get("id"): _authored((action.get("config") or {}).get("condition"))
+            for action in stored_actions or []
+            if isinstance(action, dict) and action.get("type") == "wait_until_condition"
+        }
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -84,14 +93,14 @@ class FlowValidator:
             except CompileError as error:
                 raise ValidationError(_filter_error(error), attr=f"actions__{index}__filters") from error
         try:
-            rendered["config"] = self._validate_config(rendered["type"], _deep_copy(rendered["config"]))
+            rendered["config"] = self._validate_config(rendered["type"], _deep_copy(rendered["config"]), rendered["id"])
         except ActionRuleError as error:
             # A draft keeps what does not compile, but not a source past the parser's safety bounds.
             if self.strict or _past_safety_bounds(error):
                 raise ValidationError(error.message, attr=f"actions__{index}__{error.field}") from error
         return rendered
 
-    def _validate_config(self, action_type: str, config: dict[str, Any]) -> dict[str, Any]:
+    def _validate_config(self, action_type: str, config: dict[str, Any], action_id: Any = None) -> dict[str, Any]:
         if action_type not in ACTION_TYPES and "function" not in action_type:
             raise ActionRuleError(f'"{action_type}" is not a valid action type.', "type")
         if action_type == "trigger":
@@ -99,13 +108,78 @@ class FlowValidator:
         elif "function" in action_type:
             config = self._validate_function(config)
         if action_type == "delay":
-            duration = config.get("delay_duration")
-            if not isinstance(duration, str) or not DELAY_PATTERN.match(duration):
-                raise ActionRuleError(DELAY_ERROR, "config")
+            config = self._validate_delay(config)
         if "conditions" in config or "condition" in config:
             config = self._validate_conditions(config)
-        if action_type == "wait_until_condition" and isinstance(config.get("events"), list):
-            config["events"] = [self._compile_condition(item, events_allowed=True) for item in config["events"]]
+        if action_type == "wait_until_condition":
+            config = self._validate_wait(config, action_id)
+        return config
+
+    def _validate_delay(self, config: dict[str, Any]) -> dict[str, Any]:
+        """A fixed span (`delay_duration`) or a date the person or event carries (`delay_until`), never both."""
+        delay_until = config.get("delay_until")
+        if delay_until is None:
+            if not _is_duration(config.get("delay_duration")):
+                raise ActionRuleError(duration_error("delay_duration"), "config")
+            return config
+        if config.get("delay_duration"):
+            raise ActionRuleError("A delay takes either delay_duration or delay_until, not both.", "config")
+        if not isinstance(delay_until, dict):
+            raise ActionRuleError("delay_until must be an object with an 'expression'.", "config")
+        # Client bytecode is never trusted: the executor runs whatever is stored.
+        stored = {key: value for key, value in delay_until.items() if key not in ("bytecode", "bytecode_error")}
+        config["delay_until"] = stored
+        expression = stored.get("expression")
+        if not isinstance(expression, str) or not expression.strip():
+            raise ActionRuleError("delay_until.expression is required and must be SQL.", "config")
+        offset = stored.get("offset")
+        if offset is not None and not (isinstance(offset, str) and OFFSET_PATTERN.match(offset)):
+            raise ActionRuleError(
+                "delay_until.offset must be a string matching ^-?\\d*\\.?\\d+[dhms]$ "
+                "(e.g. '-1d' for a day before the date, '2h' for two hours after).",
+                "config",
+            )
+        if config.get("max_delay_duration") is not None and not _is_duration(config["max_delay_duration"]):
+            raise ActionRuleError(duration_error("max_delay_duration"), "config")
+        if stored.get("use_person_timezone") is not None and not isinstance(stored["use_person_timezone"], bool):
+            raise ActionRuleError("delay_until.use_person_timezone must be true or false.", "config")
+        for field in ("timezone", "fallback_timezone"):
+            if stored.get(field) is not None and not _is_zone(stored[field]):
+                raise ActionRuleError(
+                    f"delay_until.{field} must be an IANA timezone name, e.g. 'Europe/Berlin'.", "config"
+                )
+        try:
+            stored["bytecode"] = compile_expression(expression)
+        except HogCompileError as error:
+            raise ActionRuleError(f"delay_until.expression could not be read as SQL: {error}", "config") from error
+        return config
+
+    def _validate_wait(self, config: dict[str, Any], action_id: Any) -> dict[str, Any]:
+        if config.get("condition") is None:
+            # What PostHog's editor renders; an empty condition never matches.
+            config["condition"] = {"filters": None}
+        events = config.get("events")
+        # An entry that names no event or action compiles to always-true and would wake on anything.
+        events = [item for item in events if _targets_event_or_action(item)] if isinstance(events, list) else []
+        config["events"] = [self._compile_condition(item, events_allowed=True) for item in events]
+        condition_filters = (config.get("condition") or {}).get("filters")
+        already_stored = self.stored_wait_conditions.get(action_id, _NOT_STORED) == _authored(config.get("condition"))
+        if isinstance(condition_filters, dict) and not already_stored:
+            clock = _clock_function(condition_filters.get("bytecode"))
+            if clock is not None:
+                raise ActionRuleError(
+                    f"This wait uses {clock}(), so it depends on the current time rather than on something "
+                    "happening, and it can only advance once the workflow checks it again. To wait for a point "
+                    "in time, use a delay step, then add this condition to the step after it.",
+                    "config",
+                )
+        max_wait = config.get("max_wait_duration")
+        # A falsy timeout means "wait indefinitely" (PostHog never parses it).
+        if max_wait and not _is_duration(max_wait):
+            raise ActionRuleError(duration_error("max_wait_duration"), "config")
+        correlation = config.get("correlation")
+        if correlation is not None:
+            config["correlation"] = _compile_correlation(correlation)
         return config
 
     def _validate_trigger(self, config: dict[str, Any]) -> dict[str, Any]:
@@ -237,6 +311,65 @@ def billable_action_types(actions: Iterable[dict[str, Any]]) -> list[str]:
 
 def trigger_of(actions: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return next((action["config"] for action in actions if action["type"] == "trigger"), {})
+
+
+_NOT_STORED = object()
+# Compiler output, not what a person wrote: comparing it would make an unchanged condition look edited.
+_DERIVED_FILTER_KEYS = ("bytecode", "bytecode_error", "source")
+
+
+def _authored(condition: Any) -> Any:
+    filters = condition.get("filters") if isinstance(condition, dict) else None
+    if not isinstance(filters, dict):
+        return condition
+    return {**condition, "filters": {k: v for k, v in filters.items() if k not in _DERIVED_FILTER_KEYS}}
+
+
+def duration_error(field: str) -> str:
+    return (
+        f"{field} must be a string matching ^\\d*\\.?\\d+[dhms]$ "
+        "(e.g. '30s', '30m', '2h', '1.5d'). ISO-8601 formats are not supported."
+    )
+
+
+def _is_duration(value: Any) -> bool:
+    return isinstance(value, str) and bool(DURATION_PATTERN.match(value))
+
+
+def _is_zone(value: Any) -> bool:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        return False
+    return True
+
+
+def _targets_event_or_action(item: Any) -> bool:
+    filters = item.get("filters") if isinstance(item, dict) else None
+    return isinstance(filters, dict) and bool(filters.get("events") or filters.get("actions"))
+
+
+def _clock_function(bytecode: Any) -> str | None:
+    """The first clock function compiled bytecode calls (`CALL_GLOBAL name`), if any."""
+    if not isinstance(bytecode, list):
+        return None
+    for index in range(len(bytecode) - 1):
+        if bytecode[index] == Op.CALL_GLOBAL and bytecode[index + 1] in CLOCK_FUNCTIONS:
+            return str(bytecode[index + 1])
+    return None
+
+
+def _compile_correlation(correlation: Any) -> dict[str, Any]:
+    """Our extension: `{"expression": "event.properties.cart_id"}` evaluated on the trigger event and on
+    the waking event; only an event whose value equals the run's (and is not null) wakes it."""
+    expression = correlation.get("expression") if isinstance(correlation, dict) else None
+    if not isinstance(expression, str) or not expression.strip():
+        raise ActionRuleError("correlation.expression is required and must be an expression.", "config")
+    try:
+        bytecode = compile_expression(expression)
+    except HogCompileError as error:
+        raise ActionRuleError(f"correlation.expression could not be read: {error}", "config") from error
+    return {"expression": expression, "bytecode": bytecode}
 
 
 def _deep_copy(value: Any) -> Any:

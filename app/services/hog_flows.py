@@ -98,7 +98,10 @@ def validated_fields(
     sent = payload.model_fields_set
     status = payload.status if "status" in sent and payload.status else (flow.status if flow else None)
     becomes_active = status == "active" and (flow is None or flow.status != "active" or "actions" in sent)
-    validator = FlowValidator(team_filter_context(team), strict=status == "active" if strict is None else strict)
+    # Only an active flow's actions passed the strict rules (or predate them): a draft's may never have.
+    accepted = flow.actions if flow is not None and flow.status == "active" and isinstance(flow.actions, list) else None
+    strict = status == "active" if strict is None else strict
+    validator = FlowValidator(team_filter_context(team), strict=strict, stored_actions=accepted)
     fields: dict[str, Any] = {}
     for name in ("name", "description", "status", "exit_condition", "edges"):
         if name in sent:

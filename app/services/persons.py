@@ -5,8 +5,10 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.base import utcnow
 from app.db.models import Person
 from app.db.repositories.persons import PersonRepository, PersonUpdate
+from app.db.repositories.waits import WaitRepository, wake_runs
 from app.errors import NotFound, ValidationError
 from app.schemas.persons import PersonsUpsert
 
@@ -54,10 +56,21 @@ def upserts(payload: PersonsUpsert, bulk_max: int) -> tuple[list[PersonUpdate], 
     return [change], False
 
 
-async def upsert_persons(session: AsyncSession, team_id: int, payload: PersonsUpsert, bulk_max: int) -> dict[str, Any]:
+async def upsert_persons(
+    session: AsyncSession,
+    team_id: int,
+    payload: PersonsUpsert,
+    bulk_max: int,
+    woken: list[tuple[UUID, int]] | None = None,
+) -> dict[str, Any]:
+    """Runs waiting on a property condition of these persons are made due and appended to `woken`
+    (run id, pickups) for the scheduler: they re-check their condition once this commits."""
     changes, bulk = upserts(payload, bulk_max)
     repo = PersonRepository(session)
     people = await repo.upsert_many(team_id, changes)
+    waiting = await WaitRepository(session).condition_waiters(team_id, [person.id for person in people.values()])
+    if waiting and woken is not None:
+        woken.extend(await wake_runs(session, waiting, utcnow()))
     if bulk:
         return {"upserted": len(people)}
     person = people[changes[0].distinct_id]

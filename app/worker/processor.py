@@ -30,6 +30,7 @@ from app.db.models import HogFlow, HogFlowRun, Person, RunStatus
 from app.db.repositories.hog_flow import HogFlowRevisionRepository
 from app.db.repositories.observability import ObservabilityRepository
 from app.db.repositories.runs import ClaimedPickup, RunRepository
+from app.db.repositories.waits import WaitRepository, wake_runs
 from app.db.session import retry_on_disconnect, session_scope
 from app.engine.cancel import cancelled_late, cancelled_outcome
 from app.engine.executor import ExecutorOptions, execute_pickup
@@ -37,6 +38,7 @@ from app.engine.functions import CallOutcome, SendKey
 from app.engine.graph import FlowSnapshot
 from app.engine.invocation import Invocation, Outcome
 from app.engine.records import MetricRecord
+from app.engine.waits import Wake, may_be_registered
 from app.observability import metrics
 from app.worker.function_steps import build_function_runner, deferred_completions, store_completions
 from app.worker.scheduling import Scheduler
@@ -142,13 +144,13 @@ class RunProcessor:
         run, started = pickup.run, time.monotonic()
         with deferred_completions() as completions:
             try:
-                outcome = await self._execute(pickup)
+                outcome, waits = await self._execute(pickup)
             except BaseException:
                 # A send that went out must still be recorded as done, whatever happened to the pickup.
                 if completions:
                     await self._store_completions(list(completions))
                 raise
-        stored = await self._results.submit(_Result(pickup, outcome, list(completions)))
+        stored = await self._results.submit(_Result(pickup, outcome, list(completions), *waits))
         logger.info(
             "app.worker.pickup",
             run_id=str(run.id),
@@ -168,30 +170,39 @@ class RunProcessor:
         async with session_scope(self.sessionmaker) as session:
             return await RunRepository(session).cancel_requested(run_id)
 
-    async def _execute(self, pickup: ClaimedPickup) -> Outcome:
+    async def _execute(self, pickup: ClaimedPickup) -> tuple[Outcome, tuple[bool, int]]:
+        """The outcome, and whether the run may have wait registrations with how many were matched."""
         run, flow = pickup.run, pickup.flow
         if flow is None:
-            return Outcome(status=RunStatus.FAILED, state=run.state, error="Workflow not found")
+            return Outcome(status=RunStatus.FAILED, state=run.state, error="Workflow not found"), (False, 0)
         person = run_person_globals(pickup.person, run.distinct_id) if pickup.person is not None else None
         content = None
         if run.version is not None and run.version != flow.version:
             # Only runs that outlived a publish pay for this read: the graph of the version they started on.
             async with session_scope(self.sessionmaker) as session:
                 content = await _version_content(session, run, flow)
+        snapshot = flow_snapshot(flow, content)
+        registered = may_be_registered(run.state, snapshot)
+        woken_by: list[Wake] = []
+        if registered:
+            # Only runs parked on a wait or listening for a conversion pay for this read.
+            async with session_scope(self.sessionmaker) as session:
+                woken_by = await WaitRepository(session).woken(run.id)
         invocation = Invocation(
             id=str(run.id),
-            flow=flow_snapshot(flow, content),
+            flow=snapshot,
             state=dict(run.state),
             person=person,
             parent_run_id=run.parent_run_id,
             cancel_check=lambda: self._cancel_requested(run.id),
+            woken_by=woken_by,
         )
         if run.cancel_requested:
             outcome = cancelled_outcome(invocation, self.options.clock)
         else:
             outcome = await execute_pickup(invocation, self.options)
         _add_run_level_metric(invocation, outcome, self.options)
-        return outcome
+        return outcome, (registered, len(woken_by))
 
     async def _persist(self, results: list["_Result"]) -> list[bool]:
         """Store the results of several pickups in one transaction, each only if its lease is still ours."""
@@ -230,6 +241,12 @@ class RunProcessor:
                     for offset, step in enumerate(r.outcome.steps)
                 ]
             )
+            waits = WaitRepository(session)
+            for r in kept:
+                if await _store_waits(waits, r, now):
+                    # An event matched while this pickup ran: the run parked on the wrong instant.
+                    await wake_runs(session, [r.pickup.run.id], now)
+                    r.outcome.next_run_at = now
             observability = ObservabilityRepository(session)
             await observability.add_logs([log for r in kept for log in r.outcome.logs])
             await observability.add_metrics([metric for r in kept for metric in r.outcome.metrics])
@@ -261,6 +278,30 @@ class _Result:
     pickup: ClaimedPickup
     outcome: Outcome
     completions: list[tuple[SendKey, CallOutcome]]
+    registered: bool = False  # the run may have wait registrations (app.engine.waits.may_be_registered)
+    seen_matches: int = 0  # matched registrations the pickup saw
+
+
+async def _store_waits(waits: WaitRepository, result: _Result, now: datetime) -> bool:
+    """Keep the run's wait registrations in step with the pickup; True when a match is already waiting.
+
+    Runs that had none and make none cost no query."""
+    run, outcome = result.pickup.run, result.outcome
+    registers = outcome.step_waits is not None or bool(outcome.conversion_waits)
+    if not result.registered and not registers:
+        return False
+    if outcome.status in RunStatus.FINISHED:
+        await waits.clear(run.id)
+        return False
+    person = result.pickup.person
+    if person is not None and registers:
+        await waits.store(
+            run, person.id, step_waits=outcome.step_waits, conversion_waits=outcome.conversion_waits, now=now
+        )
+    elif outcome.step_waits is not None:
+        await waits.clear(run.id)
+    # A match that landed while this pickup ran (after it read them) would otherwise wait for the deadline.
+    return outcome.status == RunStatus.WAITING and await waits.match_count(run.id) > result.seen_matches
 
 
 class _ResultBatcher:

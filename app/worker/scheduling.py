@@ -75,3 +75,17 @@ async def schedule_runs(scheduler: Scheduler, run_ids: Sequence[UUID], when: dat
         failures = [result for result in results if isinstance(result, BaseException)]
         if failures:
             logger.warning("app.worker.enqueue_failed", failed=len(failures), error=str(failures[0]))
+
+
+async def schedule_woken_runs(scheduler: Scheduler, runs: Sequence[tuple[UUID, int]], when: datetime) -> None:
+    """Queue parked runs an event woke. Their deferred job (same pickup number) is still queued for
+    the deadline, so the wake-up needs a job id of its own. Failures are logged: the runs are due in
+    PostgreSQL and the sweeper queues them after its grace."""
+    retry_key = f"wake-{int(when.timestamp() * 1000)}"
+    results = await asyncio.gather(
+        *(scheduler.schedule(run_id, pickups, when, retry_key=retry_key) for run_id, pickups in runs),
+        return_exceptions=True,
+    )
+    failures = [result for result in results if isinstance(result, BaseException)]
+    if failures:
+        logger.warning("app.worker.wake_failed", failed=len(failures), error=str(failures[0]))

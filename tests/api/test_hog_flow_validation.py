@@ -1,19 +1,28 @@
 """Validation rules and error bodies (spec/api.md §3, §4, §9.4). Bad input changes nothing."""
 
 import json
+import uuid
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.db.models import HogFlow as HogFlowModel
 from app.services.bootstrap import Tenant
 from tests.api.helpers import auth, exit_action, flow_payload, flows_url, trigger_action
 
 SCHEDULE = trigger_action({"type": "schedule"})
-DELAY_ERROR = (
-    r"delay_duration must be a string matching ^\d*\.?\d+[dhm]$ (e.g. '30m', '2h', '1d'). "
-    "Seconds and ISO-8601 formats are not supported."
-)
+
+
+def duration_error(field: str) -> str:
+    return (
+        field + r" must be a string matching ^\d*\.?\d+[dhms]$ (e.g. '30s', '30m', '2h', '1.5d'). "
+        "ISO-8601 formats are not supported."
+    )
+
+
+DELAY_ERROR = duration_error("delay_duration")
 
 
 async def post(client: httpx.AsyncClient, tenant: Tenant, payload: Any) -> httpx.Response:
@@ -143,7 +152,7 @@ class TestActionFields:
 
 
 class TestDelay:
-    @pytest.mark.parametrize("duration", [None, 30, "P30D", "30s", "", "1.5.5h", "h"])
+    @pytest.mark.parametrize("duration", [None, 30, "P30D", "30x", "", "1.5.5h", "h", "-1m"])
     async def test_invalid_durations_in_active_flow(
         self, client: httpx.AsyncClient, tenant: Tenant, duration: Any
     ) -> None:
@@ -159,11 +168,155 @@ class TestDelay:
         )
         assert (await post(client, tenant, flow_payload(actions=[SCHEDULE, delay]))).status_code == 201
 
-    @pytest.mark.parametrize("duration", ["30m", "2h", "1d", "1.5h", "0.5m", ".5d"])
+    @pytest.mark.parametrize("duration", ["30m", "2h", "1d", "1.5h", "0.5m", ".5d", "30s", "5s"])
     async def test_valid_durations(self, client: httpx.AsyncClient, tenant: Tenant, duration: str) -> None:
         delay = {"id": "wait", "name": "wait", "type": "delay", "config": {"delay_duration": duration}}
         response = await post(client, tenant, flow_payload(actions=[SCHEDULE, delay], status="active"))
         assert response.status_code == 201, response.text
+
+    @pytest.mark.parametrize(
+        ("config", "detail"),
+        [
+            (
+                {"delay_duration": "1h", "delay_until": {"expression": "person.properties.due"}},
+                "A delay takes either delay_duration or delay_until, not both.",
+            ),
+            ({"delay_until": "tomorrow"}, "delay_until must be an object with an 'expression'."),
+            ({"delay_until": {"expression": " "}}, "delay_until.expression is required and must be SQL."),
+            (
+                {"delay_until": {"expression": "person.properties.due", "offset": "1 day"}},
+                r"delay_until.offset must be a string matching ^-?\d*\.?\d+[dhms]$ "
+                "(e.g. '-1d' for a day before the date, '2h' for two hours after).",
+            ),
+            (
+                {"delay_until": {"expression": "person.properties.due"}, "max_delay_duration": "P1D"},
+                duration_error("max_delay_duration"),
+            ),
+            (
+                {"delay_until": {"expression": "person.properties.due", "use_person_timezone": "no"}},
+                "delay_until.use_person_timezone must be true or false.",
+            ),
+            (
+                {"delay_until": {"expression": "person.properties.due", "timezone": "Mars/Olympus"}},
+                "delay_until.timezone must be an IANA timezone name, e.g. 'Europe/Berlin'.",
+            ),
+        ],
+    )
+    async def test_invalid_delay_until(
+        self, client: httpx.AsyncClient, tenant: Tenant, config: dict[str, Any], detail: str
+    ) -> None:
+        delay = {"id": "wait", "name": "wait", "type": "delay", "config": config}
+        await assert_rejected(
+            client,
+            tenant,
+            flow_payload(actions=[SCHEDULE, delay], status="active"),
+            attr="actions__1__config",
+            detail=detail,
+        )
+
+    async def test_delay_until_is_compiled_and_client_bytecode_dropped(
+        self, client: httpx.AsyncClient, tenant: Tenant
+    ) -> None:
+        until = {"expression": "person.properties.due", "offset": "-1d", "bytecode": ["_H", 1, 33, 1]}
+        delay = {"id": "wait", "name": "wait", "type": "delay", "config": {"delay_until": until}}
+        response = await post(client, tenant, flow_payload(actions=[SCHEDULE, delay], status="active"))
+        assert response.status_code == 201, response.text
+        stored = response.json()["actions"][1]["config"]["delay_until"]
+        assert stored["offset"] == "-1d"
+        assert stored["bytecode"] != ["_H", 1, 33, 1] and stored["bytecode"][0] == "_H"
+
+    async def test_unreadable_delay_until_expression(self, client: httpx.AsyncClient, tenant: Tenant) -> None:
+        delay = {"id": "wait", "name": "wait", "type": "delay", "config": {"delay_until": {"expression": "1 +"}}}
+        body = await assert_rejected(
+            client, tenant, flow_payload(actions=[SCHEDULE, delay], status="active"), attr="actions__1__config"
+        )
+        assert body["detail"].startswith("delay_until.expression could not be read as SQL: ")
+
+
+PAGEVIEW_ENTRY = {"filters": {"events": [{"id": "$pageview", "type": "events"}]}}
+
+
+def wait_action(config: dict[str, Any]) -> dict[str, Any]:
+    return {"id": "wait", "name": "wait", "type": "wait_until_condition", "config": config}
+
+
+class TestWaitUntilCondition:
+    async def test_max_wait_duration_follows_the_delay_rule(self, client: httpx.AsyncClient, tenant: Tenant) -> None:
+        action = wait_action({"events": [PAGEVIEW_ENTRY], "max_wait_duration": "2 days"})
+        await assert_rejected(
+            client,
+            tenant,
+            flow_payload(actions=[SCHEDULE, action], status="active"),
+            attr="actions__1__config",
+            detail=duration_error("max_wait_duration"),
+        )
+
+    async def test_clock_based_conditions_are_refused(self, client: httpx.AsyncClient, tenant: Tenant) -> None:
+        condition = {"filters": {"properties": [{"key": "now() > toDateTime('2030-01-01')", "type": "hogql"}]}}
+        action = wait_action({"condition": condition, "max_wait_duration": "1h"})
+        await assert_rejected(
+            client,
+            tenant,
+            flow_payload(actions=[SCHEDULE, action], status="active"),
+            attr="actions__1__config",
+            detail=(
+                "This wait uses now(), so it depends on the current time rather than on something happening, "
+                "and it can only advance once the workflow checks it again. To wait for a point in time, use a "
+                "delay step, then add this condition to the step after it."
+            ),
+        )
+
+    async def test_a_clock_condition_already_stored_on_an_active_flow_stays_editable(
+        self, client: httpx.AsyncClient, tenant: Tenant, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        plan = {"filters": {"properties": [{"key": "plan", "type": "person", "value": "pro", "operator": "exact"}]}}
+        created = await post(
+            client, tenant, flow_payload(actions=[SCHEDULE, wait_action({"condition": plan})], status="active")
+        )
+        assert created.status_code == 201, created.text
+        flow_id = created.json()["id"]
+        clock = {"filters": {"properties": [{"key": "now() > toDateTime('2030-01-01')", "type": "hogql"}]}}
+        async with sessionmaker() as session:  # saved before the rule existed
+            flow = await session.get(HogFlowModel, uuid.UUID(flow_id))
+            assert flow is not None
+            flow.actions = [flow.actions[0], {**flow.actions[1], "config": {"condition": clock, "events": []}}]
+            await session.commit()
+        url = f"{flows_url(tenant)}{flow_id}/"
+        stored = (await client.get(url, headers=auth(tenant))).json()["actions"]
+        response = await client.patch(url, json={"actions": stored, "name": "renamed"}, headers=auth(tenant))
+        assert response.status_code == 200, response.text
+        changed = {"filters": {"properties": [{"key": "today() > toDate('2030-01-01')", "type": "hogql"}]}}
+        edited = [stored[0], {**stored[1], "config": {"condition": changed}}]
+        response = await client.patch(url, json={"actions": edited}, headers=auth(tenant))
+        assert response.status_code == 400, response.text
+        assert response.json()["detail"].startswith("This wait uses today(), so it depends on the current time")
+
+    async def test_entries_without_an_event_are_dropped_and_seconds_accepted(
+        self, client: httpx.AsyncClient, tenant: Tenant
+    ) -> None:
+        config = {
+            "events": [{"filters": {"events": []}}, PAGEVIEW_ENTRY],
+            "max_wait_duration": "45s",
+            "correlation": {"expression": "event.properties.cart_id"},
+        }
+        response = await post(client, tenant, flow_payload(actions=[SCHEDULE, wait_action(config)], status="active"))
+        assert response.status_code == 201, response.text
+        stored = response.json()["actions"][1]["config"]
+        assert [entry["filters"]["events"][0]["id"] for entry in stored["events"]] == ["$pageview"]
+        assert stored["events"][0]["filters"]["bytecode"][0] == "_H"
+        assert stored["condition"] == {"filters": None}
+        assert stored["correlation"]["expression"] == "event.properties.cart_id"
+        assert stored["correlation"]["bytecode"][0] == "_H"
+
+    async def test_correlation_needs_an_expression(self, client: httpx.AsyncClient, tenant: Tenant) -> None:
+        config = {"events": [PAGEVIEW_ENTRY], "max_wait_duration": "1h", "correlation": {"expression": ""}}
+        await assert_rejected(
+            client,
+            tenant,
+            flow_payload(actions=[SCHEDULE, wait_action(config)], status="active"),
+            attr="actions__1__config",
+            detail="correlation.expression is required and must be an expression.",
+        )
 
 
 class TestFlowFields:

@@ -4,6 +4,7 @@ from datetime import timedelta
 from typing import Any
 
 from app.engine.executor import execute_pickup
+from app.engine.waits import WaitRegistration
 from app.filters import compile_filters
 from tests.engine.flows import T0, Options, action, chain, edge, flow, invocation, messages, metric_names
 
@@ -68,30 +69,36 @@ class TestWaitUntilCondition:
         assert [s.action_id for s in outcome.steps] == ["wait", "matched"]
         assert "[Action:wait] Condition matched - taking the matched path" in messages(outcome)
 
-    async def test_polls_then_matches(self) -> None:
+    async def test_parks_until_its_deadline_and_rechecks_when_woken(self) -> None:
         options = Options()
         run = invocation(self._flow(), PERSON_FREE)
         first = await execute_pickup(run, options.build())
         assert first.status == "waiting"
-        assert first.next_run_at == T0 + timedelta(minutes=10)
-        assert "[Action:wait] Waiting for condition to match (timeout: 2026-03-02T10:00:00Z)" in messages(first)
+        # No 10-minute poll: the person changing wakes it (a condition registration), else the deadline.
+        assert first.next_run_at == T0 + timedelta(hours=1)
+        assert first.step_waits == [
+            WaitRegistration(kind="condition", event_name=None, expires_at=T0 + timedelta(hours=1))
+        ]
+        assert "[Action:wait] Waiting for condition to match (timeout: 2026-03-02T10:00:00.000Z)" in messages(first)
         options.clock.advance(timedelta(minutes=10))
         again = await execute_pickup(run, options.build())
+        assert again.status == "waiting" and again.step_waits is None
         assert not any("Waiting for condition" in m for m in messages(again))
         run.person = PERSON_PRO
         options.clock.advance(timedelta(minutes=10))
         done = await execute_pickup(run, options.build())
         assert [s.action_id for s in done.steps] == ["wait", "matched"]
+        assert done.step_waits == []
 
     async def test_times_out(self) -> None:
         options = Options()
         run = invocation(self._flow(), PERSON_FREE)
-        for _ in range(6):
-            assert (await execute_pickup(run, options.build())).status == "waiting"
-            options.clock.advance(timedelta(minutes=10))
+        assert (await execute_pickup(run, options.build())).status == "waiting"
+        options.clock.advance(timedelta(hours=1))
         last = await execute_pickup(run, options.build())
         assert [s.action_id for s in last.steps] == ["wait", "timeout"]
-        assert "[Action:wait] Timed out waiting for events or condition - taking the timeout path" in messages(last)
+        assert "[Action:wait] Timed out waiting for condition - taking the timeout path" in messages(last)
+        assert last.step_waits == []
 
 
 async def test_action_filters_skip_an_action() -> None:

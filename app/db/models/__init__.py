@@ -8,7 +8,7 @@ HogFlowModel`); everywhere else (repositories, services, engine, worker) the bar
 
 from app.db.models.batch import HogFlowBatchJob, HogFlowSchedule
 from app.db.models.hog_flow import HogFlow, HogFlowRevision
-from app.db.models.hog_flow_run import HogFlowRun, HogFlowRunStep, HogFlowSend, RunStatus
+from app.db.models.hog_flow_run import HogFlowRun, HogFlowRunStep, HogFlowRunWait, HogFlowSend, RunStatus
 from app.db.models.integration import Integration
 from app.db.models.observability import AppMetric, LogEntry
 from app.db.models.person import Person, PersonDistinctId
@@ -21,6 +21,7 @@ __all__ = [
     "HogFlowRevision",
     "HogFlowRun",
     "HogFlowRunStep",
+    "HogFlowRunWait",
     "HogFlowSchedule",
     "HogFlowSend",
     "Integration",

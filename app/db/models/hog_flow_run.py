@@ -110,3 +110,31 @@ class HogFlowSend(Base):
     response: Mapped[Any] = mapped_column(JSONType, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class HogFlowRunWait(Base):
+    """What a parked run waits for (an event of its person, a change to its person, a conversion event).
+
+    The capture pipeline finds rows by (team, person) in one query per batch, marks the ones an event
+    matched and wakes their runs; see `app.engine.waits`.
+    """
+
+    __tablename__ = "hog_flow_run_waits"
+    __table_args__ = (
+        Index("ix_hog_flow_run_waits_team_id_person_id", "team_id", "person_id"),
+        Index("ix_hog_flow_run_waits_run_id", "run_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    run_id: Mapped[UUID] = mapped_column(ForeignKey("hog_flow_runs.id", ondelete="CASCADE"))
+    team_id: Mapped[int] = mapped_column(Integer)
+    person_id: Mapped[UUID] = mapped_column(Uuid)
+    kind: Mapped[str] = mapped_column(String(20))  # event | condition | conversion
+    event_name: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    filters: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    correlation: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    correlation_value: Mapped[str | None] = mapped_column(Text, nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    matched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    matched_event: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

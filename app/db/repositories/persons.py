@@ -12,7 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow, uuid7
-from app.db.models import Person, PersonDistinctId
+from app.db.models import HogFlowRunWait, Person, PersonDistinctId
 
 # Keeps each `IN (...)` list well under database parameter limits.
 _CHUNK = 1000
@@ -159,6 +159,10 @@ class PersonRepository:
             person.properties = {**(anonymous.properties or {}), **(person.properties or {})}
             await self.session.execute(
                 update(PersonDistinctId).where(PersonDistinctId.person_id == anonymous.id).values(person_id=person.id)
+            )
+            # Runs that wait for the anonymous person's events now wait for the merged person's.
+            await self.session.execute(
+                update(HogFlowRunWait).where(HogFlowRunWait.person_id == anonymous.id).values(person_id=person.id)
             )
             await self.session.delete(anonymous)
         elif anonymous is None:

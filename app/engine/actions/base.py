@@ -7,10 +7,15 @@ from typing import Any, Protocol
 
 from app.engine.invocation import Invocation
 from app.engine.records import LogRecord, MetricRecord
+from app.engine.waits import WaitRegistration
 
 
 class ActionError(Exception):
-    """The action failed; its `on_error` setting decides whether the run goes on."""
+    """The action failed; its `on_error` setting decides whether the run goes on, unless `abort`."""
+
+    def __init__(self, message: str, *, abort: bool = False) -> None:
+        super().__init__(message)
+        self.abort = abort
 
 
 @dataclass
@@ -19,6 +24,8 @@ class ActionResult:
     scheduled_at: datetime | None = None
     finished: bool = False
     result: Any = None
+    # Replace the step's wait registrations with these ([] clears them); None leaves them alone.
+    waits: list[WaitRegistration] | None = None
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from typing import Any
 
 from app.engine.actions.base import ActionContext, ActionError, ActionResult
+from app.engine.actions.delay_until import delay_until_wake
 from app.engine.durations import DurationError, scheduled_at
 from app.engine.filtering import evaluate_step_filters
 from app.engine.invocation import Invocation
@@ -23,11 +24,13 @@ async def trigger(invocation: Invocation, action: dict[str, Any], context: Actio
 
 
 async def delay(invocation: Invocation, action: dict[str, Any], context: ActionContext) -> ActionResult:
-    """Stay on the delay until it has elapsed; the duration is re-read on every wake."""
+    """Stay on the delay until it has elapsed; the duration (or date) is re-read on every wake."""
+    config = action.get("config") or {}
     try:
-        wake = scheduled_at(
-            (action.get("config") or {}).get("delay_duration"), invocation.current_started_at(), context.now
-        )
+        if config.get("delay_until") is not None:
+            wake = await delay_until_wake(config, invocation, context.now)
+        else:
+            wake = scheduled_at(config.get("delay_duration"), invocation.current_started_at(), context.now)
     except DurationError as error:
         raise ActionError(str(error)) from error
     if wake is not None:
