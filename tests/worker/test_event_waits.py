@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import HogFlowRunWait
 from app.services.bootstrap import Tenant
-from tests.api.helpers import auth
+from tests.api.helpers import auth, flows_url
 from tests.api.ingest_helpers import runs
 from tests.polling import wait_for
 from tests.worker.conftest import Workers
@@ -278,3 +278,20 @@ async def test_a_wait_follows_its_person_through_a_merge(client: httpx.AsyncClie
     await capture(client, tenant, "checkout", "ada")
     done = await wait_for_status(client, tenant, flow_id, run["id"], "completed", within=WAKE_WITHIN)
     assert trace(done)[-1] == ("converted", "finished")
+
+
+async def test_a_cancelled_wait_keeps_no_registration_and_an_event_does_not_revive_it(
+    client: httpx.AsyncClient, tenant: Tenant, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    flow_id = await create_flow(client, tenant, wait_flow())
+    await capture(client, tenant, "added_to_cart", "cyd")
+    [run] = await parked_runs(client, tenant, flow_id, 1)
+    assert len(await registrations(sessionmaker, run["id"])) == 1
+
+    url = f"{flows_url(tenant)}{flow_id}/invocations/cancel/"
+    response = await client.post(url, json={"invocation_ids": [run["id"]]}, headers=auth(tenant))
+    assert response.status_code == 200, response.text
+    assert await registrations(sessionmaker, run["id"]) == []
+
+    await capture(client, tenant, "checkout", "cyd")
+    assert (await get_run(client, tenant, flow_id, run["id"]))["status"] == "cancelled"

@@ -12,6 +12,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    delete,
     func,
     insert,
     literal,
@@ -23,7 +24,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import HogFlow, HogFlowRun, HogFlowRunStep, Person, PersonDistinctId, RunStatus, Team
+from app.db.models import (
+    HogFlow,
+    HogFlowRun,
+    HogFlowRunStep,
+    HogFlowRunWait,
+    Person,
+    PersonDistinctId,
+    RunStatus,
+    Team,
+)
 from app.engine.records import StepRecord
 from app.storable import storable_text
 
@@ -180,6 +190,11 @@ class RunRepository:
             .scalars()
             .all()
         )
+        if ended:
+            # A run that has ended waits for nothing: no event may wake it again.
+            await self.session.execute(
+                delete(HogFlowRunWait).where(HogFlowRunWait.run_id.in_([run.id for run in ended]))
+            )
         running = (
             select(HogFlowRun.id)
             .where(*scope, HogFlowRun.status == RunStatus.RUNNING, HogFlowRun.cancel_requested.is_(False))
