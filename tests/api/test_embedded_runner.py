@@ -13,8 +13,7 @@ import pytest
 from app.services.bootstrap import Tenant
 from tests.functions.servers import LocalHttpServer, Reply
 from tests.polling import wait_for
-from tests.worker.helpers import create_flow, get_run, start_run
-from tests.worker.test_function_steps_with_worker import webhook_flow
+from tests.worker.helpers import create_flow, get_run, start_run, webhook_flow
 
 SLOW = 4.0
 

@@ -15,6 +15,15 @@ from app.db.models import HogFlow
 from app.db.session import session_scope
 from app.services.bootstrap import Tenant
 from app.services.hog_flow_publishing import mint_confirm_token
+from tests.api.draft_helpers import (
+    create_active,
+    flow_url,
+    get,
+    graph,
+    urls,
+    versioned_flow,
+    webhook_action,
+)
 from tests.api.helpers import auth, flows_url, trigger_action
 from tests.polling import wait_for
 
@@ -24,44 +33,10 @@ STALE_DETAIL = (
 SECRET = "insecure-dev-secret"  # the test app's Settings default
 
 
-def webhook_action(action_id: str = "action_1", url: str = "https://example.com") -> dict[str, Any]:
-    return {
-        "id": action_id,
-        "name": action_id,
-        "type": "function",
-        "config": {"template_id": "template-webhook", "inputs": {"url": {"value": url}}},
-    }
-
-
-def urls(actions: list[dict[str, Any]]) -> list[str]:
-    return [a["config"]["inputs"]["url"]["value"] for a in actions if a["type"] == "function"]
-
-
-def flow_url(tenant: Tenant, flow_id: str, tail: str = "") -> str:
-    return f"{flows_url(tenant)}{flow_id}/{tail}"
-
-
-async def create_active(client: httpx.AsyncClient, tenant: Tenant, **extra: Any) -> dict[str, Any]:
-    body = {"name": "Test Flow", "actions": [trigger_action(), webhook_action()], **extra}
-    created = await client.post(flows_url(tenant), json=body, headers=auth(tenant))
-    assert created.status_code == 201, created.text
-    activated = await client.patch(
-        flow_url(tenant, created.json()["id"]), json={"status": "active"}, headers=auth(tenant)
-    )
-    assert activated.status_code == 200, activated.text
-    return dict(activated.json())
-
-
-async def get(client: httpx.AsyncClient, tenant: Tenant, flow_id: str) -> dict[str, Any]:
-    response = await client.get(flow_url(tenant, flow_id), headers=auth(tenant))
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
 async def stage(
     client: httpx.AsyncClient, tenant: Tenant, flow_id: str, url: str = "https://changed.example.com", **extra: Any
 ) -> httpx.Response:
-    body = {"actions": [trigger_action(), webhook_action(url=url)], "stage_draft": True, **extra}
+    body = {**graph(trigger_action(), webhook_action(url=url)), "stage_draft": True, **extra}
     return await client.patch(flow_url(tenant, flow_id), json=body, headers=auth(tenant))
 
 
@@ -114,7 +89,7 @@ class TestStagingDrafts:
 
     async def test_mcp_header_stages_too(self, client: httpx.AsyncClient, tenant: Tenant) -> None:
         flow = await create_active(client, tenant)
-        body = {"actions": [trigger_action(), webhook_action(url="https://mcp.example.com")]}
+        body = {**graph(trigger_action(), webhook_action(url="https://mcp.example.com"))}
         headers = {**auth(tenant), "x-posthog-client": "mcp"}
         response = await client.patch(flow_url(tenant, flow["id"]), json=body, headers=headers)
         assert response.status_code == 200, response.text
@@ -123,7 +98,7 @@ class TestStagingDrafts:
 
     async def test_stage_draft_on_inactive_flow_applies_live(self, client: httpx.AsyncClient, tenant: Tenant) -> None:
         created = await client.post(
-            flows_url(tenant), json={"actions": [trigger_action(), webhook_action()]}, headers=auth(tenant)
+            flows_url(tenant), json={**graph(trigger_action(), webhook_action())}, headers=auth(tenant)
         )
         response = await stage(client, tenant, created.json()["id"])
         assert response.status_code == 200, response.text
@@ -137,7 +112,7 @@ class TestStagingDrafts:
         bad = {"id": "action_1", "name": "action_1", "type": "function", "config": {"template_id": "nope"}}
         response = await client.patch(
             flow_url(tenant, flow["id"]),
-            json={"actions": [trigger_action(), bad], "stage_draft": True},
+            json={**graph(trigger_action(), bad), "stage_draft": True},
             headers=auth(tenant),
         )
         assert response.status_code == 400, response.text
@@ -181,7 +156,7 @@ class TestPublish:
         flow = await create_active(client, tenant)
         response = await client.patch(
             flow_url(tenant, flow["id"]),
-            json={"actions": [trigger_action()], "stage_draft": True},
+            json={**graph(trigger_action()), "stage_draft": True},
             headers=auth(tenant),
         )
         assert response.status_code == 200, response.text
@@ -292,7 +267,7 @@ class TestRevisions:
         flow = await create_active(client, tenant)
         response = await client.patch(
             flow_url(tenant, flow["id"]),
-            json={"actions": [trigger_action(), webhook_action(url="https://v2.example.com")]},
+            json={**graph(trigger_action(), webhook_action(url="https://v2.example.com"))},
             headers=auth(tenant),
         )
         assert response.status_code == 200, response.text
@@ -328,7 +303,7 @@ class TestRevisions:
 
     async def test_repeating_a_save_adds_no_revision(self, client: httpx.AsyncClient, tenant: Tenant) -> None:
         flow = await create_active(client, tenant)
-        body = {"actions": [trigger_action(), webhook_action(url="https://same.example.com")]}
+        body = {**graph(trigger_action(), webhook_action(url="https://same.example.com"))}
         first = await client.patch(flow_url(tenant, flow["id"]), json=body, headers=auth(tenant))
         second = await client.patch(flow_url(tenant, flow["id"]), json=body, headers=auth(tenant))
         assert first.json()["version"] == second.json()["version"] == 2
@@ -347,7 +322,7 @@ class TestRevisions:
         flow = await create_active(client, tenant)
         await client.patch(
             flow_url(tenant, flow["id"]),
-            json={"actions": [trigger_action(), webhook_action(url="https://v2.example.com")]},
+            json={**graph(trigger_action(), webhook_action(url="https://v2.example.com"))},
             headers=auth(tenant),
         )
         other = await make_tenant()
@@ -359,7 +334,7 @@ class TestRevisions:
         flow = await create_active(client, tenant)
         await client.patch(
             flow_url(tenant, flow["id"]),
-            json={"actions": [trigger_action(), webhook_action(url="https://v2.example.com")]},
+            json={**graph(trigger_action(), webhook_action(url="https://v2.example.com"))},
             headers=auth(tenant),
         )
         restored = await client.post(flow_url(tenant, flow["id"], "revisions/1/restore"), json={}, headers=auth(tenant))
@@ -375,7 +350,7 @@ class TestRevisions:
         flow = await create_active(client, tenant)
         await client.patch(
             flow_url(tenant, flow["id"]),
-            json={"actions": [trigger_action(), webhook_action(url="https://v2.example.com")]},
+            json={**graph(trigger_action(), webhook_action(url="https://v2.example.com"))},
             headers=auth(tenant),
         )
         await stage(client, tenant, flow["id"], url="https://staged.example.com")
@@ -392,7 +367,7 @@ class TestRevisions:
         flow = await create_active(client, tenant)
         await client.patch(
             flow_url(tenant, flow["id"]),
-            json={"actions": [trigger_action(), webhook_action(url="https://v2.example.com")]},
+            json={**graph(trigger_action(), webhook_action(url="https://v2.example.com"))},
             headers=auth(tenant),
         )
         seen = (await stage(client, tenant, flow["id"], url="https://first.example.com")).json()["draft_updated_at"]
@@ -466,7 +441,7 @@ class TestStaleUpdates:
         base = flow["updated_at"]
 
         async def edit(url: str) -> httpx.Response:
-            body = {"actions": [trigger_action(), webhook_action(url=url)], "base_updated_at": base}
+            body = {**graph(trigger_action(), webhook_action(url=url)), "base_updated_at": base}
             return await client.patch(flow_url(tenant, flow["id"]), json=body, headers=auth(tenant))
 
         first, second = await asyncio.gather(edit("https://alice.example.com"), edit("https://bob.example.com"))
@@ -481,7 +456,7 @@ class TestStaleUpdates:
         retry = await client.patch(
             flow_url(tenant, flow["id"]),
             json={
-                "actions": [trigger_action(), webhook_action(url=loser_url)],
+                **graph(trigger_action(), webhook_action(url=loser_url)),
                 "base_updated_at": stored["updated_at"],
             },
             headers=auth(tenant),
@@ -496,25 +471,6 @@ class TestStaleUpdates:
             for v in (1, 2, 3)
         ]
         assert history == [["https://example.com"], urls(winner.json()["actions"]), [loser_url]]
-
-
-RUN_FLOW_DELAY = "0.1m"  # six seconds: time to republish while the run waits
-
-
-def versioned_flow(end: str) -> dict[str, Any]:
-    return {
-        "name": "versioned",
-        "status": "active",
-        "actions": [
-            {"id": "trigger", "name": "trigger", "type": "trigger", "config": {"type": "schedule"}},
-            {"id": "wait", "name": "wait", "type": "delay", "config": {"delay_duration": RUN_FLOW_DELAY}},
-            {"id": end, "name": end, "type": "exit", "config": {}},
-        ],
-        "edges": [
-            {"from": "trigger", "to": "wait", "type": "continue"},
-            {"from": "wait", "to": end, "type": "continue"},
-        ],
-    }
 
 
 async def test_run_keeps_its_version_while_the_flow_is_republished(client: httpx.AsyncClient, tenant: Tenant) -> None:
@@ -586,7 +542,7 @@ async def test_publish_revalidates_a_tampered_draft(
 
 async def test_bulk_delete_counts_revisions(client: httpx.AsyncClient, tenant: Tenant) -> None:
     flow = await create_active(client, tenant)
-    edit = {"actions": [trigger_action(), webhook_action(url="https://v2.example.com")]}
+    edit = {**graph(trigger_action(), webhook_action(url="https://v2.example.com"))}
     assert (await client.patch(flow_url(tenant, flow["id"]), json=edit, headers=auth(tenant))).status_code == 200
     archived = await client.patch(flow_url(tenant, flow["id"]), json={"status": "archived"}, headers=auth(tenant))
     assert archived.status_code == 200, archived.text

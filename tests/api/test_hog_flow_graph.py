@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from app.services.bootstrap import Tenant
+from tests.api.draft_helpers import create_active, get, urls, webhook_action
 from tests.api.helpers import auth, flows_url, trigger_action
-from tests.api.test_hog_flow_drafts import create_active, get, urls, webhook_action
 
 
 def three_steps(**extra: Any) -> dict[str, Any]:
@@ -191,9 +191,7 @@ async def test_wait_needs_its_resolution_edge(client: httpx.AsyncClient, tenant:
 
 
 async def test_live_graph_edit_bumps_version(client: httpx.AsyncClient, tenant: Tenant) -> None:
-    flow = await create_active(
-        client, tenant, **{"edges": [{"from": "trigger_node", "to": "action_1", "type": "continue"}]}
-    )
+    flow = await create_active(client, tenant)
     response = await patch_graph(
         client, tenant, flow["id"], {"op": "update_action", "id": "action_1", "patch": {"name": "renamed"}}
     )
@@ -203,9 +201,7 @@ async def test_live_graph_edit_bumps_version(client: httpx.AsyncClient, tenant: 
 
 
 async def test_graph_edit_of_active_flow_can_be_staged(client: httpx.AsyncClient, tenant: Tenant) -> None:
-    flow = await create_active(
-        client, tenant, **{"edges": [{"from": "trigger_node", "to": "action_1", "type": "continue"}]}
-    )
+    flow = await create_active(client, tenant)
     op = {"op": "update_action", "id": "action_1", "patch": {"config": {"inputs": {"url": {"value": "https://d1.io"}}}}}
     first = await patch_graph(client, tenant, flow["id"], op, stage_draft=True)
     assert first.status_code == 200, first.text
@@ -214,9 +210,10 @@ async def test_graph_edit_of_active_flow_can_be_staged(client: httpx.AsyncClient
     # A second staged edit applies to the draft, not to the live graph.
     add = {"op": "add_action", "action": webhook_action("action_2", "https://added.io")}
     edge = {"op": "add_edge", "edge": {"from": "action_1", "to": "action_2", "type": "continue"}}
+    onward = {"op": "add_edge", "edge": {"from": "action_2", "to": "exit_node", "type": "continue"}}
     headers = {**auth(tenant), "x-posthog-client": "mcp"}
     second = await client.patch(
-        f"{flows_url(tenant)}{flow['id']}/graph", json={"operations": [add, edge]}, headers=headers
+        f"{flows_url(tenant)}{flow['id']}/graph", json={"operations": [add, edge, onward]}, headers=headers
     )
     assert second.status_code == 200, second.text
     assert urls(second.json()["draft"]["actions"]) == ["https://d1.io", "https://added.io"]

@@ -279,14 +279,18 @@ class TestWaitUntilCondition:
         async with sessionmaker() as session:  # saved before the rule existed
             flow = await session.get(HogFlowModel, uuid.UUID(flow_id))
             assert flow is not None
-            flow.actions = [flow.actions[0], {**flow.actions[1], "config": {"condition": clock, "events": []}}]
+            flow.actions = [
+                flow.actions[0],
+                {**flow.actions[1], "config": {"condition": clock, "events": []}},
+                *flow.actions[2:],
+            ]
             await session.commit()
         url = f"{flows_url(tenant)}{flow_id}/"
         stored = (await client.get(url, headers=auth(tenant))).json()["actions"]
         response = await client.patch(url, json={"actions": stored, "name": "renamed"}, headers=auth(tenant))
         assert response.status_code == 200, response.text
         changed = {"filters": {"properties": [{"key": "today() > toDate('2030-01-01')", "type": "hogql"}]}}
-        edited = [stored[0], {**stored[1], "config": {"condition": changed}}]
+        edited = [stored[0], {**stored[1], "config": {"condition": changed}}, *stored[2:]]
         response = await client.patch(url, json={"actions": edited}, headers=auth(tenant))
         assert response.status_code == 400, response.text
         assert response.json()["detail"].startswith("This wait uses today(), so it depends on the current time")

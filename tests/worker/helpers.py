@@ -43,3 +43,31 @@ async def wait_for_status(
 
 def trace(run: dict[str, Any]) -> list[tuple[str, str]]:
     return [(step["action_id"], step["outcome"]) for step in run["steps"]]
+
+
+def webhook_flow(url: str) -> dict[str, Any]:
+    inputs = {
+        "url": {"value": url},
+        "body": {"value": {"user": "{event.distinct_id}", "plan": "{variables.plan}"}},
+        "headers": {"value": {"Content-Type": "application/json", "X-Run": "{event.event}"}},
+    }
+    return {
+        "name": "webhook",
+        "status": "active",
+        "variables": [{"key": "plan", "default": "pro"}],
+        "actions": [
+            {"id": "trigger", "name": "trigger", "type": "trigger", "config": {"type": "schedule"}},
+            {
+                "id": "hook",
+                "name": "hook",
+                "type": "function",
+                "config": {"template_id": "template-webhook", "inputs": inputs},
+                "output_variable": {"key": "response_status", "result_path": "status"},
+            },
+            {"id": "done", "name": "done", "type": "exit", "config": {}},
+        ],
+        "edges": [
+            {"from": "trigger", "to": "hook", "type": "continue"},
+            {"from": "hook", "to": "done", "type": "continue"},
+        ],
+    }

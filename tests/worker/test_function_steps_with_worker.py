@@ -2,7 +2,6 @@
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -16,7 +15,7 @@ from app.services.bootstrap import Tenant, bootstrap_tenant
 from tests.api.helpers import auth, flows_url
 from tests.functions.servers import LocalHttpServer, Reply
 from tests.worker.conftest import Workers
-from tests.worker.helpers import create_flow, start_run, trace, wait_for_status
+from tests.worker.helpers import create_flow, start_run, trace, wait_for_status, webhook_flow
 
 
 # These runs get a database and a queue of their own: the session's database may also be served by the
@@ -69,34 +68,6 @@ def fetch_workers(worker_env: dict[str, str], own_database_url: str, own_queue: 
     pool = Workers(env)
     yield pool
     pool.stop_all()
-
-
-def webhook_flow(url: str) -> dict[str, Any]:
-    inputs = {
-        "url": {"value": url},
-        "body": {"value": {"user": "{event.distinct_id}", "plan": "{variables.plan}"}},
-        "headers": {"value": {"Content-Type": "application/json", "X-Run": "{event.event}"}},
-    }
-    return {
-        "name": "webhook",
-        "status": "active",
-        "variables": [{"key": "plan", "default": "pro"}],
-        "actions": [
-            {"id": "trigger", "name": "trigger", "type": "trigger", "config": {"type": "schedule"}},
-            {
-                "id": "hook",
-                "name": "hook",
-                "type": "function",
-                "config": {"template_id": "template-webhook", "inputs": inputs},
-                "output_variable": {"key": "response_status", "result_path": "status"},
-            },
-            {"id": "done", "name": "done", "type": "exit", "config": {}},
-        ],
-        "edges": [
-            {"from": "trigger", "to": "hook", "type": "continue"},
-            {"from": "hook", "to": "done", "type": "continue"},
-        ],
-    }
 
 
 async def run_logs(client: httpx.AsyncClient, tenant: Tenant, flow_id: str, run_id: str) -> list[str]:

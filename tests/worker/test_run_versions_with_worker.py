@@ -3,8 +3,8 @@
 import httpx
 
 from app.services.bootstrap import Tenant
+from tests.api.draft_helpers import versioned_flow
 from tests.api.helpers import auth, flows_url
-from tests.api.test_hog_flow_drafts import versioned_flow
 from tests.worker.conftest import Workers
 from tests.worker.helpers import create_flow, start_run, trace, wait_for_status
 

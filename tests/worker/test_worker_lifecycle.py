@@ -22,8 +22,7 @@ from app.services.bootstrap import Tenant
 from tests.functions.servers import LocalHttpServer, Reply
 from tests.polling import wait_for
 from tests.worker.conftest import MODULE_GRACE, MODULE_LEASE, Workers
-from tests.worker.helpers import create_flow, get_run, start_run, trace, wait_for_status
-from tests.worker.test_function_steps_with_worker import webhook_flow
+from tests.worker.helpers import create_flow, get_run, start_run, trace, wait_for_status, webhook_flow
 
 
 @pytest.fixture
