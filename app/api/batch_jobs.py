@@ -7,7 +7,7 @@ from fastapi import APIRouter, BackgroundTasks, Body, Request
 from app.api.deps import DBSession, ReadTeam, WriteTeam
 from app.api.hog_flows import ERROR_RESPONSES
 from app.batch.queue import batch_queue_for, lease_token
-from app.schemas.batch_jobs import BATCH_JOB_BODY_EXAMPLE, BatchJob
+from app.schemas.batch_jobs import BATCH_JOB_BODY_EXAMPLE, BatchJob, BatchJobCancelled
 from app.services import batch_jobs as service
 
 router = APIRouter(prefix="/hog_flows", tags=["batch jobs"])
@@ -50,3 +50,15 @@ async def create_batch_job(
     queue = batch_queue_for(request.app.state.scheduler)
     background.add_task(queue.enqueue, job.id, lease_token(None))
     return service.render(job, ctx.user)
+
+
+@router.post(
+    "/{flow_id}/batch_jobs/{job_id}/cancel/",
+    response_model=BatchJobCancelled,
+    responses=ERROR_RESPONSES,
+    summary="Cancel a batch job",
+)
+async def cancel_batch_job(session: DBSession, ctx: WriteTeam, flow_id: str, job_id: str) -> Any:
+    """Stop the job's fan-out and cancel its runs that have not finished. Messages already sent stay sent."""
+    flow = await service.flow_for_batch_jobs(session, ctx.team, flow_id)
+    return await service.cancel_batch_job(session, flow, job_id)

@@ -21,6 +21,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from app.schemas.users import UserBasic
+from app.services.secret_inputs import mask_secret_inputs
 
 
 def _drf_datetime(value: datetime) -> str:
@@ -234,6 +235,12 @@ class HogFlowBase(BaseModel):
     draft: dict[str, Any] | None = Field(description="Staged content of an active flow, or null.")
     draft_updated_at: DRFDateTime | None
 
+    @model_serializer(mode="wrap")
+    def _mask_secrets(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Every rendering of a flow, list or detail, hides secret inputs (PostHog's {"secret": true}).
+        data: dict[str, Any] = handler(self)
+        return mask_secret_inputs(data)
+
 
 class HogFlowMinimal(HogFlowBase):
     """List rendering: stored JSON returned as is."""
@@ -247,6 +254,9 @@ class HogFlow(HogFlowBase):
 
     trigger_masking: TriggerMaskingOut | None
     actions: list[ActionOut]
+    schedules: list[dict[str, Any]] = Field(
+        default_factory=list, description="Read-only: the flow's schedules, oldest first (as PostHog nests them)."
+    )
 
 
 class HogFlowPage(BaseModel):

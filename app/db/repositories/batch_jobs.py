@@ -52,6 +52,12 @@ class BatchJobRepository:
     async def get(self, job_id: UUID) -> HogFlowBatchJob | None:
         return await self.session.get(HogFlowBatchJob, job_id)
 
+    async def get_for_flow(self, team_id: int, hog_flow_id: UUID, job_id: UUID) -> HogFlowBatchJob | None:
+        statement = select(HogFlowBatchJob).where(
+            HogFlowBatchJob.id == job_id, HogFlowBatchJob.team_id == team_id, HogFlowBatchJob.hog_flow_id == hog_flow_id
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
     async def count_for_flows(self, team_id: int, flow_ids: Sequence[UUID], status: str) -> int:
         statement = (
             select(func.count())
