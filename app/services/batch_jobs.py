@@ -11,6 +11,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audiences import audience_filters
 from app.batch.runs import merged_variables
 from app.db.base import utcnow
 from app.db.models import HogFlow, HogFlowBatchJob, Team, User
@@ -19,6 +20,7 @@ from app.db.repositories.hog_flow import HogFlowRepository
 from app.db.repositories.runs import RunRepository
 from app.errors import NotFound, RawError, ValidationError
 from app.schemas.batch_jobs import BATCH_JOB_STATUSES
+from app.services.audiences import ConfirmPolicy, check_confirmation
 
 NOT_ACTIVE = "Workflow must be active to run a batch. Enable it first."
 BATCH_JOB_NOT_FOUND = "Batch job not found."
@@ -86,9 +88,14 @@ def check_flow_runs_batches(flow: HogFlow) -> None:
         raise ValidationError(NOT_BATCH)
 
 
-async def create_batch_job(session: AsyncSession, flow: HogFlow, user: User, body: Any) -> HogFlowBatchJob:
+async def create_batch_job(
+    session: AsyncSession, flow: HogFlow, team: Team, user: User, body: Any, policy: ConfirmPolicy
+) -> HogFlowBatchJob:
     check_flow_runs_batches(flow)
     fields = validate_batch_job_body(body)
+    audience = audience_filters((flow.trigger or {}).get("filters"), fields.get("filters"))
+    token = body.get("confirm_token") if isinstance(body, dict) else None
+    await check_confirmation(session, team, audience, token, policy)
     now = utcnow()
     job = HogFlowBatchJob(
         team_id=flow.team_id,
