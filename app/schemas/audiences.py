@@ -5,7 +5,10 @@ from pydantic import BaseModel, Field
 
 class BlastRadius(BaseModel):
     affected: int = Field(
-        description="Persons of the team matching the filters; with `dedupe_key`, the sends (distinct emails plus persons without one)."
+        description=(
+            "Persons of the team matching the filters; with `dedupe_key`, the sends "
+            "(distinct emails plus persons without one)."
+        )
     )
     total: int = Field(description="Persons of the team.")
     limit: int | None = Field(
@@ -17,7 +20,10 @@ class BlastRadius(BaseModel):
     )
     confirm_token: str | None = Field(
         default=None,
-        description="Given above `HOGFLOWS_BATCH_CONFIRM_THRESHOLD` persons: send it as `confirm_token` when starting a batch job for these filters (valid one hour).",
+        description=(
+            "Given above `HOGFLOWS_BATCH_CONFIRM_THRESHOLD` persons: send it as `confirm_token` when "
+            "starting a batch job for these filters (valid one hour)."
+        ),
     )
 
 
