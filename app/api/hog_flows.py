@@ -123,7 +123,7 @@ async def partial_update_hog_flow(
 @router.delete(
     "/{flow_id}/", status_code=status.HTTP_204_NO_CONTENT, responses=ERROR_RESPONSES, summary="Delete a hog flow"
 )
-async def delete_hog_flow(session: DBSession, flow: WritableFlow) -> Response:
-    """Delete a flow for good."""
-    await HogFlowRepository(session).delete(flow)
+async def delete_hog_flow(session: DBSession, ctx: WriteTeam, flow: WritableFlow) -> Response:
+    """Delete a flow for good (its activity log stays)."""
+    await service.delete_flow(session, flow, ctx.user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -34,6 +34,7 @@ from app.errors import Conflict, NotFound, ValidationError, drf_error_from_pydan
 from app.hog.budget import offload
 from app.schemas.hog_flow import ActionIn, HogFlowWrite, OriginProduct
 from app.schemas.schedules import Schedule
+from app.services import activity_log
 from app.services.flow_compilation import TeamFilterContext
 from app.services.graph_operations import GraphUpdate, apply_graph_operations
 from app.services.graph_operations import validate_graph as validate_graph_structure
@@ -147,7 +148,9 @@ async def create_flow(session: AsyncSession, team: Team, user: User, payload: Ho
     fields = await validated_configuration(payload, team)
     origin = payload.origin_product.value if payload.origin_product else None
     flow = HogFlow(team_id=team.id, created_by_id=user.id, origin_product=origin, **fields)
-    return await HogFlowRepository(session).add(flow)
+    flow = await HogFlowRepository(session).add(flow)
+    await activity_log.log_created(session, flow, user)
+    return flow
 
 
 def check_fresh(stored: datetime | None, base: datetime | None) -> None:
@@ -237,9 +240,11 @@ async def _write(
 async def apply_live(session: AsyncSession, flow: HogFlow, fields: dict[str, Any], user: User | None) -> None:
     """Write validated columns live; a content change bumps `version` and appends a revision."""
     before = content_of(flow)
+    tracked = activity_log.snapshot(flow)
     for name, value in fields.items():
         setattr(flow, name, value)
     flow.updated_at = utcnow()
+    await activity_log.log_updated(session, flow, user, tracked)
     after = content_of(flow)
     if after == before:
         return
@@ -274,3 +279,8 @@ async def with_schedules(session: AsyncSession, flow: HogFlow) -> HogFlow:
     # Not a mapped column: only the response model reads it.
     setattr(flow, "schedules", schedules)  # noqa: B010
     return flow
+
+
+async def delete_flow(session: AsyncSession, flow: HogFlow, user: User | None) -> None:
+    await activity_log.log_deleted(session, flow, user)
+    await HogFlowRepository(session).delete(flow)
