@@ -62,7 +62,13 @@ async def create_batch_job(
     responses=ERROR_RESPONSES,
     summary="Cancel a batch job",
 )
-async def cancel_batch_job(session: DBSession, ctx: WriteTeam, flow_id: str, job_id: str) -> Any:
+async def cancel_batch_job(
+    session: DBSession,
+    ctx: WriteTeam,
+    flow_id: str,
+    job_id: str,
+    body: Annotated[Any, Body(description="Ignored: the request has no fields.")] = None,
+) -> Any:
     """Stop the job's fan-out and cancel its runs that have not finished. Messages already sent stay sent."""
     flow = await service.flow_for_batch_jobs(session, ctx.team, flow_id)
     return await service.cancel_batch_job(session, flow, job_id)

@@ -6,7 +6,7 @@ type, the flow status (draft vs strict) or compilation live in `app.services.hog
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
 from pydantic import (
@@ -17,11 +17,12 @@ from pydantic import (
     SerializerFunctionWrapHandler,
     field_validator,
     model_serializer,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from app.schemas.users import UserBasic
-from app.services.secret_inputs import mask_secret_inputs
+from app.services.secret_inputs import mask_secret_inputs, masked_action
 
 
 def _drf_datetime(value: datetime) -> str:
@@ -235,11 +236,18 @@ class HogFlowBase(BaseModel):
     draft: dict[str, Any] | None = Field(description="Staged content of an active flow, or null.")
     draft_updated_at: DRFDateTime | None
 
-    @model_serializer(mode="wrap")
-    def _mask_secrets(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+    @model_validator(mode="after")
+    def _mask_secrets(self) -> Self:
         # Every rendering of a flow, list or detail, hides secret inputs (PostHog's {"secret": true}).
-        data: dict[str, Any] = handler(self)
-        return mask_secret_inputs(data)
+        # Masking happens on copies: the stored flow is never touched.
+        actions: list[Any] = getattr(self, "actions", [])
+        for index, action in enumerate(actions):
+            if isinstance(action, dict):
+                actions[index] = masked_action(action)
+            elif isinstance(action, BaseModel) and isinstance(getattr(action, "config", None), dict):
+                action.config = masked_action({"type": action.type, "config": action.config})["config"]  # type: ignore[attr-defined]
+        self.trigger = mask_secret_inputs({"trigger": self.trigger})["trigger"]
+        return self
 
 
 class HogFlowMinimal(HogFlowBase):

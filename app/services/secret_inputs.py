@@ -78,6 +78,13 @@ def mask_secret_actions(actions: Any) -> Any:
     return masked
 
 
+def masked_action(action: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of one action with its set secret inputs masked."""
+    copied = copy.deepcopy(dict(action))
+    _mask_action(copied)
+    return copied
+
+
 def mask_secret_inputs(flow: dict[str, Any]) -> dict[str, Any]:
     """Mask a rendered flow (a dict with `actions` and `trigger`) in place and return it."""
     if "actions" in flow:
