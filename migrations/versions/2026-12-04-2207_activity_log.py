@@ -1,7 +1,7 @@
 """activity log
 
 Revision ID: 95439483ed35
-Revises: 33d738630357
+Revises: 7a1c2e9d4b10
 Create Date: 2026-12-04 22:07:46.500912
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "95439483ed35"
-down_revision: str | None = "33d738630357"
+down_revision: str | None = "7a1c2e9d4b10"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
