@@ -247,6 +247,9 @@ class HogFlowBase(BaseModel):
             elif isinstance(action, BaseModel) and isinstance(getattr(action, "config", None), dict):
                 action.config = masked_action({"type": action.type, "config": action.config})["config"]  # type: ignore[attr-defined]
         self.trigger = mask_secret_inputs({"trigger": self.trigger})["trigger"]
+        draft = getattr(self, "draft", None)
+        if isinstance(draft, dict):
+            self.draft = mask_secret_inputs(dict(draft))
         return self
 
 

@@ -93,3 +93,24 @@ async def test_a_mask_with_nothing_stored_is_dropped_not_stored(
     created = await client.post(flows_url(tenant), json=webhook_flow({"auth_header": MASK}), headers=auth(tenant))
     assert created.status_code == 201, created.text
     assert "auth_header" not in await stored_inputs(sessionmaker, created.json()["id"])
+
+
+async def test_revisions_and_drafts_never_show_the_secret(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    flow_id = await create_flow(client, tenant, webhook_flow({"auth_header": SECRET}))
+    url = f"{flows_url(tenant)}{flow_id}/"
+    read = (await client.get(url, headers=auth(tenant))).json()
+    actions = read["actions"]
+    actions[0]["name"] = "renamed"
+    assert (await client.patch(url, json={"actions": actions}, headers=auth(tenant))).status_code == 200
+    for version in (1, 2):
+        revision = await client.get(f"{url}revisions/{version}/", headers=auth(tenant))
+        assert revision.status_code == 200, revision.text
+        assert "s3cret" not in revision.text
+        content = revision.json()["content"]
+        assert "auth_header" not in content["actions"][0]["config"]["inputs"]
+    # A draft staged on the active flow shows the mask, never the value.
+    actions[0]["name"] = "staged"
+    staged = await client.patch(url, json={"actions": actions, "stage_draft": True}, headers=auth(tenant))
+    assert staged.status_code == 200, staged.text
+    assert "s3cret" not in staged.text
+    assert staged.json()["draft"]["actions"][0]["config"]["inputs"]["auth_header"] == MASK
