@@ -1,7 +1,7 @@
 """activity log
 
 Revision ID: 95439483ed35
-Revises: a7c1d2e3f405
+Revises: 7f12b56bf45c
 Create Date: 2026-12-04 22:07:46.500912
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "95439483ed35"
-down_revision: str | None = "a7c1d2e3f405"
+down_revision: str | None = "7f12b56bf45c"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
