@@ -105,6 +105,7 @@ class RunRepository:
             )
             .values(
                 status=RunStatus.CANCELLED,
+                cancel_requested=True,
                 next_run_at=None,
                 lease_owner=None,
                 lease_expires_at=None,
