@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     batch_lease_seconds: float = Field(default=60, gt=0, validation_alias="HOGFLOWS_BATCH_LEASE_SECONDS")
     batch_slice_seconds: float = Field(default=10, gt=0, validation_alias="HOGFLOWS_BATCH_SLICE_SECONDS")
     batch_max_audience_size: int = Field(default=0, ge=0, validation_alias="HOGFLOWS_BATCH_MAX_AUDIENCE")
+    # Batch jobs for more persons than this need the confirm token `user_blast_radius` issues (0 = never).
+    batch_confirm_threshold: int = Field(default=10_000, ge=0, validation_alias="HOGFLOWS_BATCH_CONFIRM_THRESHOLD")
     # Retention in days (0 = keep forever): log lines, metric rows, finished runs with their steps and sends.
     log_retention_days: int = Field(default=14, ge=0, validation_alias="HOGFLOWS_LOG_RETENTION_DAYS")
     metric_retention_days: int = Field(default=90, ge=0, validation_alias="HOGFLOWS_METRIC_RETENTION_DAYS")

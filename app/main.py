@@ -11,10 +11,12 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.api import (
+    activity_log,
     batch_jobs,
     capture,
     hog_flow_audience,
     hog_flow_drafts,
+    hog_flow_global,
     hog_flow_invocations,
     hog_flow_observability,
     hog_flow_run_control,
@@ -107,6 +109,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     route_methods.add_routes(app.router.routes)  # /docs, /openapi.json
     route_methods.add_routes(health.router.routes)
     team_routers = (
+        # Before `/hog_flows/{flow_id}/…`, so `metrics/global` is never read as a flow id.
+        hog_flow_global.router,
+        activity_log.router,
         hog_flows.router,
         hog_flow_drafts.router,
         hog_flow_observability.router,

@@ -4,11 +4,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Body, Request
 
-from app.api.deps import DBSession, ReadTeam, WriteTeam
+from app.api.deps import AppSettings, DBSession, ReadTeam, WriteTeam
 from app.api.hog_flows import ERROR_RESPONSES
 from app.batch.queue import batch_queue_for, lease_token
-from app.schemas.batch_jobs import BATCH_JOB_BODY_EXAMPLE, BatchJob
+from app.schemas.batch_jobs import BATCH_JOB_BODY_EXAMPLE, BatchJob, BatchJobCancelled
 from app.services import batch_jobs as service
+from app.services.audiences import confirm_policy
 
 router = APIRouter(prefix="/hog_flows", tags=["batch jobs"])
 
@@ -36,17 +37,38 @@ async def create_batch_job(
     background: BackgroundTasks,
     session: DBSession,
     ctx: WriteTeam,
+    settings: AppSettings,
     flow_id: str,
     body: Annotated[Any, Body(openapi_examples={"variables": {"value": BATCH_JOB_BODY_EXAMPLE}})] = None,
 ) -> Any:
     """Run an active `batch` flow once per person of its audience (answers 200, as PostHog does).
 
     The audience is the trigger's `filters.properties`; `filters` here may override `properties`
-    and `filter_test_accounts`. Every run starts with `variables` over the flow's defaults.
+    and `filter_test_accounts`. Every run starts with `variables` over the flow's defaults (the job
+    echoes that merge). An audience above `HOGFLOWS_BATCH_CONFIRM_THRESHOLD` persons needs the
+    `confirm_token` that `user_blast_radius` gave for the same filters.
     """
     flow = await service.flow_for_batch_jobs(session, ctx.team, flow_id)
-    job = await service.create_batch_job(session, flow, ctx.user, body)
+    job = await service.create_batch_job(session, flow, ctx.team, ctx.user, body, confirm_policy(settings))
     # Queued after the response, i.e. after the transaction that created the job has committed.
     queue = batch_queue_for(request.app.state.scheduler)
     background.add_task(queue.enqueue, job.id, lease_token(None))
     return service.render(job, ctx.user)
+
+
+@router.post(
+    "/{flow_id}/batch_jobs/{job_id}/cancel/",
+    response_model=BatchJobCancelled,
+    responses=ERROR_RESPONSES,
+    summary="Cancel a batch job",
+)
+async def cancel_batch_job(
+    session: DBSession,
+    ctx: WriteTeam,
+    flow_id: str,
+    job_id: str,
+    body: Annotated[Any, Body(description="Ignored: the request has no fields.")] = None,
+) -> Any:
+    """Stop the job's fan-out and cancel its runs that have not finished. Messages already sent stay sent."""
+    flow = await service.flow_for_batch_jobs(session, ctx.team, flow_id)
+    return await service.cancel_batch_job(session, flow, job_id)

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path
 
-from app.api.deps import Authenticated, AuthorizedTeam, DBSession, authenticate, team_with_scope
+from app.api.deps import AppSettings, Authenticated, AuthorizedTeam, DBSession, authenticate, team_with_scope
 from app.api.errors import PermissionDenied
 from app.api.hog_flows import ERROR_RESPONSES
 from app.schemas.audiences import BLAST_RADIUS_EXAMPLE, BlastRadius, BulkDeleted
@@ -41,14 +41,17 @@ WriteTeam = Annotated[AuthorizedTeam, Depends(team_with_scope("hog_flow:write"))
 async def user_blast_radius(
     session: DBSession,
     ctx: BlastRadiusTeam,
+    settings: AppSettings,
     body: Annotated[Any, Body(openapi_examples={"plan": {"value": BLAST_RADIUS_EXAMPLE}})] = None,
 ) -> Any:
     """How many of the team's persons match `filters.properties` (`affected`) out of all (`total`).
 
-    The same semantics as a batch job's audience. `group_type_index` is accepted and ignored:
-    persons are counted.
+    The same semantics as a batch job's audience. `dedupe_key: "email"` counts sends (one per
+    distinct email). Feature-flag conditions are refused. Large audiences come with a
+    `confirm_token` that starting a batch job for them needs. `group_type_index` is accepted and
+    ignored: persons are counted.
     """
-    return await audiences.blast_radius(session, ctx.team, body)
+    return await audiences.blast_radius(session, ctx.team, body, audiences.confirm_policy(settings))
 
 
 @router.post(

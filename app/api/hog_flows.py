@@ -84,13 +84,13 @@ async def list_hog_flows(
 )
 async def create_hog_flow(session: DBSession, ctx: WriteTeam, payload: HogFlowCreate) -> Any:
     """Create a flow. `active` flows are validated strictly, drafts leniently."""
-    return await service.create_flow(session, ctx.team, ctx.user, payload)
+    return await service.with_schedules(session, await service.create_flow(session, ctx.team, ctx.user, payload))
 
 
 @router.get("/{flow_id}/", response_model=HogFlow, responses=ERROR_RESPONSES, summary="Retrieve a hog flow")
-async def retrieve_hog_flow(flow: ReadableFlow) -> Any:
-    """One flow, with every action rendered in full."""
-    return flow
+async def retrieve_hog_flow(session: DBSession, flow: ReadableFlow) -> Any:
+    """One flow, with every action rendered in full and its schedules nested."""
+    return await service.with_schedules(session, flow)
 
 
 ClientHeader = Annotated[
@@ -105,7 +105,8 @@ async def update_hog_flow(
 ) -> Any:
     """Update a flow; `actions` is required. A stale `base_updated_at` answers 409."""
     stage = client == "mcp"
-    return await service.update_flow(session, ctx.team, ctx.user, parse_flow_id(flow_id), payload, stage_draft=stage)
+    flow = await service.update_flow(session, ctx.team, ctx.user, parse_flow_id(flow_id), payload, stage_draft=stage)
+    return await service.with_schedules(session, flow)
 
 
 @router.patch("/{flow_id}/", response_model=HogFlow, responses=ERROR_RESPONSES, summary="Update part of a hog flow")
@@ -115,13 +116,14 @@ async def partial_update_hog_flow(
     """Update the fields given. `{"status": "active"}` activates a draft after strict validation;
     `stage_draft: true` on an active flow stages content edits as a draft."""
     stage = client == "mcp"
-    return await service.update_flow(session, ctx.team, ctx.user, parse_flow_id(flow_id), payload, stage_draft=stage)
+    flow = await service.update_flow(session, ctx.team, ctx.user, parse_flow_id(flow_id), payload, stage_draft=stage)
+    return await service.with_schedules(session, flow)
 
 
 @router.delete(
     "/{flow_id}/", status_code=status.HTTP_204_NO_CONTENT, responses=ERROR_RESPONSES, summary="Delete a hog flow"
 )
-async def delete_hog_flow(session: DBSession, flow: WritableFlow) -> Response:
-    """Delete a flow for good."""
-    await HogFlowRepository(session).delete(flow)
+async def delete_hog_flow(session: DBSession, ctx: WriteTeam, flow: WritableFlow) -> Response:
+    """Delete a flow for good (its activity log stays)."""
+    await service.delete_flow(session, flow, ctx.user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -24,6 +24,18 @@ def job_variables(raw: Any) -> dict[str, Any]:
     return {}
 
 
+def merged_variables(declared: Any, overrides: Any) -> dict[str, Any]:
+    """A flow's declared defaults with the overrides over them (PostHog's `_resolve_variables`):
+    what a batch job's runs start with, and what the job echoes."""
+    merged = {
+        item["key"]: item.get("default")
+        for item in declared or []
+        if isinstance(item, Mapping) and isinstance(item.get("key"), str)
+    }
+    merged.update(job_variables(overrides))
+    return merged
+
+
 def batch_run_row(
     flow: HogFlow,
     *,

@@ -26,4 +26,13 @@ class BatchJob(BaseModel):
     runs_created: int = Field(description="Added: runs started so far (one per person).")
 
 
+class BatchJobCancelled(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    status: str = Field(description="The job's status after this request: `cancelled`, or how it had already ended.")
+    marked: int = Field(description="Unfinished runs of the job cancelled by this request.")
+    remaining: int = Field(description="Unfinished runs not yet cancelled (always 0 here: one call cancels all).")
+    done: bool = Field(description="True when no unfinished run of the job remains.")
+
+
 BATCH_JOB_BODY_EXAMPLE = {"variables": [{"key": "first_name", "value": "Test"}], "filters": {}}

@@ -6,7 +6,7 @@ type, the flow status (draft vs strict) or compilation live in `app.services.hog
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
 from pydantic import (
@@ -17,10 +17,12 @@ from pydantic import (
     SerializerFunctionWrapHandler,
     field_validator,
     model_serializer,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from app.schemas.users import UserBasic
+from app.services.secret_inputs import mask_secret_inputs, masked_action
 
 
 def _drf_datetime(value: datetime) -> str:
@@ -234,6 +236,22 @@ class HogFlowBase(BaseModel):
     draft: dict[str, Any] | None = Field(description="Staged content of an active flow, or null.")
     draft_updated_at: DRFDateTime | None
 
+    @model_validator(mode="after")
+    def _mask_secrets(self) -> Self:
+        # Every rendering of a flow, list or detail, hides secret inputs (PostHog's {"secret": true}).
+        # Masking happens on copies: the stored flow is never touched.
+        actions: list[Any] = getattr(self, "actions", [])
+        for index, action in enumerate(actions):
+            if isinstance(action, dict):
+                actions[index] = masked_action(action)
+            elif isinstance(action, BaseModel) and isinstance(getattr(action, "config", None), dict):
+                action.config = masked_action({"type": action.type, "config": action.config})["config"]  # type: ignore[attr-defined]
+        self.trigger = mask_secret_inputs({"trigger": self.trigger})["trigger"]
+        draft = getattr(self, "draft", None)
+        if isinstance(draft, dict):
+            self.draft = mask_secret_inputs(dict(draft))
+        return self
+
 
 class HogFlowMinimal(HogFlowBase):
     """List rendering: stored JSON returned as is."""
@@ -247,6 +265,9 @@ class HogFlow(HogFlowBase):
 
     trigger_masking: TriggerMaskingOut | None
     actions: list[ActionOut]
+    schedules: list[dict[str, Any]] = Field(
+        default_factory=list, description="Read-only: the flow's schedules, oldest first (as PostHog nests them)."
+    )
 
 
 class HogFlowPage(BaseModel):

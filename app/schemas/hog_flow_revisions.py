@@ -1,12 +1,13 @@
 """Responses of the draft cycle: publish preview and result, revisions."""
 
-from typing import Any
+from typing import Any, Self
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.schemas.hog_flow import DRFDateTime, HogFlow
 from app.schemas.users import UserBasic
+from app.services.secret_inputs import strip_secret_inputs
 
 
 class MovedTo(BaseModel):
@@ -50,7 +51,18 @@ class Revision(BaseModel):
 
 
 class RevisionDetail(Revision):
-    content: dict[str, Any] = Field(description="The flow's content fields at this version.")
+    content: dict[str, Any] = Field(description="The flow's content fields at this version, without secret inputs.")
+
+    @model_validator(mode="after")
+    def _without_secrets(self) -> Self:
+        # Secret inputs never appear in a revision as read (PostHog snapshots revisions secret-free).
+        content = dict(self.content)
+        if "actions" in content:
+            content["actions"] = strip_secret_inputs(content["actions"])
+        if isinstance(content.get("trigger"), dict):
+            content["trigger"] = strip_secret_inputs([{"type": "trigger", "config": content["trigger"]}])[0]["config"]
+        self.content = content
+        return self
 
 
 class RevisionPage(BaseModel):

@@ -5,19 +5,25 @@ active is refused as the MID version does; body errors come back as raw DRF dict
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audiences import audience_filters
+from app.batch.runs import merged_variables
 from app.db.base import utcnow
 from app.db.models import HogFlow, HogFlowBatchJob, Team, User
 from app.db.repositories.batch_jobs import BatchJobRepository
 from app.db.repositories.hog_flow import HogFlowRepository
+from app.db.repositories.runs import RunRepository
 from app.errors import NotFound, RawError, ValidationError
 from app.schemas.batch_jobs import BATCH_JOB_STATUSES
+from app.services.audiences import ConfirmPolicy, check_confirmation
 
 NOT_ACTIVE = "Workflow must be active to run a batch. Enable it first."
+BATCH_JOB_NOT_FOUND = "Batch job not found."
 NOT_BATCH = "Only batch Workflows are supported for batch jobs"
 _NULL = "This field may not be null."
 
@@ -82,16 +88,21 @@ def check_flow_runs_batches(flow: HogFlow) -> None:
         raise ValidationError(NOT_BATCH)
 
 
-async def create_batch_job(session: AsyncSession, flow: HogFlow, user: User, body: Any) -> HogFlowBatchJob:
+async def create_batch_job(
+    session: AsyncSession, flow: HogFlow, team: Team, user: User, body: Any, policy: ConfirmPolicy
+) -> HogFlowBatchJob:
     check_flow_runs_batches(flow)
     fields = validate_batch_job_body(body)
+    audience = audience_filters((flow.trigger or {}).get("filters"), fields.get("filters"))
+    token = body.get("confirm_token") if isinstance(body, dict) else None
+    await check_confirmation(session, team, audience, token, policy)
     now = utcnow()
     job = HogFlowBatchJob(
         team_id=flow.team_id,
         hog_flow_id=flow.id,
         status=fields.get("status", "queued"),
         filters=fields.get("filters", {}),
-        variables=fields.get("variables", {}),
+        variables=merged_variables(flow.variables, fields.get("variables")),
         created_by_id=user.id,
         persons_matched=0,
         runs_created=0,
@@ -99,6 +110,36 @@ async def create_batch_job(session: AsyncSession, flow: HogFlow, user: User, bod
         updated_at=now,
     )
     return await BatchJobRepository(session).create(job)
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    status: str
+    marked: int
+    remaining: int
+    done: bool
+
+
+async def cancel_batch_job(session: AsyncSession, flow: HogFlow, raw_job_id: str) -> Cancelled:
+    """Stop a job's audience fan-out and flag its unfinished runs (PostHog's batch job cancel).
+
+    A job that already ended keeps its status (a completion that raced the stop wins and is
+    reported); its unfinished runs are cancelled either way. Unlike PostHog, every run is flagged
+    in this one call, so `remaining` is always 0.
+    """
+    try:
+        job_id = UUID(raw_job_id)
+    except ValueError:
+        raise NotFound(BATCH_JOB_NOT_FOUND) from None
+    jobs = BatchJobRepository(session)
+    job = await jobs.get_for_flow(flow.team_id, flow.id, job_id)
+    if job is None:
+        raise NotFound(BATCH_JOB_NOT_FOUND)
+    now = utcnow()
+    await jobs.finish(job.id, None, status="cancelled", error="Cancelled", now=now)
+    marked = await RunRepository(session).cancel_children(flow.team_id, str(job.id), now)
+    await session.refresh(job)
+    return Cancelled(status=job.status, marked=marked, remaining=0, done=True)
 
 
 def render(job: HogFlowBatchJob, user: User | None) -> dict[str, Any]:

@@ -29,14 +29,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.base import utcnow
 from app.db.models import HogFlow, HogFlowRevision, Team, User
 from app.db.repositories.hog_flow import HogFlowRepository, HogFlowRevisionRepository
+from app.db.repositories.schedules import ScheduleRepository
 from app.errors import Conflict, NotFound, ValidationError, drf_error_from_pydantic, join_attr
 from app.hog.budget import offload
 from app.schemas.hog_flow import ActionIn, HogFlowWrite, OriginProduct
+from app.schemas.schedules import Schedule
+from app.services import activity_log
 from app.services.flow_compilation import TeamFilterContext
 from app.services.graph_operations import GraphUpdate, apply_graph_operations
 from app.services.graph_operations import validate_graph as validate_graph_structure
 from app.services.graph_validation import validate_graph
 from app.services.hog_flow_validation import FlowValidator, billable_action_types, trigger_of, validate_variables
+from app.services.secret_inputs import restore_secret_inputs
 
 # Compiling everything one save sends (filters, inputs, masking) runs in a thread, within this total.
 COMPILE_BUDGET_SECONDS = 5.0
@@ -108,6 +112,8 @@ def validated_fields(
             fields[name] = getattr(payload, name)
     if "actions" in sent and payload.actions is not None:
         actions = [action.model_dump(exclude_unset=False) for action in payload.actions]
+        # A secret input read back as {"secret": true} keeps its stored value.
+        actions = restore_secret_inputs(flow.actions if flow is not None else None, actions)
         fields["actions"] = validator.validate_actions(actions)
     elif becomes_active and flow is not None:
         # Activation re-checks the stored draft strictly and keeps the compiled result.
@@ -142,7 +148,9 @@ async def create_flow(session: AsyncSession, team: Team, user: User, payload: Ho
     fields = await validated_configuration(payload, team)
     origin = payload.origin_product.value if payload.origin_product else None
     flow = HogFlow(team_id=team.id, created_by_id=user.id, origin_product=origin, **fields)
-    return await HogFlowRepository(session).add(flow)
+    flow = await HogFlowRepository(session).add(flow)
+    await activity_log.log_created(session, flow, user)
+    return flow
 
 
 def check_fresh(stored: datetime | None, base: datetime | None) -> None:
@@ -232,9 +240,11 @@ async def _write(
 async def apply_live(session: AsyncSession, flow: HogFlow, fields: dict[str, Any], user: User | None) -> None:
     """Write validated columns live; a content change bumps `version` and appends a revision."""
     before = content_of(flow)
+    tracked = activity_log.snapshot(flow)
     for name, value in fields.items():
         setattr(flow, name, value)
     flow.updated_at = utcnow()
+    await activity_log.log_updated(session, flow, user, tracked)
     after = content_of(flow)
     if after == before:
         return
@@ -260,3 +270,17 @@ async def get_flow(session: AsyncSession, team: Team, flow_id: UUID) -> HogFlow:
     if flow is None:
         raise NotFound()
     return flow
+
+
+async def with_schedules(session: AsyncSession, flow: HogFlow) -> HogFlow:
+    """The flow, carrying its schedules (oldest first) for the detail rendering, as PostHog nests them."""
+    rows = await ScheduleRepository(session).list_for_flow(flow.team_id, flow.id)
+    schedules = [Schedule.model_validate(row).model_dump(mode="json") for row in reversed(rows)]
+    # Not a mapped column: only the response model reads it.
+    setattr(flow, "schedules", schedules)  # noqa: B010
+    return flow
+
+
+async def delete_flow(session: AsyncSession, flow: HogFlow, user: User | None) -> None:
+    await activity_log.log_deleted(session, flow, user)
+    await HogFlowRepository(session).delete(flow)

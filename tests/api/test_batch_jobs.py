@@ -50,7 +50,8 @@ class TestCreate:
         }
         assert job["status"] == "queued"
         assert job["hog_flow"] == flow_id
-        assert job["variables"] == variables
+        # The job echoes the merged variables: the flow's defaults (none here) with the overrides.
+        assert job["variables"] == {"first_name": "Test"}
         assert job["filters"] == {}
         assert job["created_by"]["id"] == tenant.user_id
         assert job["created_at"].endswith("Z")

@@ -43,7 +43,9 @@ class TestCreate:
             "origin_product",
             "draft",
             "draft_updated_at",
+            "schedules",
         }
+        assert flow["schedules"] == []
         assert flow["status"] == "draft"
         assert flow["version"] == 1
         assert flow["description"] == ""

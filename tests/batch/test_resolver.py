@@ -218,39 +218,76 @@ async def test_a_due_schedule_fires_once_under_concurrency(sessionmaker: async_s
         assert schedule.next_run_at is not None and schedule.next_run_at > now
 
 
-async def test_schedules_of_inactive_flows_advance_without_firing(
+async def test_a_due_schedule_of_an_inactive_flow_clears_next_run_and_fires_nothing(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
+    """PostHog's scheduler: an inactive flow's due schedule loses `next_run_at` (still `active`), is
+    not given a new one while the flow stays inactive, and gets one again once the flow is active."""
     _, flow = await setup(sessionmaker, 1, batch_flow(status="draft"))
+    now = datetime.now(UTC)
     async with session_scope(sessionmaker) as session:
         schedule = HogFlowSchedule(
             team_id=flow.team_id,
             hog_flow_id=flow.id,
-            rrule="FREQ=DAILY;COUNT=4",
-            starts_at=datetime.now(UTC) - timedelta(days=2, minutes=1),
+            rrule="FREQ=DAILY",
+            starts_at=now - timedelta(days=2, minutes=1),
             timezone="UTC",
             status="active",
-            next_run_at=None,
+            next_run_at=now - timedelta(minutes=1),
         )
         session.add(schedule)
     queue, scheduler = RecordingQueue(), RecordingScheduler()
-    now = datetime.now(UTC)
-    # First pass fills `next_run_at` (the last occurrence, tomorrow); then it is due: it advances, nothing fires.
+    for _ in range(2):  # the second pass must not initialise it again
+        await fire_due_schedules(sessionmaker, now=now, queue=queue, scheduler=scheduler)
+        async with session_scope(sessionmaker) as session:
+            stored = await session.get(HogFlowSchedule, schedule.id)
+            assert stored is not None
+            assert (stored.status, stored.next_run_at, stored.last_run_at) == ("active", None, None)
+            jobs = await session.scalar(
+                select(func.count()).select_from(HogFlowBatchJob).where(HogFlowBatchJob.hog_flow_id == flow.id)
+            )
+            assert jobs == 0
+    async with session_scope(sessionmaker) as session:
+        await session.execute(update(HogFlow).where(HogFlow.id == flow.id).values(status="active"))
     await fire_due_schedules(sessionmaker, now=now, queue=queue, scheduler=scheduler)
     async with session_scope(sessionmaker) as session:
         stored = await session.get(HogFlowSchedule, schedule.id)
-        assert stored is not None and stored.next_run_at is not None
-        next_run = stored.next_run_at
-    # (Other tests' schedules are due then too: only this flow's outcome is looked at.)
-    await fire_due_schedules(sessionmaker, now=next_run + timedelta(seconds=1), queue=queue, scheduler=scheduler)
+        assert stored is not None and stored.next_run_at is not None and stored.next_run_at > now
+
+
+async def test_a_stored_rule_that_does_not_parse_creates_no_job_and_is_reported(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    _, flow = await setup(sessionmaker, 1, batch_flow())
+    now = datetime.now(UTC)
+    async with session_scope(sessionmaker) as session:
+        schedule = HogFlowSchedule(
+            team_id=flow.team_id,
+            hog_flow_id=flow.id,
+            rrule="FREQ=SOMETIMES",  # written behind the API's back: the API refuses it
+            starts_at=now - timedelta(days=1),
+            timezone="UTC",
+            status="active",
+            next_run_at=now - timedelta(minutes=1),
+        )
+        session.add(schedule)
+    queue, scheduler = RecordingQueue(), RecordingScheduler()
+    await fire_due_schedules(sessionmaker, now=now, queue=queue, scheduler=scheduler)
+    await fire_due_schedules(sessionmaker, now=now, queue=queue, scheduler=scheduler)
     async with session_scope(sessionmaker) as session:
         stored = await session.get(HogFlowSchedule, schedule.id)
         assert stored is not None
-        assert stored.status == "completed" and stored.next_run_at is None and stored.last_run_at == next_run
+        assert (stored.status, stored.next_run_at, stored.last_run_at) == ("completed", None, None)
         jobs = await session.scalar(
             select(func.count()).select_from(HogFlowBatchJob).where(HogFlowBatchJob.hog_flow_id == flow.id)
         )
-    assert jobs == 0
+        assert jobs == 0
+        reports = (
+            (await session.execute(select(LogEntry).where(LogEntry.log_source_id == str(flow.id)))).scalars().all()
+        )
+    # Reported once, in the flow's logs, naming the schedule and its rule.
+    assert [(entry.level, entry.instance_id) for entry in reports] == [("error", str(schedule.id))]
+    assert "FREQ=SOMETIMES" in reports[0].message and "does not parse" in reports[0].message
 
 
 async def test_one_runner_works_one_job_per_team_at_a_time(sessionmaker: async_sessionmaker[AsyncSession]) -> None:

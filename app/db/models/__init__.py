@@ -6,6 +6,7 @@ module in `app/api/`, imports the model with a `Model` suffix (`from app.db.mode
 HogFlowModel`); everywhere else (repositories, services, engine, worker) the bare name is the model.
 """
 
+from app.db.models.activity import ActivityLog
 from app.db.models.batch import HogFlowBatchJob, HogFlowSchedule
 from app.db.models.hog_flow import HogFlow, HogFlowRevision
 from app.db.models.hog_flow_run import HogFlowRun, HogFlowRunStep, HogFlowRunWait, HogFlowSend, RunStatus
@@ -15,6 +16,7 @@ from app.db.models.person import Person, PersonDistinctId
 from app.db.models.tenancy import Organization, OrganizationMembership, PersonalAPIKey, Project, Team, User
 
 __all__ = [
+    "ActivityLog",
     "AppMetric",
     "HogFlow",
     "HogFlowBatchJob",

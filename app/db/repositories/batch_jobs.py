@@ -49,8 +49,19 @@ class BatchJobRepository:
         )
         return list((await self.session.execute(statement)).scalars().all())
 
+    async def flows_of_jobs(self, team_id: int) -> dict[str, str]:
+        """Batch job id → its flow id, for the team (metrics of a job's runs belong to its flow)."""
+        statement = select(HogFlowBatchJob.id, HogFlowBatchJob.hog_flow_id).where(HogFlowBatchJob.team_id == team_id)
+        return {str(job_id): str(flow_id) for job_id, flow_id in (await self.session.execute(statement)).all()}
+
     async def get(self, job_id: UUID) -> HogFlowBatchJob | None:
         return await self.session.get(HogFlowBatchJob, job_id)
+
+    async def get_for_flow(self, team_id: int, hog_flow_id: UUID, job_id: UUID) -> HogFlowBatchJob | None:
+        statement = select(HogFlowBatchJob).where(
+            HogFlowBatchJob.id == job_id, HogFlowBatchJob.team_id == team_id, HogFlowBatchJob.hog_flow_id == hog_flow_id
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
 
     async def count_for_flows(self, team_id: int, flow_ids: Sequence[UUID], status: str) -> int:
         statement = (

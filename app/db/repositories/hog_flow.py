@@ -43,6 +43,10 @@ class HogFlowRepository:
     def _team_query(self, team_id: int) -> Select[HogFlow]:
         return select(HogFlow).where(HogFlow.team_id == team_id).options(joinedload(HogFlow.created_by))
 
+    async def ids(self, team_id: int) -> set[str]:
+        statement = select(HogFlow.id).where(HogFlow.team_id == team_id)
+        return {str(flow_id) for flow_id in (await self.session.execute(statement)).scalars().all()}
+
     async def get(self, team_id: int, flow_id: UUID) -> HogFlow | None:
         statement = self._team_query(team_id).where(HogFlow.id == flow_id)
         return (await self.session.execute(statement)).scalar_one_or_none()

@@ -259,3 +259,22 @@ class ObservabilityRepository:
         for instance_id, name, total in (await self.session.execute(statement)).all():
             totals[str(instance_id)][name] = int(total or 0)
         return dict(totals)
+
+    async def totals_by_source(
+        self, team_id: int, names: Sequence[str], after: datetime | None, before: datetime | None
+    ) -> dict[str, dict[str, int]]:
+        """Sum of `count` per source id (a flow or a batch job) and metric name, team-wide."""
+        statement = select(AppMetric.app_source_id, AppMetric.metric_name, func.sum(AppMetric.count)).where(
+            AppMetric.team_id == team_id,
+            AppMetric.app_source == APP_SOURCE,
+            AppMetric.metric_name.in_(list(names)),
+        )
+        if after is not None:
+            statement = statement.where(AppMetric.timestamp >= after)
+        if before is not None:
+            statement = statement.where(AppMetric.timestamp <= before)
+        statement = statement.group_by(AppMetric.app_source_id, AppMetric.metric_name)
+        totals: dict[str, dict[str, int]] = defaultdict(dict)
+        for source_id, name, total in (await self.session.execute(statement)).all():
+            totals[str(source_id)][name] = int(total or 0)
+        return dict(totals)

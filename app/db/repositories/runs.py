@@ -93,6 +93,31 @@ class RunRepository:
         await self.session.flush()
         return run
 
+    async def cancel_children(self, team_id: int, parent_run_id: str, now: datetime) -> int:
+        """Cancel every unfinished run of a batch job. A worker holding one loses its lease, so the
+        result of its pickup is discarded by `finish_pickup`'s fence."""
+        statement = (
+            update(HogFlowRun)
+            .where(
+                HogFlowRun.team_id == team_id,
+                HogFlowRun.parent_run_id == parent_run_id,
+                HogFlowRun.status.not_in(RunStatus.FINISHED),
+            )
+            .values(
+                status=RunStatus.CANCELLED,
+                cancel_requested=True,
+                next_run_at=None,
+                lease_owner=None,
+                lease_expires_at=None,
+                error="Cancelled with its batch job",
+                finished_at=now,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        result = await self.session.execute(statement)
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     async def claim(self, run_id: UUID, owner: str, now: datetime, lease: timedelta) -> HogFlowRun | None:
         """Take the run for one pickup if it is due and nobody holds a live lease on it."""
         statement = (

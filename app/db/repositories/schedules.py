@@ -60,13 +60,30 @@ class ScheduleRepository:
 
     # --- the scheduler ---------------------------------------------------------------------------
 
-    async def without_next_run(self, limit: int = 100) -> Sequence[HogFlowSchedule]:
+    async def without_next_run(self, trigger_types: Sequence[str], limit: int = 100) -> list[HogFlowSchedule]:
+        """Active schedules without a next occurrence whose flow is active with one of `trigger_types`."""
         statement = (
             select(HogFlowSchedule)
-            .where(HogFlowSchedule.status == ACTIVE, HogFlowSchedule.next_run_at.is_(None))
+            .join(HogFlow, HogFlow.id == HogFlowSchedule.hog_flow_id)
+            .where(
+                HogFlowSchedule.status == ACTIVE,
+                HogFlowSchedule.next_run_at.is_(None),
+                HogFlow.status == ACTIVE,
+                HogFlow.trigger["type"].as_string().in_(list(trigger_types)),
+            )
             .limit(limit)
         )
-        return (await self.session.execute(statement)).scalars().all()
+        return list((await self.session.execute(statement)).scalars().all())
+
+    async def clear_next_run(self, schedule_id: UUID, *, expected: datetime, now: datetime) -> bool:
+        statement = (
+            update(HogFlowSchedule)
+            .where(HogFlowSchedule.id == schedule_id, HogFlowSchedule.next_run_at == expected)
+            .values(next_run_at=None, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        result = await self.session.execute(statement)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def due(self, now: datetime, limit: int = 100) -> Sequence[tuple[UUID, datetime]]:
         statement = (

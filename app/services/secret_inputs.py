@@ -1,0 +1,135 @@
+"""Secret inputs of function steps: masked on every read, kept when a client sends the mask back.
+
+1. An input is secret when its template's `inputs_schema` (or the action's own `inputs_schema`)
+   marks it `secret: true`. Function steps (`function*`) and function-shaped triggers
+   (`webhook`, `manual`, `tracking_pixel`) have templates; other actions have no secrets.
+2. Reading a flow (list and detail) replaces each set secret input with `{"secret": true}`, in
+   `actions` and in the derived `trigger`, as PostHog does. The stored flow is not changed.
+3. Writing a flow: a secret input sent back as `{"secret": true}` (no `value`) takes the stored
+   input of the action with the same id; when there is none the key is dropped, so the marker
+   itself is never stored (PostHog's `recover_or_drop_masked_inputs`).
+4. `strip_secret_inputs` removes secret inputs entirely, for snapshots such as revisions.
+
+Difference from PostHog: secrets are not yet split out into an encrypted column here.
+"""
+
+import copy
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from app.engine.templates import get_template
+
+MASK: dict[str, Any] = {"secret": True}
+_FUNCTION_TRIGGERS = frozenset({"webhook", "manual", "tracking_pixel"})
+
+
+def secret_keys_for_action(action: Mapping[str, Any]) -> set[str]:
+    config = action.get("config")
+    if not isinstance(config, Mapping):
+        return set()
+    action_type = action.get("type") or ""
+    is_function = isinstance(action_type, str) and (
+        "function" in action_type or (action_type == "trigger" and config.get("type") in _FUNCTION_TRIGGERS)
+    )
+    if not is_function:
+        return set()
+    schemas: list[Any] = []
+    template_id = config.get("template_id")
+    template = get_template(template_id) if isinstance(template_id, str) else None
+    if template is not None:
+        schemas.extend(template.inputs_schema)
+    if isinstance(config.get("inputs_schema"), list):
+        schemas.extend(config["inputs_schema"])
+    return {
+        item["key"]
+        for item in schemas
+        if isinstance(item, Mapping) and item.get("secret") is True and isinstance(item.get("key"), str)
+    }
+
+
+def _is_set(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return value.get("value") not in (None, "") or bool(value.get("secret"))
+    return value not in (None, "")
+
+
+def _is_mask(value: Any) -> bool:
+    return isinstance(value, Mapping) and bool(value.get("secret")) and "value" not in value
+
+
+def _mask_action(action: dict[str, Any]) -> None:
+    keys = secret_keys_for_action(action)
+    inputs = (action.get("config") or {}).get("inputs")
+    if not keys or not isinstance(inputs, dict):
+        return
+    for key in keys:
+        if key in inputs and _is_set(inputs[key]):
+            inputs[key] = dict(MASK)
+
+
+def mask_secret_actions(actions: Any) -> Any:
+    """A copy of `actions` with every set secret input replaced by the mask."""
+    if not isinstance(actions, list):
+        return actions
+    masked = copy.deepcopy(actions)
+    for action in masked:
+        if isinstance(action, dict):
+            _mask_action(action)
+    return masked
+
+
+def masked_action(action: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of one action with its set secret inputs masked."""
+    copied = copy.deepcopy(dict(action))
+    _mask_action(copied)
+    return copied
+
+
+def mask_secret_inputs(flow: dict[str, Any]) -> dict[str, Any]:
+    """Mask a rendered flow (a dict with `actions` and `trigger`) in place and return it."""
+    if "actions" in flow:
+        flow["actions"] = mask_secret_actions(flow["actions"])
+    trigger = flow.get("trigger")
+    if isinstance(trigger, dict) and trigger:
+        # `trigger` is the trigger action's config: mask it as that action would be.
+        masked = mask_secret_actions([{"type": "trigger", "config": trigger}])
+        flow["trigger"] = masked[0]["config"]
+    return flow
+
+
+def restore_secret_inputs(old: Iterable[Any] | None, new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`new` actions with each masked secret input replaced by the stored one (or dropped)."""
+    stored: dict[str, Mapping[str, Any]] = {}
+    for action in old or []:
+        if isinstance(action, Mapping) and isinstance(action.get("id"), str):
+            inputs = (action.get("config") or {}).get("inputs")
+            if isinstance(inputs, Mapping):
+                stored[action["id"]] = inputs
+    for action in new:
+        inputs = (action.get("config") or {}).get("inputs")
+        if not isinstance(inputs, dict):
+            continue
+        before = stored.get(action.get("id") or "", {})
+        for key in list(inputs):
+            if not _is_mask(inputs[key]):
+                continue
+            if key in before and not _is_mask(before[key]):
+                inputs[key] = copy.deepcopy(before[key])
+            else:
+                del inputs[key]
+    return new
+
+
+def strip_secret_inputs(actions: Any) -> Any:
+    """A copy of `actions` without any secret input (for snapshots that must never hold one)."""
+    if not isinstance(actions, list):
+        return actions
+    stripped = copy.deepcopy(actions)
+    for action in stripped:
+        if not isinstance(action, dict):
+            continue
+        inputs = (action.get("config") or {}).get("inputs")
+        if isinstance(inputs, dict):
+            for key in secret_keys_for_action(action):
+                inputs.pop(key, None)
+    return stripped
