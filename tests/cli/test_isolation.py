@@ -321,7 +321,7 @@ def test_catastrophic_regex_in_blast_radius_is_bounded(server: Server) -> None:
     body = {"filters": {"properties": [hostile]}}
     response, elapsed, _ = attack(server, lambda client: client.post(url, json=body, headers=server.attacker.headers))
     assert response.status_code == 200, response.text
-    assert response.json() == {"affected": 0, "total": 50}
+    assert {key: response.json()[key] for key in ("affected", "total")} == {"affected": 0, "total": 50}
     assert elapsed < 2.0
 
 
