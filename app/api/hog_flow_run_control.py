@@ -10,10 +10,10 @@ from uuid import UUID
 from fastapi import APIRouter, BackgroundTasks, Header, Query, Request
 from fastapi.responses import JSONResponse
 
-from app.api.deps import DBSession, ReadableFlow, ReadTeam, WritableFlow, parse_flow_id
+from app.api.deps import DBSession, ReadableFlow, ReadTeam, WritableFlow
 from app.api.hog_flows import ERROR_RESPONSES
 from app.db.base import utcnow
-from app.errors import NotFound, ValidationError
+from app.errors import ValidationError
 from app.schemas.run_control import (
     CancelRequest,
     CancelResponse,
@@ -23,8 +23,8 @@ from app.schemas.run_control import (
     RerunResponse,
     ResultsCount,
     RunNowRequest,
+    RunNowResponse,
 )
-from app.schemas.runs import Run
 from app.services import run_control as service
 from app.services.metric_windows import parse_metrics_date, team_zone
 
@@ -97,9 +97,30 @@ def _results_query(
 
 
 StatusParam = Annotated[
-    str | None, Query(description="Comma-separated statuses: succeeded, failed, canceled, running.")
+    str | None,
+    Query(
+        min_length=1,
+        description="Comma-separated invocation statuses to include: succeeded, failed, canceled, running.",
+    ),
 ]
-AfterParam = Annotated[str, Query(description="Start of the range on scheduled time, relative (-7d) or ISO.")]
+DistinctIdParam = Annotated[
+    str | None, Query(min_length=1, description="Only return invocations triggered for this distinct_id.")
+]
+ErrorParam = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=200,
+        description="Only return invocations whose error_message contains this substring (case-insensitive).",
+    ),
+]
+AfterParam = Annotated[
+    str,
+    Query(min_length=1, description="Start of the range on scheduled time: relative ('-7d', '-24h') or ISO 8601."),
+]
+BeforeParam = Annotated[
+    str | None, Query(min_length=1, description="End of the range on scheduled time. Defaults to now.")
+]
 
 
 @router.get(
@@ -113,13 +134,13 @@ async def list_invocation_results(
     ctx: ReadTeam,
     flow: ReadableFlow,
     status: StatusParam = None,
-    distinct_id: str | None = None,
-    error_message_contains: str | None = None,
+    distinct_id: DistinctIdParam = None,
+    error_message_contains: ErrorParam = None,
     after: AfterParam = "-7d",
-    before: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before: BeforeParam = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="Maximum number of invocations (1-500).")] = 50,
 ) -> Any:
-    """The flow's runs, newest first, each in PostHog's invocation-result shape."""
+    """The flow's runs, newest first, each in PostHog's invocation-result shape (a bare list, no pagination)."""
     query = _results_query(status, distinct_id, error_message_contains, after, before, ctx)
     return await service.invocation_results(session, flow, query, limit)
 
@@ -135,29 +156,32 @@ async def count_invocation_results(
     ctx: ReadTeam,
     flow: ReadableFlow,
     status: StatusParam = None,
-    distinct_id: str | None = None,
-    error_message_contains: str | None = None,
+    distinct_id: DistinctIdParam = None,
+    error_message_contains: ErrorParam = None,
     after: AfterParam = "-7d",
-    before: str | None = None,
+    before: BeforeParam = None,
 ) -> Any:
+    """How many runs the same filters as `invocation_results/` select, without its row cap."""
     query = _results_query(status, distinct_id, error_message_contains, after, before, ctx)
     return {"count": await service.invocation_results_count(session, flow, query)}
 
 
 @router.get(
-    "/{flow_id}/invocation_results/{run_id}/",
+    "/{flow_id}/invocation_results/{invocation_id}/",
     response_model=InvocationResultDetail,
     responses=ERROR_RESPONSES,
     summary="Get a run result",
 )
-async def get_invocation_result(session: DBSession, flow: ReadableFlow, run_id: str) -> Any:
-    result = await service.invocation_result(session, flow, parse_flow_id(run_id))
-    if result is None:
-        raise NotFound()
-    return result
+async def get_invocation_result(session: DBSession, flow: ReadableFlow, invocation_id: str) -> Any:
+    return await service.invocation_result(session, flow, invocation_id)
 
 
-@router.post("/{flow_id}/run/", response_model=Run, responses=ERROR_RESPONSES, summary="Run now")
+@router.post(
+    "/{flow_id}/run/",
+    response_model=RunNowResponse,
+    responses={**ERROR_RESPONSES, 200: {"headers": {"Idempotent-Replayed": {"schema": {"type": "string"}}}}},
+    summary="Run now",
+)
 async def run_now(
     request: Request,
     background: BackgroundTasks,
@@ -166,13 +190,15 @@ async def run_now(
     payload: RunNowRequest | None = None,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Any:
-    """Start a run of an active schedule- or manual-triggered flow; the same `Idempotency-Key` starts one run."""
+    """Start a run of an active schedule- or manual-triggered flow; the same `Idempotency-Key` starts one run,
+    and a repeat answers the first run's body (with `Idempotent-Replayed: true`)."""
     variables = payload.variables if payload is not None else None
     run, created = await service.run_now(session, flow, variables, idempotency_key)
     if created:
         background.add_task(request.app.state.scheduler.schedule, run.id, run.pickups, utcnow())
     headers = {} if created else {"Idempotent-Replayed": "true"}
-    return JSONResponse(Run.model_validate(run).model_dump(mode="json"), headers=headers)
+    body = RunNowResponse(invocation_id=str(run.id)).model_dump(mode="json")
+    return JSONResponse(body, headers=headers)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -28,7 +28,7 @@ class CancelRequest(RequestSchema):
 class RerunFilterIn(RequestSchema):
     window_start: datetime
     window_end: datetime
-    status: list[Literal["running", "succeeded", "failed"]] | None = None
+    status: list[Literal["running", "succeeded", "failed", "canceled"]] | None = None
     error_kind: list[str] | None = None
     error_message_contains: str | None = Field(default=None, max_length=200)
     max_attempts: int | None = Field(default=None, ge=1, le=255)
@@ -47,27 +47,38 @@ class RerunResponse(BaseModel):
 
 
 class InvocationResult(BaseModel):
+    """A run as a row of PostHog's `hog_invocation_results`."""
+
     invocation_id: str
-    status: str
-    error_kind: str
+    status: str = Field(description="succeeded, failed, canceled or running (queued, running or parked runs).")
+    error_kind: str = Field(description="timeout, http_5xx, http_4xx, oom or hog_error; empty without an error.")
     error_message: str
     distinct_id: str
     person_id: str
-    scheduled_at: DRFDateTime
-    started_at: DRFDateTime | None
+    scheduled_at: DRFDateTime = Field(description="When the run was created.")
+    started_at: DRFDateTime | None = Field(description="When a worker first picked the run up.")
     finished_at: DRFDateTime | None
     duration_ms: int | None
-    attempts: int
+    attempts: int = Field(description="How many times the run was rerun (0 for a run never rerun).")
     is_retry: bool
 
 
 class InvocationResultDetail(InvocationResult):
-    invocation_globals: dict[str, Any]
+    invocation_globals: dict[str, Any] = Field(
+        description="The run's state (trigger event, variables, person id, current action) without any `inputs`."
+    )
 
 
 class ResultsCount(BaseModel):
-    count: int
+    count: int = Field(
+        description="Number of invocations matching the filters, without the list endpoint's 500-row cap."
+    )
 
 
 class RunNowRequest(RequestSchema):
     variables: Any = None
+
+
+class RunNowResponse(BaseModel):
+    status: Literal["queued"] = "queued"
+    invocation_id: str

@@ -6,18 +6,26 @@
    call again. Per id: `requested`, `already_finished`, `not_found` or `unmarked` (it moved between
    parked and running while we looked; retry).
 2. Rerun (`rerun`): selects finished runs created in `[window_start, window_end)` (30 days at most)
-   by status (default failed), error kind, error text, attempts and ids, up to `max_count` (10,000).
-   A failed run restarts at the step that failed, a succeeded one from its start, both with their
-   state and variables. Failed sends are forgotten so they go out again; completed ones stay in the
-   send ledger, so a restarted step replays them instead of sending twice. Differences from
+   by status (default failed), error kind, error text (case-insensitive), reruns so far
+   (`max_attempts`) and ids, up to `max_count` (10,000). A failed run restarts at the step that
+   failed, a succeeded or canceled one from its start, all with their state and variables. Failed
+   sends are forgotten so they go out again; completed ones stay in the send ledger, so a
+   restarted step replays them instead of sending twice. Differences from
    PostHog: the selection happens in the request, so `queued_count`/`skipped_count` are real
    numbers (PostHog answers 0 and selects in a background job); the restarted runs execute in the
    worker pool, tagged with `rerun_job_id`.
-3. Results (`invocation_results`): our runs table in PostHog's row shape. Statuses are PostHog's:
-   `succeeded`, `failed`, `canceled`, `running` (queued, running and waiting runs).
+3. Results (`invocation_results`, `invocation_results/{id}`, `invocation_results_count`): our runs
+   table in PostHog's row shape, a bare list newest first (`limit` 1-500, no pagination). Statuses
+   are PostHog's: `succeeded`, `failed`, `canceled`, `running` (queued, running and waiting runs);
+   an unknown status name matches nothing, as in PostHog. `attempts` counts reruns (0 for a run
+   never rerun). `scheduled_at` is when the run was created, `started_at` its first pickup (PostHog
+   writes the start of the latest attempt); `invocation_globals` is the run's state without
+   `inputs`, as PostHog stores it for flows. An unknown id is a 404 "Invocation not found.".
 4. Run now (`run`): an active flow with a `schedule` (PostHog) or `manual` (ours) trigger starts a
-   run; with an `Idempotency-Key` the same key starts one run per flow, and a repeat answers it.
-   PostHog keeps keys for a while in a cache; we keep them on the run, for as long as the run exists.
+   run and answers `{status: "queued", invocation_id}`; with an `Idempotency-Key` the same key
+   starts one run per flow, and a repeat answers the same body. PostHog keeps keys for a while in a
+   cache and answers 409 while the first call is in flight; we keep them on the run, for as long as
+   the run exists, and concurrent calls with one key meet at a unique index (no 409 is needed).
 """
 
 import json
@@ -38,7 +46,7 @@ from app.db.repositories.run_control import RunControlRepository
 from app.db.repositories.runs import RunRepository
 from app.engine.cancel import cancel_records
 from app.engine.invocation import default_variables, initial_state, to_millis
-from app.errors import ValidationError
+from app.errors import NotFound, ValidationError
 
 MAX_COUNT = 10_000
 RERUN_MAX_WINDOW = timedelta(days=30)
@@ -61,21 +69,25 @@ def result_status(status: str) -> str:
     return STATUS_OF.get(status, "running")
 
 
-_STATUS = re.compile(r"status(?: code)?:? \(?(\d{3})\b")
+# PostHog's `classifyError` (hog-invocation-results service): status codes count only next to an HTTP word.
+_HTTP_5XX = re.compile(r"\b(?:status(?:\s*code)?|http(?:[/ ]\d)?)\s*[:= ]?\s*5\d{2}\b")
+_HTTP_4XX = re.compile(r"\b(?:status(?:\s*code)?|http(?:[/ ]\d)?)\s*[:= ]?\s*4\d{2}\b")
+ERROR_MESSAGE_MAX = 4096
 
 
 def error_kind(error: str | None) -> str:
-    """A coarse class of a run's error, PostHog's `error_kind` vocabulary where it maps."""
+    """A coarse, low-cardinality class of a run's error, as PostHog's producer assigns it."""
     if not error:
         return ""
     lowered = error.lower()
-    status = _STATUS.search(lowered)
-    if status is not None and status.group(1)[0] in "45":
-        return f"http_{status.group(1)[0]}xx"
-    if "timed out" in lowered or "timeout" in lowered:
+    if "timeout" in lowered or "timed out" in lowered:
         return "timeout"
-    if "status code (none)" in lowered or "connect" in lowered:
-        return "network"
+    if _HTTP_5XX.search(lowered) or "server error" in lowered:
+        return "http_5xx"
+    if _HTTP_4XX.search(lowered):
+        return "http_4xx"
+    if "out of memory" in lowered or "oom" in lowered:
+        return "oom"
     return "hog_error"
 
 
@@ -175,7 +187,8 @@ class RerunFilter:
     def selects(self, run: HogFlowRun) -> bool:
         if self.error_kind and error_kind(run.error) not in self.error_kind:
             return False
-        return not (self.error_message_contains and self.error_message_contains not in (run.error or ""))
+        needle = (self.error_message_contains or "").lower()
+        return not needle or needle in (run.error or "").lower()
 
 
 @dataclass(frozen=True)
@@ -213,8 +226,8 @@ async def rerun_runs(session: AsyncSession, flow: HogFlow, selection: RerunFilte
     restart: list[HogFlowRun] = []
     skipped = 0
     for run in matching:
-        in_flight = run.status not in (RunStatus.COMPLETED, RunStatus.FAILED)
-        if in_flight or (selection.max_attempts is not None and run.attempts >= selection.max_attempts):
+        in_flight = run.status not in RunStatus.FINISHED
+        if in_flight or (selection.max_attempts is not None and reruns(run) >= selection.max_attempts):
             skipped += 1
             continue
         restart.append(run)
@@ -226,7 +239,7 @@ async def rerun_runs(session: AsyncSession, flow: HogFlow, selection: RerunFilte
 
 
 def _restart(run: HogFlowRun, job_id: str, now: datetime) -> None:
-    """Back to queued: a failed run at the step that failed, a succeeded one at its start."""
+    """Back to queued: a failed run at the step that failed, a succeeded or canceled one at its start."""
     state = dict(run.state or {})
     current = state.get("currentAction")
     if run.status == RunStatus.FAILED and isinstance(current, dict) and current.get("id"):
@@ -322,15 +335,9 @@ class ResultsQuery:
     def filters(self) -> dict[str, Any]:
         statuses = None
         if self.status:
+            # PostHog matches the names against stored statuses: an unknown name matches nothing.
             names = [name.strip() for name in self.status.split(",") if name.strip()]
-            unknown = [name for name in names if name not in RUNS_OF]
-            if unknown:
-                raise ValidationError(
-                    f"Unknown status '{unknown[0]}'. Use succeeded, failed, canceled or running.", attr="status"
-                )
-            statuses = sorted({status for name in names for status in RUNS_OF[name]})
-        if self.error_message_contains is not None and len(self.error_message_contains) > 200:
-            raise ValidationError("Ensure this field has no more than 200 characters.", attr="error_message_contains")
+            statuses = sorted({status for name in names for status in RUNS_OF.get(name, ())})
         return {
             "statuses": statuses,
             "distinct_id": self.distinct_id,
@@ -343,40 +350,62 @@ class ResultsQuery:
 async def invocation_results(
     session: AsyncSession, flow: HogFlow, query: ResultsQuery, limit: int
 ) -> list[dict[str, Any]]:
-    runs = await RunControlRepository(session).results(flow.team_id, flow.id, limit=limit, **query.filters())
+    filters = query.filters()
+    if filters["statuses"] == []:
+        return []
+    runs = await RunControlRepository(session).results(flow.team_id, flow.id, limit=limit, **filters)
     return [result_row(run) for run in runs]
 
 
 async def invocation_results_count(session: AsyncSession, flow: HogFlow, query: ResultsQuery) -> int:
-    return await RunControlRepository(session).results_count(flow.team_id, flow.id, **query.filters())
+    filters = query.filters()
+    if filters["statuses"] == []:
+        return 0
+    return await RunControlRepository(session).results_count(flow.team_id, flow.id, **filters)
 
 
-async def invocation_result(session: AsyncSession, flow: HogFlow, run_id: UUID) -> dict[str, Any] | None:
+async def invocation_result(session: AsyncSession, flow: HogFlow, raw_id: str) -> dict[str, Any]:
+    try:
+        run_id = UUID(raw_id)
+    except ValueError:
+        raise NotFound("Invocation not found.") from None
     run = await RunRepository(session).get(flow.team_id, flow.id, run_id)
     if run is None:
-        return None
-    state = run.state or {}
-    person = {"id": str(run.person_id) if run.person_id else None, "distinct_id": run.distinct_id}
-    globals_ = {"event": state.get("event") or {}, "person": person, "variables": state.get("variables") or {}}
-    return {**result_row(run), "invocation_globals": globals_}
+        raise NotFound("Invocation not found.")
+    return {**result_row(run), "invocation_globals": _without_inputs(run.state or {})}
+
+
+def reruns(run: HogFlowRun) -> int:
+    """PostHog's `attempts`: how many times the run was rerun (0 for a run never rerun)."""
+    return max(run.attempts - 1, 0)
 
 
 def result_row(run: HogFlowRun) -> dict[str, Any]:
     """A run as a row of PostHog's `hog_invocation_results` (scheduled = created, started = first pickup)."""
+    started_at = run.created_at if run.pickups else None
     duration = None
-    if run.finished_at is not None:
-        duration = int((run.finished_at - run.created_at).total_seconds() * 1000)
+    if started_at is not None and run.finished_at is not None:
+        duration = max(int((run.finished_at - started_at).total_seconds() * 1000), 0)
     return {
         "invocation_id": str(run.id),
         "status": result_status(run.status),
         "error_kind": error_kind(run.error),
-        "error_message": run.error or "",
+        "error_message": (run.error or "")[:ERROR_MESSAGE_MAX],
         "distinct_id": run.distinct_id or "",
         "person_id": str(run.person_id) if run.person_id else "",
         "scheduled_at": run.created_at,
-        "started_at": run.created_at if run.pickups else None,
+        "started_at": started_at,
         "finished_at": run.finished_at,
         "duration_ms": duration,
-        "attempts": run.attempts,
+        "attempts": reruns(run),
         "is_retry": run.attempts > 1,
     }
+
+
+def _without_inputs(value: Any) -> Any:
+    """PostHog stores a flow run's state with every `inputs` removed: resolved inputs can hold secrets."""
+    if isinstance(value, dict):
+        return {key: _without_inputs(item) for key, item in value.items() if key != "inputs"}
+    if isinstance(value, list):
+        return [_without_inputs(item) for item in value]
+    return value

@@ -218,15 +218,20 @@ async def test_rerun_recovers_failed_runs_and_a_second_rerun_sends_nothing(
     sent = len(http_server.requests_to("/flaky"))
 
     detail = await client.get(url(tenant, flow_id, f"invocation_results/{runs['ada']}/"), headers=auth(tenant))
-    assert detail.json()["status"] == "succeeded" and detail.json()["attempts"] == 2 and detail.json()["is_retry"]
+    assert detail.json()["status"] == "succeeded" and detail.json()["attempts"] == 1 and detail.json()["is_retry"]
     assert detail.json()["invocation_globals"]["event"]["distinct_id"] == "ada"
+
+    # `max_attempts` counts reruns, as PostHog's `attempts` does: runs rerun once are skipped at 1.
+    capped = {"filter": {**window(), "status": ["succeeded"], "max_attempts": 1}}
+    response = await client.post(url(tenant, flow_id, "rerun/"), json=capped, headers=auth(tenant))
+    assert (response.json()["queued_count"], response.json()["skipped_count"]) == (0, 2)
 
     # Rerunning the succeeded runs replays their sends from the ledger: nothing goes out again.
     again = {"filter": {**window(), "status": ["succeeded", "failed"]}}
     response = await client.post(url(tenant, flow_id, "rerun/"), json=again, headers=auth(tenant))
     assert response.json()["queued_count"] == 2
     for run_id in runs.values():
-        await wait_for(partial(_attempted, client, tenant, flow_id, run_id, 3))
+        await wait_for(partial(_attempted, client, tenant, flow_id, run_id, 2))
     assert len(http_server.requests_to("/flaky")) == sent
     nothing = await client.post(url(tenant, flow_id, "rerun/"), json={"filter": window()}, headers=auth(tenant))
     assert nothing.json()["queued_count"] == 0
@@ -272,15 +277,15 @@ async def test_the_same_idempotency_key_starts_one_run(
     second = await client.post(url(tenant, flow_id, "run/"), json={"variables": {}}, headers=headers)
 
     assert first.status_code == 200 and second.status_code == 200, (first.text, second.text)
-    assert first.json()["id"] == second.json()["id"]
+    assert first.json() == second.json() == {"status": "queued", "invocation_id": first.json()["invocation_id"]}
     assert second.headers.get("idempotent-replayed") == "true"
-    await wait_for_status(client, tenant, flow_id, first.json()["id"], "completed")
+    await wait_for_status(client, tenant, flow_id, first.json()["invocation_id"], "completed")
     listed = await client.get(url(tenant, flow_id, "runs/"), headers=auth(tenant))
     assert listed.json()["count"] == 1
     assert len(http_server.requests_to("/once")) == 1
 
     other = await client.post(url(tenant, flow_id, "run/"), json={}, headers=auth(tenant))
-    assert other.status_code == 200 and other.json()["id"] != first.json()["id"]
+    assert other.status_code == 200 and other.json()["invocation_id"] != first.json()["invocation_id"]
 
 
 async def test_run_now_needs_a_schedule_or_manual_trigger(client: httpx.AsyncClient, tenant: Tenant) -> None:
