@@ -24,7 +24,7 @@ from app.engine.invocation import Invocation, Outcome
 from app.engine.messages import event_token, person_token
 from app.engine.output_variables import store_result
 from app.engine.records import StepRecord
-from app.engine.waits import CONVERSION, CONVERSION_EXITS, WaitRegistration, registrations_for
+from app.engine.waits import CONVERSION_EXITS, WaitRegistration, conversion_registrations
 
 MAX_ACTION_STEPS = 1000
 DEFAULT_TIME_BUDGET = timedelta(seconds=5)
@@ -320,8 +320,8 @@ def _fail(pickup: _Pickup, message: str, action: dict[str, Any] | None) -> Outco
 
 
 def _conversion_registrations(invocation: Invocation, now: datetime) -> list[WaitRegistration]:
-    """A run that exits on conversion listens for its conversion events from its first step on,
-    for `window_minutes` after it entered when the goal sets one."""
+    """A run that exits on conversion listens for its conversion events and for changes to its person
+    from its first step on, for `window_minutes` after it entered when the goal sets one."""
     if invocation.flow.exit_condition not in CONVERSION_EXITS:
         return []
     conversion = invocation.flow.conversion or {}
@@ -329,7 +329,7 @@ def _conversion_registrations(invocation: Invocation, now: datetime) -> list[Wai
     expires_at = None
     if isinstance(window, int) and not isinstance(window, bool) and window > 0:
         expires_at = now + timedelta(minutes=window)
-    return registrations_for(CONVERSION, conversion.get("events"), expires_at=expires_at)
+    return conversion_registrations(conversion, expires_at)
 
 
 def _outcome(pickup: _Pickup, status: str, **kwargs: Any) -> Outcome:

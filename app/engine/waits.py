@@ -6,8 +6,11 @@ of the right team, person and name that passes the entry's filters (and its corr
 matched and wakes the run; a change to the person wakes runs that wait on a property condition. The
 next pickup sees the matched rows as `Invocation.woken_by`.
 
-Conversion goals by event (`conversion.events`) use the same table, registered on the run's first
-pickup, so a run parked on a delay or a wait wakes and exits at once when its person converts.
+Conversion goals use the same table, registered on the run's first pickup: by event
+(`conversion.events`), and by person properties (`conversion.filters`) as a registration that a change
+to the person wakes, like a condition wait. A run parked on a delay or a wait so wakes and exits at
+once when its person converts. Person-only filters are stored on the row, so the pipeline wakes a run
+only for a change that makes them match.
 """
 
 import json
@@ -78,6 +81,35 @@ def registrations_for(
     return found
 
 
+def person_only(filters: Any) -> dict[str, Any] | None:
+    """Compiled filters that read nothing but person properties, so the capture pipeline can check them
+    against a changed person before waking a run; None when they read more (the run then wakes on any
+    change to its person and checks at its pickup)."""
+    if not isinstance(filters, dict) or not filters.get("bytecode"):
+        return None
+    if filters.get("events") or filters.get("actions") or filters.get("filter_test_accounts"):
+        return None
+    properties = filters.get("properties")
+    if not isinstance(properties, list) or not properties:
+        return None
+    if not all(isinstance(item, dict) and item.get("type") == "person" for item in properties):
+        return None
+    return {"bytecode": filters["bytecode"], "properties": properties}
+
+
+def conversion_registrations(conversion: Any, expires_at: datetime | None) -> list[WaitRegistration]:
+    """A conversion goal's events, and for its property filters a registration that any change to the
+    person wakes (the pickup's early-exit check then decides, as for a condition wait)."""
+    conversion = conversion if isinstance(conversion, dict) else {}
+    found = registrations_for(CONVERSION, conversion.get("events"), expires_at=expires_at)
+    if conversion.get("filters") and conversion.get("bytecode"):
+        compiled = {"bytecode": conversion["bytecode"], "properties": conversion["filters"]}
+        found.append(
+            WaitRegistration(kind=CONVERSION, event_name=None, filters=person_only(compiled), expires_at=expires_at)
+        )
+    return found
+
+
 def correlation_key(bytecode: Any, globals: dict[str, Any], limits: Limits | None = None) -> str | None:
     """The JSON of what a correlation expression yields, or None when it yields null or fails."""
     if not isinstance(bytecode, list) or not bytecode:
@@ -93,10 +125,12 @@ def correlation_key(bytecode: Any, globals: dict[str, Any], limits: Limits | Non
 
 def may_be_registered(state: dict[str, Any], flow: FlowSnapshot | None) -> bool:
     """Whether a run can have registrations: it is parked on a wait, or its flow exits on a conversion
-    event. Other runs skip every query about them (a pickup stays two short transactions)."""
+    (by event or by person properties). Other runs skip every query about them (a pickup stays two
+    short transactions)."""
     current = state.get("currentAction")
     if isinstance(current, dict) and current.get("waitingForEvent") is True:
         return True
     if flow is None or flow.exit_condition not in CONVERSION_EXITS:
         return False
-    return bool((flow.conversion or {}).get("events"))
+    conversion = flow.conversion or {}
+    return bool(conversion.get("events") or (conversion.get("filters") and conversion.get("bytecode")))

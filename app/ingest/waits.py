@@ -5,8 +5,9 @@
 2. an event matches a registration of its person and name when it passes the entry's compiled filters
    and, for a correlated wait (our extension), yields the same correlation value as the trigger did;
    the first matching event wins, and the row keeps it as `matched_event` for the run's next step;
-3. a `$set`/`$set_once`/merge of a person wakes its runs that wait on a property condition (the run
-   re-checks it; nothing is marked);
+3. a `$set`/`$set_once`/merge of a person wakes its runs that wait on a property condition or exit on
+   a property conversion goal (the run re-checks at its pickup; nothing is marked); when the row holds
+   person-only filters, only a change that makes them match wakes the run;
 4. the woken runs are made due now, in the caller's transaction; the caller hands them to the
    scheduler once it has committed.
 
@@ -64,10 +65,38 @@ async def wake_waiting_runs(
             matched.add((wait.run_id, wait.kind))
             woken.add(wait.run_id)
             live.remove(wait)
-    changed = {persons[e.distinct_id].id for e, _ in located if e.set or e.set_once or e.merge_with}
-    woken.update(wait.run_id for wait in live if wait.event_name is None and wait.person_id in changed)
+    woken.update(person_change_wakes(live, located, project))
     await repo.mark_matched(matches, now)
     return await wake_runs(session, woken, now)
+
+
+def person_change_wakes(
+    waits: Sequence[HogFlowRunWait], located: Sequence[tuple[IncomingEvent, Person]], project: str
+) -> set[UUID]:
+    """Runs that a change to their person may satisfy: property condition waits and property conversion
+    goals (`event_name` None). A row with person-only filters wakes its run only when the changed person
+    now matches them; other rows wake it on any change, and its pickup decides."""
+    changed = {
+        person.id: (event, person) for event, person in located if event.set or event.set_once or event.merge_with
+    }
+    woken: set[UUID] = set()
+    for wait in waits:
+        if wait.event_name is not None or wait.person_id not in changed or wait.run_id in woken:
+            continue
+        event, person = changed[wait.person_id]
+        if wait.filters and not may_satisfy(wait, person, event_globals(event, project)):
+            continue
+        woken.add(wait.run_id)
+    return woken
+
+
+def may_satisfy(wait: HogFlowRunWait, person: Person, event: dict[str, Any] | None = None) -> bool:
+    """Whether the person as it is now can satisfy a person-change row (always, without filters)."""
+    if not wait.filters:
+        return True
+    person_value = {"id": str(person.id), "properties": dict(person.properties or {})}
+    globals = build_filter_globals(event or {}, person_value)
+    return evaluate_filters(wait.filters, globals, limits=WAIT_FILTER_LIMITS).matched
 
 
 def _matches(wait: HogFlowRunWait, frozen: dict[str, Any], person: dict[str, Any]) -> bool:

@@ -10,6 +10,7 @@ from app.db.models import Person
 from app.db.repositories.persons import PersonRepository, PersonUpdate
 from app.db.repositories.waits import WaitRepository, wake_runs
 from app.errors import NotFound, ValidationError
+from app.ingest.waits import may_satisfy
 from app.schemas.persons import PersonsUpsert
 
 _NAME_KEYS = ("email", "Email", "name", "Name", "username", "Username", "UserName")
@@ -63,14 +64,23 @@ async def upsert_persons(
     bulk_max: int,
     woken: list[tuple[UUID, int]] | None = None,
 ) -> dict[str, Any]:
-    """Runs waiting on a property condition of these persons are made due and appended to `woken`
-    (run id, pickups) for the scheduler: they re-check their condition once this commits."""
+    """Runs waiting on a property condition of these persons, or exiting on a property conversion goal,
+    are made due and appended to `woken` (run id, pickups) for the scheduler: they re-check once this
+    commits. Person-only filters are checked here first, so a change that cannot satisfy them wakes
+    nothing."""
     changes, bulk = upserts(payload, bulk_max)
     repo = PersonRepository(session)
     people = await repo.upsert_many(team_id, changes)
-    waiting = await WaitRepository(session).condition_waiters(team_id, [person.id for person in people.values()])
+    by_id = {person.id: person for person in people.values()}
+    now = utcnow()
+    waits = await WaitRepository(session).person_change_waits(team_id, list(by_id))
+    waiting = {
+        wait.run_id
+        for wait in waits
+        if (wait.expires_at is None or wait.expires_at > now) and may_satisfy(wait, by_id[wait.person_id])
+    }
     if waiting and woken is not None:
-        woken.extend(await wake_runs(session, waiting, utcnow()))
+        woken.extend(await wake_runs(session, waiting, now))
     if bulk:
         return {"upserted": len(people)}
     person = people[changes[0].distinct_id]

@@ -76,9 +76,12 @@ class TestWaitUntilCondition:
         assert first.status == "waiting"
         # No 10-minute poll: the person changing wakes it (a condition registration), else the deadline.
         assert first.next_run_at == T0 + timedelta(hours=1)
-        assert first.step_waits == [
-            WaitRegistration(kind="condition", event_name=None, expires_at=T0 + timedelta(hours=1))
-        ]
+        # Person-only filters ride along, so the pipeline wakes it only for a change that matches them.
+        [registration] = first.step_waits or []
+        assert registration == WaitRegistration(
+            kind="condition", event_name=None, filters=registration.filters, expires_at=T0 + timedelta(hours=1)
+        )
+        assert registration.filters is not None and registration.filters["properties"] == PRO["properties"]
         assert "[Action:wait] Waiting for condition to match (timeout: 2026-03-02T10:00:00.000Z)" in messages(first)
         options.clock.advance(timedelta(minutes=10))
         again = await execute_pickup(run, options.build())

@@ -12,7 +12,7 @@ import pytest
 
 from app.engine.actions.conditions import NO_CORRELATION
 from app.engine.executor import execute_pickup
-from app.engine.waits import WaitRegistration, Wake
+from app.engine.waits import WaitRegistration, Wake, conversion_registrations, person_only
 from app.filters import compile_filters
 from app.hog.compiler import compile_expression
 from tests.engine.flows import T0, Options, action, chain, edge, flow, invocation, messages
@@ -220,3 +220,35 @@ class TestDelays:
         outcome = await execute_pickup(invocation(until_flow(on_error="continue"), with_due(due)), Options().build())
         assert outcome.status == "failed"
         assert outcome.error is not None and "delay_until" in outcome.error
+
+
+class TestPersonOnlyFilters:
+    """Which filters the capture pipeline may check against a changed person before waking a run."""
+
+    @pytest.mark.parametrize(
+        ("filters", "checked"),
+        [
+            ({"properties": [{"key": "plan", "type": "person", "value": "pro", "operator": "exact"}]}, True),
+            ({"properties": [{"key": "vip", "type": "workflow_variable", "value": "y", "operator": "exact"}]}, False),
+            ({"properties": [{"key": "$browser", "type": "event", "value": "x", "operator": "exact"}]}, False),
+            (
+                {
+                    "properties": [{"key": "plan", "type": "person", "value": "pro", "operator": "exact"}],
+                    "filter_test_accounts": True,
+                },
+                False,
+            ),
+        ],
+    )
+    def test_only_person_properties_are_checked_at_ingest(self, filters: dict[str, Any], checked: bool) -> None:
+        compiled = compile_filters(filters)
+        assert (person_only(compiled) is not None) is checked
+
+    def test_a_property_conversion_registers_a_person_change(self) -> None:
+        conversion = {"filters": [{"key": "plan", "type": "person", "value": "pro", "operator": "exact"}]}
+        compiled = compile_filters({"properties": conversion["filters"]})
+        goal = {**conversion, "bytecode": compiled["bytecode"]}
+        [registration] = conversion_registrations(goal, None)
+        assert (registration.kind, registration.event_name) == ("conversion", None)
+        assert registration.filters == {"bytecode": compiled["bytecode"], "properties": conversion["filters"]}
+        assert conversion_registrations({"filters": [], "bytecode": []}, None) == []

@@ -81,16 +81,19 @@ class WaitRepository:
         )
         return (await self.session.execute(statement)).scalars().all()
 
-    async def condition_waiters(self, team_id: int, person_ids: Sequence[UUID], chunk: int = 5000) -> set[UUID]:
-        """Runs of these persons that wait on a property condition (re-checked when the person changes)."""
-        found: set[UUID] = set()
+    async def person_change_waits(
+        self, team_id: int, person_ids: Sequence[UUID], chunk: int = 5000
+    ) -> list[HogFlowRunWait]:
+        """Registrations of these persons that a change to the person may satisfy (property condition
+        waits and property conversion goals)."""
+        found: list[HogFlowRunWait] = []
         for start in range(0, len(person_ids), chunk):
-            statement = select(HogFlowRunWait.run_id).where(
+            statement = select(HogFlowRunWait).where(
                 HogFlowRunWait.team_id == team_id,
                 HogFlowRunWait.person_id.in_(person_ids[start : start + chunk]),
                 HogFlowRunWait.event_name.is_(None),
             )
-            found.update((await self.session.execute(statement)).scalars().all())
+            found.extend((await self.session.execute(statement)).scalars().all())
         return found
 
     async def mark_matched(self, matches: Sequence[tuple[int, dict[str, Any]]], now: datetime) -> None:

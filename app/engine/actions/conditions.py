@@ -8,7 +8,15 @@ from app.engine.actions.base import ActionContext, ActionError, ActionResult
 from app.engine.durations import DurationError, parse_duration, scheduled_at
 from app.engine.filtering import evaluate_step_filters
 from app.engine.invocation import Invocation
-from app.engine.waits import CONDITION, EVENT, WaitRegistration, correlation_key, event_names, registrations_for
+from app.engine.waits import (
+    CONDITION,
+    EVENT,
+    WaitRegistration,
+    correlation_key,
+    event_names,
+    person_only,
+    registrations_for,
+)
 
 BRANCH_POLL = timedelta(minutes=10)
 # A wait without a deadline parks this long at a time (it re-parks; events still wake it at once).
@@ -134,7 +142,8 @@ def _registrations(invocation: Invocation, config: dict[str, Any], deadline: dat
         correlation = (bytecode, value if value is not None else NO_CORRELATION)
     waits = registrations_for(EVENT, config.get("events"), correlation=correlation, expires_at=deadline)
     if _evaluable(config.get("condition")):
-        waits.append(WaitRegistration(kind=CONDITION, event_name=None, expires_at=deadline))
+        filters = person_only(config["condition"]["filters"])
+        waits.append(WaitRegistration(kind=CONDITION, event_name=None, filters=filters, expires_at=deadline))
     return waits
 
 
