@@ -1,4 +1,5 @@
-"""Wake-up latency of an event wait, against starting a run, on the embedded runner and PostgreSQL.
+"""Wake-up latency of an event wait and of a property conversion, against starting a run, on the
+embedded runner and PostgreSQL.
 
     .venv/bin/python bench/event_waits.py [--repeats 15] [--database-url postgresql+asyncpg://127.0.0.1:5432/test]
                                           [--redis-url redis://127.0.0.1:6379/N]
@@ -6,10 +7,11 @@
 Two active flows in a fresh database, driven in-process through ASGI `/capture/`:
 `started -> exit` (the baseline: capture to completion of a new run) and
 `added_to_cart -> wait_until_condition(checkout, 1h) -> exit` (capture of `checkout` to completion of
-the parked run). Runs execute on the app's embedded runner, and with `--redis-url` also on one
-`hogflows worker` process (that Redis database is used for the queue). Repeats are interleaved; prints
-the medians and the ratio wake-up / start per runner. The issue's target is a wake-up within 1 s; a
-ratio near 1 means waking costs what starting does.
+the parked run), and `signed_up -> delay(1h) -> exit` exiting on a person-property conversion (capture of
+`$set: {plan: pro}` to completion of the parked run). Runs execute on the app's embedded runner, and
+with `--redis-url` also on one `hogflows worker` process (that Redis database is used for the queue).
+Repeats are interleaved; prints the medians and the ratios wake-up / start per runner. The issue's
+target is a wake-up within 1 s; a ratio near 1 means waking costs what starting does.
 """
 
 import argparse
@@ -77,8 +79,25 @@ WAIT_FLOW = {
 }
 
 
-async def capture(client: httpx.AsyncClient, tenant: Tenant, event: str, distinct_id: str) -> None:
-    body = {"api_key": tenant.project_token, "event": event, "distinct_id": distinct_id}
+CONVERSION_FLOW = {
+    "name": "convert",
+    "status": "active",
+    "exit_condition": "exit_on_conversion",
+    "conversion": {"filters": [{"key": "plan", "type": "person", "operator": "exact", "value": ["pro"]}]},
+    "actions": [
+        trigger("signed_up"),
+        {"id": "nap", "name": "nap", "type": "delay", "config": {"delay_duration": "1h"}},
+        EXIT,
+    ],
+    "edges": [
+        {"from": "trigger", "to": "nap", "type": "continue"},
+        {"from": "nap", "to": "done", "type": "continue"},
+    ],
+}
+
+
+async def capture(client: httpx.AsyncClient, tenant: Tenant, event: str, distinct_id: str, **properties: Any) -> None:
+    body = {"api_key": tenant.project_token, "event": event, "distinct_id": distinct_id, "properties": properties}
     response = await client.post("/capture/", json=body)
     response.raise_for_status()
 
@@ -111,18 +130,20 @@ async def main(args: argparse.Namespace) -> None:
             team = await session.get(Team, tenant.team_id)
             user = await session.get(User, tenant.user_id)
             assert team is not None and user is not None
-            for flow in (START_FLOW, WAIT_FLOW):
+            for flow in (START_FLOW, WAIT_FLOW, CONVERSION_FLOW):
                 await create_flow(session, team, user, HogFlowCreate.model_validate(flow))
         results = {"embedded runner": await measure(url, None, setup_engine, tenant, args.repeats)}
         if args.redis_url:
             results["1 worker process"] = await measure(url, args.redis_url, setup_engine, tenant, args.repeats)
         await setup_engine.dispose()
     print(f"{args.repeats} interleaved repeats, PostgreSQL; capture -> completed, medians (max)")
-    for runner, (starts, wakes) in results.items():
-        start, wake = statistics.median(starts), statistics.median(wakes)
+    for runner, (starts, wakes, converts) in results.items():
+        start, wake, convert = statistics.median(starts), statistics.median(wakes), statistics.median(converts)
         print(
             f"{runner:>17}: start a run {start * 1000:7.1f} ms ({max(starts) * 1000:7.1f})"
             f"   wake a wait {wake * 1000:7.1f} ms ({max(wakes) * 1000:7.1f})   ratio wake/start {wake / start:.2f}"
+            f"   convert {convert * 1000:7.1f} ms ({max(converts) * 1000:7.1f})   ratio convert/start"
+            f" {convert / start:.2f}"
         )
     print("(target: a wake-up within 1000 ms)")
 
@@ -135,7 +156,7 @@ def start_worker(url: str, redis_url: str, queue: str) -> subprocess.Popen[bytes
 
 async def measure(
     url: str, redis_url: str | None, engine: Any, tenant: Tenant, repeats: int
-) -> tuple[list[float], list[float]]:
+) -> tuple[list[float], list[float], list[float]]:
     queue = f"hogflows-bench:{os.getpid()}"
     app = create_app(
         Settings(DATABASE_URL=url, REDIS_URL=redis_url, HOGFLOWS_QUEUE_NAME=queue, HOGFLOWS_LOG_LEVEL="WARNING")
@@ -146,6 +167,7 @@ async def measure(
     prefix = "worker" if redis_url else "embedded"
     starts: list[float] = []
     wakes: list[float] = []
+    converts: list[float] = []
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
@@ -162,12 +184,20 @@ async def measure(
                     await capture(client, tenant, "checkout", f"{prefix}-wait-{index}")
                     await until(engine, f"{prefix}-wait-{index}", "completed")
                     wakes.append(time.perf_counter() - began)
+
+                    person = f"{prefix}-convert-{index}"
+                    await capture(client, tenant, "signed_up", person, **{"$set": {"plan": "free"}})
+                    await until(engine, person, "waiting", "nap")
+                    began = time.perf_counter()
+                    await capture(client, tenant, "upgraded", person, **{"$set": {"plan": "pro"}})
+                    await until(engine, person, "completed")
+                    converts.append(time.perf_counter() - began)
     finally:
         if worker is not None:
             worker.terminate()
             worker.wait(timeout=30)
     # The first start includes the worker's own start-up.
-    return starts[1:] or starts, wakes
+    return starts[1:] or starts, wakes, converts
 
 
 if __name__ == "__main__":
