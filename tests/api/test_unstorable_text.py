@@ -27,6 +27,7 @@ class Ids:
     integration_id: str
     person_id: str = "00000000-0000-0000-0000-000000000001"
     run_id: str = "00000000-0000-0000-0000-000000000002"
+    invocation_id: str = "00000000-0000-0000-0000-000000000004"
     job_id: str = "00000000-0000-0000-0000-000000000003"
     template_id: str = "template-webhook"
     version: int = 1
