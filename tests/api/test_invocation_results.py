@@ -155,7 +155,12 @@ async def test_limit_keeps_the_newest(
         ({"limit": 501}, "limit", "Ensure this value is less than or equal to 500."),
         ({"status": ""}, "status", "This field may not be blank."),
         ({"distinct_id": ""}, "distinct_id", "This field may not be blank."),
-        ({"error_message_contains": "x" * 201}, "error_message_contains", None),
+        (
+            {"error_message_contains": "x" * 201},
+            "error_message_contains",
+            "Ensure this field has no more than 200 characters.",
+        ),
+        ({"limit": "many"}, "limit", "A valid integer is required."),
         ({"after": "yesterday-ish"}, "after", None),
     ],
 )
