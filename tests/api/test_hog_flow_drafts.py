@@ -309,11 +309,12 @@ class TestRevisions:
         assert first.json()["version"] == second.json()["version"] == 2
         assert [r["version"] for r in await revisions(client, tenant, flow["id"])] == [2, 1]
 
-    async def test_missing_revision_is_404(self, client: httpx.AsyncClient, tenant: Tenant) -> None:
+    @pytest.mark.parametrize("version", ["99", "0", "-1", "10000000000000000001"])
+    async def test_missing_revision_is_404(self, client: httpx.AsyncClient, tenant: Tenant, version: str) -> None:
         flow = await create_active(client, tenant)
-        response = await client.get(flow_url(tenant, flow["id"], "revisions/99"), headers=auth(tenant))
+        response = await client.get(flow_url(tenant, flow["id"], f"revisions/{version}"), headers=auth(tenant))
         assert response.status_code == 404, response.text
-        restore = await client.post(flow_url(tenant, flow["id"], "revisions/99/restore"), headers=auth(tenant))
+        restore = await client.post(flow_url(tenant, flow["id"], f"revisions/{version}/restore"), headers=auth(tenant))
         assert restore.status_code == 404, restore.text
 
     async def test_other_teams_revisions_are_404(

@@ -14,6 +14,8 @@ from sqlalchemy.orm import joinedload
 
 from app.db.models import HogFlow, HogFlowRevision, HogFlowRun, RunStatus
 
+# PostgreSQL `integer`, the type of every version column.
+INTEGER_MAX = 2**31 - 1
 # Action types that message a person: a flow with one is `messaging`, any other `automation` (PostHog).
 MESSAGING_ACTION_TYPES = ("function_email", "function_sms", "function_push")
 # List types that name the product surface owning a flow rather than what the flow does.
@@ -171,6 +173,8 @@ class HogFlowRevisionRepository:
         return (await self.session.execute(statement)).first() is not None
 
     async def get(self, team_id: int, flow_id: UUID, version: int) -> HogFlowRevision | None:
+        if not 0 < version <= INTEGER_MAX:  # no stored version lies outside the column's range
+            return None
         statement = (
             select(HogFlowRevision)
             .where(
