@@ -84,3 +84,14 @@ async def test_an_unreachable_smtp_server_is_retried() -> None:
     )
     assert outcome.status == "waiting"
     assert any(line.endswith("Retrying.") for line in action_logs(outcome, "mail"))
+
+
+async def test_a_liquid_template_that_would_hang_the_lexer_fails_the_step_clearly(smtp_server: LocalSmtpServer) -> None:
+    email = {**EMAIL, "subject": "{{" * 16_000, "text": "{% if 1 &lt; 2 %}logic works{% endif %}"}
+    runner = real_runner(smtp_port=smtp_server.port)
+    options = Options().build(run_function=runner)
+    outcome = await execute_pickup(invocation(email_flow(email, "liquid"), PERSON), options)
+
+    assert outcome.status == "failed"
+    assert outcome.error is not None and 'email: Liquid output "{{" not closed (line 1, column 1)' in outcome.error
+    assert smtp_server.messages == []

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from app.engine.functions.calls import IntegrationResolver
-from app.engine.functions.liquid import LiquidError, render_liquid
+from app.engine.functions.liquid import LiquidBudget, LiquidError, render_liquid
 from app.engine.invocation import Invocation
 from app.engine.messages import person_display_name
 from app.engine.templates import FunctionTemplate
@@ -106,9 +106,10 @@ async def _resolve_all(
     integrations: IntegrationResolver | None,
     secrets: list[str],
 ) -> None:
+    liquid = LiquidBudget()
     for key, entry in entries:
         schema = template.schema_for(key) or {}
-        value = await _resolve(key, entry, schema, values, team_id, integrations, secrets)
+        value = await _resolve(key, entry, schema, values, team_id, integrations, secrets, liquid)
         if schema.get("secret"):
             secrets.extend(_strings(value))
         values["inputs"][key] = value
@@ -137,6 +138,7 @@ async def _resolve(
     team_id: int,
     integrations: IntegrationResolver | None,
     secrets: list[str],
+    liquid: LiquidBudget,
 ) -> Any:
     raw = entry.get("value")
     kind = schema.get("type")
@@ -146,7 +148,7 @@ async def _resolve(
         return [await _integration(item, team_id, integrations, secrets) for item in raw]
     if entry.get("templating") == "liquid":
         try:
-            return render_liquid(raw, values)
+            return await asyncio.to_thread(render_liquid, raw, values, liquid)
         except LiquidError as error:
             raise InputResolutionError(f"{key}: {error}") from error
     if "bytecode" in entry:

@@ -1,139 +1,217 @@
-"""A small Liquid subset for inputs stored with `templating: "liquid"` (PostHog's email and SMS editors).
+"""Inputs stored with `templating: "liquid"` (PostHog's email and SMS editors), rendered by python-liquid.
 
-Supported: output tags `{{ path }}` (`person.properties.email`, `event.properties['$browser']`,
-`items[0]`, string and number literals) with filters `default`, `upcase`, `downcase`, `capitalize`,
-`strip`, `escape`, `url_encode`, `append`, `prepend`, `replace`, `size`. Logic tags (`{% if %}`...)
-are refused with a clear error instead of being sent as raw text.
+As PostHog's renderer (`nodejs/src/cdp/utils/liquid.ts`, LiquidJS) does: the context is the function's
+globals (`event`, `person`, `groups`, `project`, `source`, `variables`, `inputs` so far) plus `now`;
+output is HTML-escaped (`outputEscape: 'escape'`); HTML entities inside `{{ }}`/`{% %}` are decoded
+first; unknown filters pass the value through; the expression filters PostHog refuses are refused;
+partials (`render`, `include`) find no templates. Limits per step, as PostHog's: 100 KB of source in
+all, 1,000,000 characters of output in all, 500 ms of rendering in all (and never past the step's time
+budget). Within a render, python-liquid's own limits bound nested loops, context depth, block nesting
+and the size of assigned variables; the render context adds a clock and a total count of loop
+iterations, a cap on ranges and numbers given to filters (Python's integers would otherwise grow
+without bound: `times` squared 25 times took 100 s) and an estimate of `replace`/`join` results.
+
+Known difference: python-liquid treats string literals written in the template as safe, so
+`{{ "<b>" }}` is not escaped (LiquidJS escapes it); values from the context always are.
 """
 
-import html
-import json
-import re
-from collections.abc import Callable
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote_plus
 
-from app.hog.regex import compile_pattern
+from liquid import BoundTemplate, Environment, RenderContext
+from liquid import exceptions as liquid_errors
+from liquid.undefined import UNDEFINED
 
-# On RE2: the text is a client's, and Python's `re` needs quadratic time for these lazy patterns on
-# `{{` repeated (32 KB: 80 s); RE2 stays linear.
-_OUTPUT = compile_pattern(r"(?s)\{\{-?\s*(.*?)\s*-?\}\}", False, True)
-_TAG = compile_pattern(r"(?s)\{%.*?%\}")
-_PATH_PART = re.compile(r"""\.?([A-Za-z_$][\w$-]*)|\[\s*(?:'([^']*)'|"([^"]*)"|(-?\d+))\s*\]""")
-_NUMBER = re.compile(r"-?\d+(\.\d+)?$")
+from app.engine.functions.liquid_guard import LiquidSourceError, check_source, decode_markup_entities
+from app.hog.budget import remaining
+
+MAX_SOURCE_BYTES = 100 * 1024
+MAX_OUTPUT_CHARS = 1_000_000
+MAX_RENDER_SECONDS = 0.5
+MAX_LOOP_ITERATIONS = 100_000
+MAX_RANGE = 100_000
+# LiquidJS computes with doubles; past 2**53 our integers become floats too, so they cannot grow.
+_EXACT_INT = 2**53
+_UNBOUNDED_FILTERS = ("where_exp", "find_exp", "find_index_exp", "reject_exp", "group_by_exp")
+
+SOURCE_MESSAGE = "Liquid template inputs are larger than the 100 KB total limit. Shorten them and try again."
+RENDER_MESSAGE = "Liquid template took too long to render. Reduce its loops and try again."
+MEMORY_MESSAGE = "Liquid template used too much memory. Reduce its loops or output and try again."
+OUTPUT_MESSAGE = "Liquid template produced too much output. Reduce its output and try again."
 
 
 class LiquidError(Exception):
     pass
 
 
-def render_liquid(value: Any, context: dict[str, Any]) -> Any:
-    """Render every string inside `value` (dicts and lists recursively)."""
+class LiquidBudget:
+    """What one step's Liquid inputs may use together (PostHog budgets per invocation, not per string)."""
+
+    def __init__(self) -> None:
+        self.source_bytes = 0
+        self.output_chars = 0
+        self.render_seconds = 0.0
+
+
+class _Render:
+    """The running render's clock and iteration count (in a context variable: python-liquid's
+    context is copied for `capture` and blocks, and all copies share one render)."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.ticks = 0
+        self.iterations = 0
+
+    def tick(self) -> None:
+        self.ticks += 1
+        if self.ticks & 63 == 0 and time.monotonic() > self.deadline:
+            raise LiquidError(RENDER_MESSAGE)
+
+
+_render: contextvars.ContextVar[_Render] = contextvars.ContextVar("liquid_render")
+
+
+class _Context(RenderContext):
+    def get(self, path: list[object], *, token: Any, default: object = UNDEFINED) -> object:
+        _render.get().tick()
+        return super().get(path, token=token, default=default)
+
+    @contextmanager
+    def loop(self, namespace: Mapping[str, object], forloop: Any) -> Iterator[RenderContext]:
+        forloop.it = _counted(forloop.it)
+        with super().loop(namespace, forloop) as context:
+            yield context
+
+    def filter(self, name: str, token: Any) -> Callable[..., object]:
+        func = super().filter(name, token)
+
+        def guarded(left: object, *args: object, **kwargs: object) -> object:
+            _render.get().tick()
+            _check_operands(name, left, args)
+            return _as_js_number(func(left, *args, **kwargs))
+
+        return guarded
+
+
+def _counted(items: Iterator[Any]) -> Iterator[Any]:
+    render = _render.get()
+    for item in items:
+        render.iterations += 1
+        if render.iterations > MAX_LOOP_ITERATIONS:
+            raise LiquidError(RENDER_MESSAGE)
+        render.tick()
+        yield item
+
+
+def _check_operands(name: str, left: object, args: tuple[object, ...]) -> None:
+    for value in (left, *args):
+        if isinstance(value, range) and len(value) > MAX_RANGE:
+            raise LiquidError(f"Liquid range of {len(value)} items is over the {MAX_RANGE} limit")
+    if name == "replace" and len(args) >= 2 and isinstance(left, str):
+        old, new = str(args[0]), str(args[1])
+        count = left.count(old) if old else len(left) + 1
+        if len(left) + count * (len(new) - len(old)) > MAX_OUTPUT_CHARS:
+            raise LiquidError(OUTPUT_MESSAGE)
+    joined = name == "join" and args and isinstance(left, list | range | tuple)
+    if joined and len(left) * len(str(args[0])) > MAX_OUTPUT_CHARS:  # type: ignore[arg-type]
+        raise LiquidError(OUTPUT_MESSAGE)
+
+
+def _as_js_number(value: object) -> object:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _EXACT_INT:
+        try:
+            return float(value)
+        except OverflowError:
+            return float("inf") if value > 0 else float("-inf")
+    return value
+
+
+class _Template(BoundTemplate):
+    context_class = _Context
+
+
+def _refuse(name: str) -> Callable[..., object]:
+    def refused(*_args: object, **_kwargs: object) -> object:
+        raise LiquidError(f"liquid filter {name} is not supported")
+
+    return refused
+
+
+class _Environment(Environment):
+    template_class = _Template
+    loop_iteration_limit = MAX_LOOP_ITERATIONS
+    context_depth_limit = 30
+    local_namespace_limit = 1_000_000
+    output_stream_limit = MAX_OUTPUT_CHARS
+
+    def __init__(self) -> None:
+        super().__init__(autoescape=True, strict_filters=False)
+        for name in _UNBOUNDED_FILTERS:
+            self.add_filter(name, _refuse(name))
+
+
+_ENVIRONMENT = _Environment()
+
+
+def render_liquid(value: Any, context: dict[str, Any], budget: LiquidBudget | None = None) -> Any:
+    """Render every string inside `value` (dicts and lists recursively); CPU-bound, run it off the loop."""
+    budget = budget or LiquidBudget()
     if isinstance(value, str):
-        return render_string(value, context)
+        return render_string(value, context, budget)
     if isinstance(value, dict):
-        return {key: render_liquid(item, context) for key, item in value.items()}
+        return {key: render_liquid(item, context, budget) for key, item in value.items()}
     if isinstance(value, list):
-        return [render_liquid(item, context) for item in value]
+        return [render_liquid(item, context, budget) for item in value]
     return value
 
 
-def render_string(template: str, context: dict[str, Any]) -> str:
-    tag = _TAG.search(template)
-    if tag:
-        raise LiquidError(f"Liquid tag {tag.group(0)!r} is not supported; use Hog templating for logic")
-    return _OUTPUT.sub(lambda match: _to_text(_evaluate(match.group(1), context)), template)
+def render_string(template: str, context: dict[str, Any], budget: LiquidBudget) -> str:
+    budget.source_bytes += len(template.encode("utf-8", "surrogatepass"))
+    if budget.source_bytes > MAX_SOURCE_BYTES:
+        raise LiquidError(SOURCE_MESSAGE)
+    left = MAX_RENDER_SECONDS - budget.render_seconds
+    step_left = remaining()
+    if step_left is not None:
+        left = min(left, step_left)
+    if left <= 0:
+        raise LiquidError(RENDER_MESSAGE)
+    started = time.monotonic()
+    token = _render.set(_Render(started + left))
+    try:
+        source = decode_markup_entities(template)
+        check_source(source)
+        result = _ENVIRONMENT.from_string(source).render(**context, now=datetime.now(UTC))
+    except LiquidSourceError as error:
+        raise LiquidError(str(error)) from None
+    except liquid_errors.LiquidError as error:
+        raise LiquidError(_message(error)) from None
+    except RecursionError:
+        raise LiquidError("Liquid template is nested too deeply") from None
+    finally:
+        _render.reset(token)
+        budget.render_seconds += time.monotonic() - started
+    budget.output_chars += len(result)
+    if budget.output_chars > MAX_OUTPUT_CHARS:
+        raise LiquidError(OUTPUT_MESSAGE)
+    return result
 
 
-def _evaluate(expression: str, context: dict[str, Any]) -> Any:
-    head, *filters = _split(expression, "|")
-    value = _operand(head, context)
-    for spec in filters:
-        name, _, raw_args = spec.partition(":")
-        args = [_operand(arg, context) for arg in _split(raw_args, ",")] if raw_args.strip() else []
-        value = _apply(name.strip(), value, args)
-    return value
-
-
-def _split(text: str, separator: str) -> list[str]:
-    """Split on `separator` outside quotes."""
-    parts: list[str] = []
-    current: list[str] = []
-    quote = ""
-    for char in text:
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "'\"":
-            quote = char
-        elif char == separator:
-            parts.append("".join(current).strip())
-            current = []
-            continue
-        current.append(char)
-    parts.append("".join(current).strip())
-    return parts
-
-
-def _operand(text: str, context: dict[str, Any]) -> Any:
-    text = text.strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        return text[1:-1]
-    if _NUMBER.match(text):
-        return float(text) if "." in text else int(text)
-    if text in ("true", "false"):
-        return text == "true"
-    if text in ("nil", "null", ""):
-        return None
-    return _lookup(text, context)
-
-
-def _lookup(path: str, context: dict[str, Any]) -> Any:
-    value: Any = context
-    position = 0
-    while position < len(path):
-        match = _PATH_PART.match(path, position)
-        if match is None:
-            raise LiquidError(f"Invalid Liquid expression: {path!r}")
-        position = match.end()
-        name, single, double, index = match.groups()
-        if index is not None:
-            value = value[int(index)] if isinstance(value, list) and -len(value) <= int(index) < len(value) else None
-        else:
-            key = name if name is not None else (single if single is not None else double)
-            value = value.get(key) if isinstance(value, dict) else None
-    return value
-
-
-def _apply(name: str, value: Any, args: list[Any]) -> Any:
-    if name == "default":
-        return value if value not in (None, "", False, [], {}) else (args[0] if args else "")
-    if name == "size":
-        return len(value) if isinstance(value, str | list | dict) else 0
-    text = _to_text(value)
-    simple: dict[str, Callable[[str], str]] = {
-        "upcase": str.upper,
-        "downcase": str.lower,
-        "capitalize": str.capitalize,
-        "strip": str.strip,
-        "escape": html.escape,
-        "url_encode": quote_plus,
-    }
-    if name in simple:
-        return simple[name](text)
-    if name == "append":
-        return text + _to_text(args[0] if args else "")
-    if name == "prepend":
-        return _to_text(args[0] if args else "") + text
-    if name == "replace":
-        return text.replace(_to_text(args[0] if args else ""), _to_text(args[1] if len(args) > 1 else ""))
-    raise LiquidError(f"Liquid filter {name!r} is not supported")
-
-
-def _to_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
+def _message(error: liquid_errors.LiquidError) -> str:
+    if isinstance(error, liquid_errors.OutputStreamLimitError):
+        return OUTPUT_MESSAGE
+    if isinstance(error, liquid_errors.LocalNamespaceLimitError):
+        return MEMORY_MESSAGE
+    if isinstance(error, liquid_errors.LoopIterationLimitError):
+        return RENDER_MESSAGE
+    message = str(error.args[0]) if error.args else type(error).__name__
+    token = error.token
+    if token is not None and token.start_index >= 0:
+        line = token.source.count("\n", 0, token.start_index) + 1
+        return f"Liquid error: {message} (line {line})"
+    return f"Liquid error: {message}"
