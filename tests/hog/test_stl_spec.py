@@ -18,10 +18,11 @@ OURS = {name: entry for name, entry in SPEC.items() if name != "run"}
 def _vectors() -> list[tuple[str, int, str]]:
     cases = []
     for name, entry in sorted(OURS.items()):
-        if entry["minArgs"] > 0:
-            cases.append((name, entry["minArgs"] - 1, f"Function {name} requires at least {entry['minArgs']} arguments"))
-        if entry["maxArgs"] is not None:
-            cases.append((name, entry["maxArgs"] + 1, f"Function {name} requires at most {entry['maxArgs']} arguments"))
+        low, high = entry["minArgs"], entry["maxArgs"]
+        if low > 0:
+            cases.append((name, low - 1, f"Function {name} requires at least {low} arguments"))
+        if high is not None:
+            cases.append((name, high + 1, f"Function {name} requires at most {high} arguments"))
     return cases
 
 

@@ -11,7 +11,7 @@ from app.hog.errors import HogVMError
 from app.hog.operators import hog_add, hog_sub
 from app.hog.printing import concat_part, print_arg, to_string
 from app.hog.stl.registry import StlContext, arg, stl
-from app.hog.values import hog_typeof, is_date, is_datetime, is_number, new_error
+from app.hog.values import hog_compare, hog_typeof, is_date, is_datetime, is_number, new_error
 
 # --- output and strings of values -----------------------------------------------------------------
 
@@ -187,17 +187,6 @@ def plain_equals(left: Any, right: Any) -> bool:
     return type(left) is type(right) and bool(left == right)
 
 
-def _plain_compare(left: Any, right: Any) -> int | None:
-    if left is None or right is None:
-        return None
-    if not (is_number(left) and is_number(right)) and type(left) is not type(right):
-        return None
-    try:
-        return -1 if left < right else (1 if left > right else 0)
-    except TypeError:
-        return None
-
-
 @stl("equals", 2, 2)
 def _equals(ctx: StlContext, args: list[Any]) -> bool:
     return plain_equals(args[0], args[1])
@@ -208,18 +197,23 @@ def _not_equals(ctx: StlContext, args: list[Any]) -> bool:
     return not plain_equals(args[0], args[1])
 
 
-def _register_ordering(name: str, accept: tuple[int, ...]) -> None:
+def _register_ordering(name: str, op: str) -> None:
+    # PostHog's production (TypeScript) VM evaluates `greater(a, b)` as JavaScript's `a > b`: the
+    # comparison operators' coercion (null counts as 0 against numbers), and false, never an
+    # error, for values that do not compare.
     def compare(ctx: StlContext, args: list[Any]) -> bool:
-        outcome = _plain_compare(args[0], args[1])
-        return outcome is not None and outcome in accept
+        try:
+            return hog_compare(op, args[0], args[1])
+        except HogVMError:
+            return False
 
     stl(name, 2, 2)(compare)
 
 
-_register_ordering("greater", (1,))
-_register_ordering("greaterOrEquals", (0, 1))
-_register_ordering("less", (-1,))
-_register_ordering("lessOrEquals", (-1, 0))
+_register_ordering("greater", ">")
+_register_ordering("greaterOrEquals", ">=")
+_register_ordering("less", "<")
+_register_ordering("lessOrEquals", "<=")
 
 
 @stl("not", 1, 1)

@@ -127,26 +127,9 @@ def _json_extract_array_raw(ctx: StlContext, args: list[Any]) -> list[Any] | Non
     return list(value) if type(value) in (list, tuple) else None
 
 
-def _strip_nullable(type_name: str) -> str:
-    while type_name.startswith(("Nullable(", "LowCardinality(")) and type_name.endswith(")"):
-        type_name = type_name[type_name.index("(") + 1 : -1]
-    return type_name
-
-
 @stl("JSONExtract", 2, None, deep_result=True)
 def _json_extract(ctx: StlContext, args: list[Any]) -> Any:
-    type_name = args[-1]
+    # The last argument is ClickHouse's return type; both of PostHog's VMs ignore it and hand back
+    # the value found (`JSONExtract('{"a": "30"}', 'a', 'Int')` is the string "30").
     value = _resolve(args[0], args[1:-1])
-    if value is _MISSING:
-        return None
-    kind = _strip_nullable(type_name) if type(type_name) is str else ""
-    if kind.startswith(("Int", "UInt")):
-        return to_int(value)
-    if kind.startswith(("Float", "Decimal")):
-        return to_float(value)
-    if kind == "Bool":
-        return value if type(value) is bool else False
-    if kind == "String" and not isinstance(value, dict | list):
-        # PostHog's VMs hand objects and arrays back as they are (its `json` fixture), scalars as text.
-        return _extract_string(value)
-    return value
+    return None if value is _MISSING else value
