@@ -217,6 +217,9 @@ def hog_in(needle: Any, haystack: Any) -> bool:
             return needle in haystack
         except TypeError:
             return False
+    if haystack is None or t is int or t is float or t is bool:
+        # Both of PostHog's VMs fail here (`null.includes(...)` in TypeScript, `x in None` in Python).
+        raise HogVMError(f"Can not check membership in {hog_typeof(haystack)}")
     return False
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from app.hog import execute
+from app.hog import HogVMError, execute
 from app.hog.compiler import compile_program
 
 
@@ -50,6 +50,13 @@ def _printed(expression: str) -> str:
 )
 def test_expression(expression: str, expected: Any) -> None:
     assert _printed(expression) == expected
+
+
+@pytest.mark.parametrize("program", ["print(1 in null)", "print('a' not in null)", "let x := null; print(x in x)"])
+def test_membership_in_null_fails_as_in_both_posthog_vms(program: str) -> None:
+    # TypeScript: `null.includes(x)` throws; Python: `x in None` raises TypeError.
+    with pytest.raises(HogVMError, match="Can not check membership in null"):
+        execute(compile_program(program))
 
 
 def test_cycles_stringify_as_null() -> None:
