@@ -117,7 +117,8 @@ def under_a_second() -> Iterator[None]:
         ("{% for i in (1..1000000000) %}x{% endfor %}", RENDER_MESSAGE),
         ("{% for i in (1..1000) %}{% for j in (1..1000) %}{% endfor %}{% endfor %}", RENDER_MESSAGE),
         # Each loop alone is under the nesting product; together they pass the total of iterations.
-        ("{% for i in (1..90000) %}{% endfor %}" * 3, RENDER_MESSAGE),
+        ("{% for i in (1..40000) %}{% endfor %}" * 2, RENDER_MESSAGE),
+        ("{% if " + " and ".join(["a"] * 5_000) + " %}x{% endif %}", "Liquid template is nested too deeply"),
         ("{% for i in (1..2000) %}" + "a" * 1000 + "{% endfor %}", OUTPUT_MESSAGE),
         ("{% for i in (1..2000) %}{{ event.properties.big }}{% endfor %}", OUTPUT_MESSAGE),
         (
@@ -169,7 +170,7 @@ def test_rendering_stops_at_the_steps_time_budget() -> None:
     assert render_liquid(template.replace("N", "3"), CONTEXT) == "333"
     started = time.perf_counter()
     with time_budget(0.01), pytest.raises(LiquidError, match=RENDER_MESSAGE):
-        render_liquid(template.replace("N", "90000"), CONTEXT)
+        render_liquid(template.replace("N", "40000"), CONTEXT)
     assert time.perf_counter() - started < 0.5
 
 
@@ -181,3 +182,13 @@ def test_the_guard_accepts_ordinary_templates() -> None:
     ) * 100
     liquid_guard.check_source(liquid_guard.decode_markup_entities(html))
     assert "<b>soon</b>" in render_liquid(html, CONTEXT)
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["{{" * 160_000, "{%" * 160_000, "{% raw %}" * 35_000, "{{ x }}" * 45_000 + "{{", "{% if x" + " " * 320_000 + "%}"],
+)
+def test_the_guard_itself_is_linear_on_320_kb(source: str, under_a_second: None) -> None:
+    # Past the 100 KB source limit too: the guard must never be the slow part.
+    with pytest.raises(liquid_guard.LiquidSourceError):
+        liquid_guard.check_source(source)

@@ -34,7 +34,7 @@ from app.hog.budget import remaining
 MAX_SOURCE_BYTES = 100 * 1024
 MAX_OUTPUT_CHARS = 1_000_000
 MAX_RENDER_SECONDS = 0.5
-MAX_LOOP_ITERATIONS = 100_000
+MAX_LOOP_ITERATIONS = 50_000
 MAX_RANGE = 100_000
 # LiquidJS computes with doubles; past 2**53 our integers become floats too, so they cannot grow.
 _EXACT_INT = 2**53
@@ -190,6 +190,8 @@ def render_string(template: str, context: dict[str, Any], budget: LiquidBudget) 
     except LiquidSourceError as error:
         raise LiquidError(str(error)) from None
     except liquid_errors.LiquidError as error:
+        if isinstance(error.__cause__, RecursionError):
+            raise LiquidError("Liquid template is nested too deeply") from None
         raise LiquidError(_message(error)) from None
     except RecursionError:
         raise LiquidError("Liquid template is nested too deeply") from None
