@@ -49,6 +49,14 @@ CONTEXT: dict[str, Any] = {
         ("{% if person.properties.tags contains 'b' %}yes{% else %}no{% endif %}", "yes"),
         ("{% for tag in person.properties.tags %}[{{ forloop.index }}:{{ tag }}]{% endfor %}", "[1:a][2:b]"),
         ("{% assign n = event.properties.n | times: 2 %}{{ n }}", "6"),
+        # LiquidJS filters python-liquid lacks.
+        ("{{ person.properties.tags | json }}", "[&#34;a&#34;,&#34;b&#34;]"),
+        ("{{ person.properties.tags | push: 'c' | join: '-' }}", "a-b-c"),
+        ("{{ person.properties.tags | shift | unshift: 'z' | join: '-' }}", "z-b"),
+        ("{{ person.properties.tags | pop | join: '-' }}", "a"),
+        ("{{ '<b>' | append: person.properties.name | raw }}", "<b>ada"),
+        ("{{ 'a b&c' | cgi_escape }}", "a+b%26c"),
+        ("{{ ' a  b ' | normalize_whitespace }}|{{ 'a b c' | number_of_words }}", " a b |3"),
         # LiquidJS leaves an unknown filter's value as it is (strictFilters off).
         ("{{ person.name | no_such_filter }}", "test_person"),
         ("no tags", "no tags"),

@@ -18,15 +18,19 @@ Known difference: python-liquid treats string literals written in the template a
 from __future__ import annotations
 
 import contextvars
+import json
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from liquid import BoundTemplate, Environment, RenderContext
 from liquid import exceptions as liquid_errors
 from liquid.undefined import UNDEFINED
+from markupsafe import Markup, escape
 
 from app.engine.functions.liquid_guard import LiquidSourceError, check_source, decode_markup_entities
 from app.hog.budget import remaining
@@ -38,6 +42,7 @@ MAX_LOOP_ITERATIONS = 50_000
 MAX_RANGE = 100_000
 # LiquidJS computes with doubles; past 2**53 our integers become floats too, so they cannot grow.
 _EXACT_INT = 2**53
+_WHITESPACE = re.compile(r"\s+")  # a fixed pattern, linear on any text
 _UNBOUNDED_FILTERS = ("where_exp", "find_exp", "find_index_exp", "reject_exp", "group_by_exp")
 
 SOURCE_MESSAGE = "Liquid template inputs are larger than the 100 KB total limit. Shorten them and try again."
@@ -143,6 +148,40 @@ def _refuse(name: str) -> Callable[..., object]:
     return refused
 
 
+def _json(value: object, space: object = 0) -> str:
+    indent = space if type(space) is int and space > 0 else None
+    separators = None if indent else (",", ":")
+    return json.dumps(value, ensure_ascii=False, indent=indent, separators=separators, default=_json_default)
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime):  # JavaScript's Date.toJSON()
+        return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return str(value)
+
+
+def _items(value: object) -> list[object]:
+    return list(value) if isinstance(value, list | tuple) else []
+
+
+# LiquidJS filters python-liquid lacks (with strict filters off they would silently do nothing).
+_LIQUIDJS_FILTERS: dict[str, Callable[..., object]] = {
+    "json": _json,
+    "jsonify": _json,
+    "inspect": _json,
+    "raw": lambda value: Markup("" if value is None else str(value)),
+    "xml_escape": lambda value: escape("" if value is None else str(value)),
+    "cgi_escape": lambda value: quote("" if value is None else str(value), safe="!'()*").replace("%20", "+"),
+    "uri_escape": lambda value: quote("" if value is None else str(value), safe="!#$&'()*+,-./:;=?@[]_~"),
+    "push": lambda value, item=None: [*_items(value), item],
+    "unshift": lambda value, item=None: [item, *_items(value)],
+    "pop": lambda value: _items(value)[:-1],
+    "shift": lambda value: _items(value)[1:],
+    "number_of_words": lambda value: len(str(value or "").split()),
+    "normalize_whitespace": lambda value: _WHITESPACE.sub(" ", str(value or "")),
+}
+
+
 class _Environment(Environment):
     template_class = _Template
     loop_iteration_limit = MAX_LOOP_ITERATIONS
@@ -152,6 +191,8 @@ class _Environment(Environment):
 
     def __init__(self) -> None:
         super().__init__(autoescape=True, strict_filters=False)
+        for name, func in _LIQUIDJS_FILTERS.items():
+            self.add_filter(name, func)
         for name in _UNBOUNDED_FILTERS:
             self.add_filter(name, _refuse(name))
 
