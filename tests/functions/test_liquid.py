@@ -200,3 +200,11 @@ def test_the_guard_itself_is_linear_on_320_kb(source: str, under_a_second: None)
     # Past the 100 KB source limit too: the guard must never be the slow part.
     with pytest.raises(liquid_guard.LiquidSourceError):
         liquid_guard.check_source(source)
+
+
+def test_a_parsed_template_serves_every_context() -> None:
+    # Parsed templates are cached by their text; each render still gets its own context.
+    template = "Hi {{ person.name }}{% assign n = 1 %}{{ n }}"
+    assert render_liquid(template, {"person": {"name": "Ada"}}) == "Hi Ada1"
+    assert render_liquid(template, {"person": {"name": "Bob"}}) == "Hi Bob1"
+    assert render_liquid(template, {}) == "Hi 1"
