@@ -150,6 +150,12 @@ def test_hostile_templates_end_in_a_clear_error_within_a_second(
     assert str(error.value).startswith(message), str(error.value)
 
 
+def test_a_long_text_is_not_parsed_as_a_date(under_a_second: None) -> None:
+    text = "2024 " * 190_000
+    assert render_liquid("{{ x | date: '%Y' }}", {"x": text}) == text
+    assert render_liquid("{{ x | date: '%Y' }}", {"x": "2024-03-20"}) == "2024"
+
+
 def test_integers_stop_growing_like_javascript_numbers(under_a_second: None) -> None:
     # Python's integers squared 25 times took 100 s; LiquidJS's doubles reach Infinity.
     template = "{% assign x = 10 %}{% for i in (1..60) %}{% assign x = x | times: x %}{% endfor %}{{ x }}"

@@ -43,6 +43,7 @@ MAX_LOOP_ITERATIONS = 50_000
 MAX_RANGE = 100_000
 # LiquidJS computes with doubles; past 2**53 our integers become floats too, so they cannot grow.
 _EXACT_INT = 2**53
+_MAX_DATE_TEXT = 256
 _WHITESPACE = re.compile(r"\s+")  # a fixed pattern, linear on any text
 _UNBOUNDED_FILTERS = ("where_exp", "find_exp", "find_index_exp", "reject_exp", "group_by_exp")
 
@@ -99,6 +100,9 @@ class _Context(RenderContext):
 
         def guarded(left: object, *args: object, **kwargs: object) -> object:
             _render.get().tick()
+            if name == "date" and isinstance(left, str) and len(left) > _MAX_DATE_TEXT:
+                # Not a date (its text is returned as it is); parsing 1 MB would take a second.
+                return left
             _check_operands(name, left, args)
             return _as_js_number(func(left, *args, **kwargs))
 
