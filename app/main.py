@@ -95,11 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker
     # GET and HEAD read without BEGIN/COMMIT (two round-trips fewer); a write they make commits by itself.
-    app.state.read_sessionmaker = (
-        sessionmaker
-        if settings.is_sqlite
-        else create_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
-    )
+    app.state.read_engine = engine if settings.is_sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
+    app.state.read_sessionmaker = sessionmaker if settings.is_sqlite else create_sessionmaker(app.state.read_engine)
     app.state.principals = PrincipalCache(settings.api_auth_cache_seconds)
     app.state.api_rates = api_rates(settings)
     register_error_handlers(app)

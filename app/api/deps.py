@@ -1,19 +1,20 @@
 """Request dependencies: the database session, authentication, the team in the URL, scopes."""
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Path, Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from app.api.errors import AuthenticationFailed, NotAuthenticated, NotFound, PermissionDenied, Throttled
 from app.api.pagination import PG_INTEGER_MAX
 from app.config import Settings
 from app.db.models import HogFlow as HogFlowModel
 from app.db.models import OrganizationMembership, PersonalAPIKey, Team, User
-from app.db.repositories.tenancy import TenancyRepository
+from app.db.repositories.tenancy import TenancyRepository, key_touch_due
 from app.db.session import session_scope
 from app.services import hog_flows as flows
 from app.services.api_keys import hash_key, scope_satisfied
@@ -149,12 +150,25 @@ async def authorize_team(
     session: AsyncSession, auth: Authenticated, raw_team_id: str, required_scope: str
 ) -> AuthorizedTeam:
     """The API's and the web page's one check of scope, team, organization and membership."""
-    key = auth.key
+    get_team = TenancyRepository(session).get_team
+    team = await _allowed_team(auth.principal, auth.user, raw_team_id, required_scope, get_team)
+    return AuthorizedTeam(team=await session.merge(team, load=False), user=auth.user, key=auth.key)
+
+
+async def _allowed_team(
+    principal: Principal,
+    user: User,
+    raw_team_id: str,
+    required_scope: str,
+    get_team: Callable[[int], Awaitable[Team | None]],
+) -> Team:
+    """The URL's team if the key may act on it with `required_scope`, in PostHog's check order (a team
+    created after the principal was loaded is read with `get_team`)."""
+    key = principal.key
     if key.scopes is not None and not scope_satisfied(key.scopes, required_scope):
         raise PermissionDenied(f"API key missing required scope '{required_scope}'")
-    principal = auth.principal
-    requested = _parse_team_id(raw_team_id, auth.user)
-    team = principal.teams.get(requested) or await TenancyRepository(session).get_team(requested)
+    requested = _parse_team_id(raw_team_id, user)
+    team = principal.teams.get(requested) or await get_team(requested)
     if team is None:
         raise NotFound("Project not found.")
     if key.scoped_teams is not None and team.id not in key.scoped_teams:
@@ -176,10 +190,57 @@ async def authorize_team(
             f"Organization '{organization.name}' does not allow using personal API keys. "
             "Contact an admin to enable personal API keys for this organization."
         )
-    return AuthorizedTeam(team=await session.merge(team, load=False), user=auth.user, key=key)
+    return team
+
+
+@dataclass(frozen=True)
+class TeamAccess:
+    """The URL's team id for an authorized caller, found without a request session (hot read routes)."""
+
+    team_id: int
+
+
+def team_access(required_scope: str) -> Callable[..., Awaitable[TeamAccess]]:
+    """`team_with_scope` for routes that read with a connection of their own (`read_connection`): the same
+    checks, answers and throttling, without a session or ORM copies unless the cached principal misses or
+    the key's hourly `last_used_at` write is due."""
+
+    async def dependency(
+        request: Request, team_id: Annotated[str, Path(description="Team (environment) id, or `@current`.")]
+    ) -> TeamAccess:
+        found = await _read_key(request)
+        if found is None:
+            raise NotAuthenticated()
+        key_value, source = found
+        key_hash = hash_key(key_value)
+        principals: PrincipalCache = request.app.state.principals
+        principal = principals.cached(key_hash)
+        if principal is None or key_touch_due(principal.key):
+            async with session_scope(request.app.state.read_sessionmaker) as session:
+                principal = (await authenticate_key_hash(session, key_hash, source, principals)).principal
+        elif not principal.user.is_active:
+            raise AuthenticationFailed(f"Personal API key found in request {source} is invalid.")
+        await _throttle(request, key_hash)
+
+        async def get_team(team_id: int) -> Team | None:
+            async with session_scope(request.app.state.read_sessionmaker) as session:
+                return await TenancyRepository(session).get_team(team_id)
+
+        team = await _allowed_team(principal, principal.user, team_id, required_scope, get_team)
+        return TeamAccess(team_id=team.id)
+
+    return dependency
+
+
+@asynccontextmanager
+async def read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    """A connection for reads outside a transaction on PostgreSQL (each statement sees what is committed)."""
+    async with request.app.state.read_engine.connect() as connection:
+        yield connection
 
 
 ReadTeam = Annotated[AuthorizedTeam, Depends(team_with_scope("hog_flow:read"))]
+ReadAccess = Annotated[TeamAccess, Depends(team_access("hog_flow:read"))]
 WriteTeam = Annotated[AuthorizedTeam, Depends(team_with_scope("hog_flow:write"))]
 
 

@@ -5,14 +5,16 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 
-from app.api.deps import DBSession, ReadableFlow, ReadTeam, WritableFlow, WriteTeam, parse_flow_id
-from app.api.errors import ValidationError
+from app.api.deps import DBSession, ReadAccess, WritableFlow, WriteTeam, parse_flow_id, read_connection
+from app.api.errors import NotFound, ValidationError
 from app.api.pagination import PG_INTEGER_MAX, Pagination
-from app.db.repositories.hog_flow import HogFlowListFilters, HogFlowRepository
+from app.db.json_codec import dumps
+from app.db.repositories.hog_flow import HogFlowListFilters, HogFlowReads
 from app.schemas.hog_flow import HogFlow, HogFlowCreate, HogFlowPage, HogFlowStatus, HogFlowWrite
 from app.services import hog_flows as service
+from app.services.hog_flow_views import render_detail, render_list_item
 
 router = APIRouter(prefix="/hog_flows", tags=["hog_flows"])
 
@@ -38,8 +40,8 @@ def _parse_trigger(raw: str | None) -> dict[str, Any] | None:
 
 @router.get("/", response_model=HogFlowPage, responses=ERROR_RESPONSES, summary="List hog flows")
 async def list_hog_flows(
-    session: DBSession,
-    ctx: ReadTeam,
+    request: Request,
+    access: ReadAccess,
     page: Pagination,
     id: UUID | None = None,
     created_by: int | None = Query(
@@ -56,7 +58,7 @@ async def list_hog_flows(
         str | None, Query(alias="type", description="Comma list of `messaging`, `automation`, `loop`, `broadcast`.")
     ] = None,
     origin_product: Annotated[str | None, Query(description="Comma list of `loops`, `broadcasts`.")] = None,
-) -> dict[str, Any]:
+) -> Response:
     """Flows of the team, newest update first."""
     filters = HogFlowListFilters(
         id=id,
@@ -69,10 +71,13 @@ async def list_hog_flows(
         types=service.comma_choices("type", flow_type, service.FLOW_TYPES),
         origin_products=service.comma_choices("origin_product", origin_product, service.ORIGIN_PRODUCTS),
     )
-    count, flows = await HogFlowRepository(session).list(ctx.team.id, filters, limit=page.limit, offset=page.offset)
+    async with read_connection(request) as connection:
+        reads = HogFlowReads(connection)
+        count, rows = await reads.page(access.team_id, filters, limit=page.limit, offset=page.offset)
     next_url, previous_url = page.links(count)
-    # The ORM rows as they are: the response model validates them once (from attributes) and dumps them.
-    return {"count": count, "next": next_url, "previous": previous_url, "results": flows}
+    results = [render_list_item(row) for row in rows]
+    # Rendered as `HogFlowPage` would (app/services/hog_flow_views.py), without validating it again.
+    return _json({"count": count, "next": next_url, "previous": previous_url, "results": results})
 
 
 @router.post(
@@ -88,9 +93,17 @@ async def create_hog_flow(session: DBSession, ctx: WriteTeam, payload: HogFlowCr
 
 
 @router.get("/{flow_id}/", response_model=HogFlow, responses=ERROR_RESPONSES, summary="Retrieve a hog flow")
-async def retrieve_hog_flow(session: DBSession, flow: ReadableFlow) -> Any:
+async def retrieve_hog_flow(request: Request, access: ReadAccess, flow_id: str) -> Response:
     """One flow, with every action rendered in full and its schedules nested."""
-    return await service.with_schedules(session, flow)
+    async with read_connection(request) as connection:
+        rows = await HogFlowReads(connection).detail(access.team_id, parse_flow_id(flow_id))
+    if not rows:
+        raise NotFound()
+    return _json(render_detail(rows))
+
+
+def _json(content: Any) -> Response:
+    return Response(content=dumps(content), media_type="application/json")
 
 
 ClientHeader = Annotated[

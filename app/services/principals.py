@@ -74,12 +74,19 @@ class PrincipalCache:
         self.clock = clock
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
 
-    async def get(self, repo: TenancyRepository, key_hash: str) -> Principal | None:
+    def cached(self, key_hash: str) -> Principal | None:
+        """The principal if a fresh one is cached, without reading anything."""
         entry = self._entries.get(key_hash)
-        now = self.clock()
-        if entry is not None and entry.stamp == TENANCY.stamp() and now - entry.loaded_at < self.ttl_seconds:
+        if entry is not None and entry.stamp == TENANCY.stamp() and self.clock() - entry.loaded_at < self.ttl_seconds:
             self._entries.move_to_end(key_hash)
             return entry.principal
+        return None
+
+    async def get(self, repo: TenancyRepository, key_hash: str) -> Principal | None:
+        principal = self.cached(key_hash)
+        if principal is not None:
+            return principal
+        now = self.clock()
         stamp = TENANCY.stamp()  # taken before reading, so a write racing the read invalidates it
         principal = await load_principal(repo, key_hash)
         if principal is None:

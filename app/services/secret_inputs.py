@@ -67,6 +67,11 @@ def _mask_action(action: dict[str, Any]) -> None:
             inputs[key] = dict(MASK)
 
 
+def mask_action_in_place(action: dict[str, Any]) -> None:
+    """Mask one action's set secret inputs in the action itself (for JSON decoded for one use)."""
+    _mask_action(action)
+
+
 def mask_secret_actions(actions: Any) -> Any:
     """A copy of `actions` with every set secret input replaced by the mask."""
     if not isinstance(actions, list):

@@ -7,12 +7,25 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, and_, delete, func, literal, not_, or_, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    RowMapping,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import joinedload
 
-from app.db.models import HogFlow, HogFlowRevision, HogFlowRun, RunStatus
+from app.db.models import HogFlow, HogFlowRevision, HogFlowRun, HogFlowSchedule, RunStatus, User
 
 # PostgreSQL `integer`, the type of every version column.
 INTEGER_MAX = 2**31 - 1
@@ -38,6 +51,72 @@ class HogFlowListFilters:
     origin_products: frozenset[str] | None = None
 
 
+def filter_conditions(filters: HogFlowListFilters, is_postgresql: bool) -> list[ColumnElement[bool]]:
+    """The list filters as WHERE conditions (the team condition is the caller's)."""
+    conditions: list[ColumnElement[bool]] = []
+    if filters.id is not None:
+        conditions.append(HogFlow.id == filters.id)
+    if filters.created_by is not None:
+        conditions.append(HogFlow.created_by_id == filters.created_by)
+    if filters.created_at is not None:
+        conditions.append(HogFlow.created_at == filters.created_at)
+    if filters.updated_at is not None:
+        conditions.append(HogFlow.updated_at == filters.updated_at)
+    if filters.status is not None:
+        conditions.append(HogFlow.status == filters.status)
+    if filters.name_contains:
+        conditions.append(HogFlow.name.icontains(filters.name_contains, autoescape=True))
+    if filters.trigger:
+        conditions.append(_trigger_contains(filters.trigger, is_postgresql))
+    if filters.search_pattern:
+        conditions.append(
+            or_(
+                _matches(HogFlow.name, filters.search_pattern, is_postgresql),
+                _matches(HogFlow.description, filters.search_pattern, is_postgresql),
+            )
+        )
+    if filters.types:
+        conditions.append(_type_condition(filters.types, is_postgresql))
+    if filters.origin_products:
+        conditions.append(HogFlow.origin_product.in_(sorted(filters.origin_products)))
+    return conditions
+
+
+def _matches(column: Any, pattern: str, is_postgresql: bool) -> ColumnElement[bool]:
+    """Case-insensitive regex match: `~*` on PostgreSQL, Python's `re` (REGEXP) on SQLite."""
+    if is_postgresql:
+        return column.regexp_match(pattern, flags="i")
+    return column.regexp_match("(?i)" + pattern)
+
+
+def _type_condition(types: frozenset[str], is_postgresql: bool) -> ColumnElement[bool]:
+    """PostHog's `workflow_type_q`: owned types by origin product, the rest by their actions."""
+    owned = [OWNED_FLOW_TYPES[t] for t in sorted(types) if t in OWNED_FLOW_TYPES]
+    condition: ColumnElement[bool] = HogFlow.origin_product.in_(owned) if owned else literal(False)
+    behavioural = types - set(OWNED_FLOW_TYPES)
+    if not behavioural:
+        return condition
+    unowned = or_(HogFlow.origin_product.is_(None), HogFlow.origin_product.not_in(OWNED_FLOW_TYPES.values()))
+    if behavioural == {"messaging", "automation"}:
+        return or_(condition, unowned)
+    messaging = or_(*(_actions_contain_type(action_type, is_postgresql) for action_type in MESSAGING_ACTION_TYPES))
+    wanted = messaging if behavioural == {"messaging"} else not_(messaging)
+    return or_(condition, and_(unowned, wanted))
+
+
+def _actions_contain_type(action_type: str, is_postgresql: bool) -> ColumnElement[bool]:
+    if is_postgresql:
+        return type_coerce(HogFlow.actions, JSONB).contains([{"type": action_type}])
+    return func.json_contains(HogFlow.actions, json.dumps([{"type": action_type}])) == 1
+
+
+def _trigger_contains(wanted: dict[str, Any], is_postgresql: bool) -> ColumnElement[bool]:
+    if is_postgresql:
+        return type_coerce(HogFlow.trigger, JSONB).contains(wanted)
+    # SQLite: `json_contains` is registered on every connection (app.db.session).
+    return func.json_contains(HogFlow.trigger, json.dumps(wanted)) == 1
+
+
 class HogFlowRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -56,69 +135,13 @@ class HogFlowRepository:
     async def list(
         self, team_id: int, filters: HogFlowListFilters, *, limit: int, offset: int
     ) -> tuple[int, Sequence[HogFlow]]:
-        statement = self._team_query(team_id)
-        if filters.id is not None:
-            statement = statement.where(HogFlow.id == filters.id)
-        if filters.created_by is not None:
-            statement = statement.where(HogFlow.created_by_id == filters.created_by)
-        if filters.created_at is not None:
-            statement = statement.where(HogFlow.created_at == filters.created_at)
-        if filters.updated_at is not None:
-            statement = statement.where(HogFlow.updated_at == filters.updated_at)
-        if filters.status is not None:
-            statement = statement.where(HogFlow.status == filters.status)
-        if filters.name_contains:
-            statement = statement.where(HogFlow.name.icontains(filters.name_contains, autoescape=True))
-        if filters.trigger:
-            statement = statement.where(self._trigger_contains(filters.trigger))
-        if filters.search_pattern:
-            statement = statement.where(
-                or_(
-                    self._matches(HogFlow.name, filters.search_pattern),
-                    self._matches(HogFlow.description, filters.search_pattern),
-                )
-            )
-        if filters.types:
-            statement = statement.where(self._type_condition(filters.types))
-        if filters.origin_products:
-            statement = statement.where(HogFlow.origin_product.in_(sorted(filters.origin_products)))
+        statement = self._team_query(team_id).where(*filter_conditions(filters, self._is_postgresql()))
         count = await self.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
         page = statement.order_by(HogFlow.updated_at.desc(), HogFlow.id.desc()).limit(limit).offset(offset)
         return count or 0, (await self.session.execute(page)).scalars().all()
 
-    def _matches(self, column: Any, pattern: str) -> ColumnElement[bool]:
-        """Case-insensitive regex match: `~*` on PostgreSQL, Python's `re` (REGEXP) on SQLite."""
-        if self._is_postgresql():
-            return column.regexp_match(pattern, flags="i")
-        return column.regexp_match("(?i)" + pattern)
-
-    def _type_condition(self, types: frozenset[str]) -> ColumnElement[bool]:
-        """PostHog's `workflow_type_q`: owned types by origin product, the rest by their actions."""
-        owned = [OWNED_FLOW_TYPES[t] for t in sorted(types) if t in OWNED_FLOW_TYPES]
-        condition: ColumnElement[bool] = HogFlow.origin_product.in_(owned) if owned else literal(False)
-        behavioural = types - set(OWNED_FLOW_TYPES)
-        if not behavioural:
-            return condition
-        unowned = or_(HogFlow.origin_product.is_(None), HogFlow.origin_product.not_in(OWNED_FLOW_TYPES.values()))
-        if behavioural == {"messaging", "automation"}:
-            return or_(condition, unowned)
-        messaging = or_(*(self._actions_contain_type(action_type) for action_type in MESSAGING_ACTION_TYPES))
-        wanted = messaging if behavioural == {"messaging"} else not_(messaging)
-        return or_(condition, and_(unowned, wanted))
-
-    def _actions_contain_type(self, action_type: str) -> ColumnElement[bool]:
-        if self._is_postgresql():
-            return type_coerce(HogFlow.actions, JSONB).contains([{"type": action_type}])
-        return func.json_contains(HogFlow.actions, json.dumps([{"type": action_type}])) == 1
-
     def _is_postgresql(self) -> bool:
         return self.session.bind is not None and self.session.bind.dialect.name == "postgresql"
-
-    def _trigger_contains(self, wanted: dict[str, Any]) -> Any:
-        if self._is_postgresql():
-            return type_coerce(HogFlow.trigger, JSONB).contains(wanted)
-        # SQLite: `json_contains` is registered on every connection (app.db.session).
-        return func.json_contains(HogFlow.trigger, json.dumps(wanted)) == 1
 
     async def get_for_update(self, team_id: int, flow_id: UUID) -> HogFlow | None:
         """The flow, locked until the transaction ends, so a read-check-write cannot interleave."""
@@ -156,6 +179,71 @@ class HogFlowRepository:
         )
         result = await self.session.execute(statement)
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# Plain rows for the API's renderings (app/services/hog_flow_views.py): no ORM objects to build, one statement.
+USER_BASIC_COLUMNS = (
+    "id", "uuid", "distinct_id", "first_name", "last_name", "email", "is_email_verified", "hedgehog_config",
+    "role_at_organization",
+)  # fmt: skip
+SCHEDULE_COLUMNS = (
+    "id", "rrule", "starts_at", "timezone", "variables", "status", "next_run_at", "created_at", "updated_at",
+)  # fmt: skip
+_FLOWS = HogFlow.__table__
+_USERS = User.__table__
+_SCHEDULES = HogFlowSchedule.__table__
+_FLOW_COLUMNS = [
+    *_FLOWS.c,
+    *(_USERS.c[name].label(f"created_by__{name}") for name in USER_BASIC_COLUMNS),
+]
+_WITH_CREATOR = _FLOWS.outerjoin(_USERS, _USERS.c.id == _FLOWS.c.created_by_id)
+# The flow once per schedule (oldest first), or once with null schedule columns.
+_DETAIL = (
+    select(*_FLOW_COLUMNS, *(_SCHEDULES.c[name].label(f"schedule__{name}") for name in SCHEDULE_COLUMNS))
+    .select_from(
+        _WITH_CREATOR.outerjoin(
+            _SCHEDULES, and_(_SCHEDULES.c.hog_flow_id == _FLOWS.c.id, _SCHEDULES.c.team_id == _FLOWS.c.team_id)
+        )
+    )
+    .where(_FLOWS.c.team_id == bindparam("team_id"), _FLOWS.c.id == bindparam("flow_id"))
+    .order_by(_SCHEDULES.c.created_at, _SCHEDULES.c.id)
+)
+
+
+class HogFlowReads:
+    """Flows as plain rows on a connection, for rendering: the creator's and schedules' columns are prefixed
+    `created_by__` and `schedule__`."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def detail(self, team_id: int, flow_id: UUID) -> Sequence[RowMapping]:
+        """The flow's rows, one per schedule; none when the team has no such flow."""
+        result = await self.connection.execute(_DETAIL, {"team_id": team_id, "flow_id": flow_id})
+        return result.mappings().all()
+
+    async def page(
+        self, team_id: int, filters: HogFlowListFilters, *, limit: int, offset: int
+    ) -> tuple[int, Sequence[RowMapping]]:
+        """The count of matching flows and one page of them, newest update first, in one statement."""
+        is_postgresql = self.connection.dialect.name == "postgresql"
+        conditions = [_FLOWS.c.team_id == team_id, *filter_conditions(filters, is_postgresql)]
+        statement = (
+            select(*_FLOW_COLUMNS, func.count().over().label("total_count"))
+            .select_from(_WITH_CREATOR)
+            .where(*conditions)
+            .order_by(_FLOWS.c.updated_at.desc(), _FLOWS.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        rows = (await self.connection.execute(statement)).mappings().all()
+        if rows:
+            return int(rows[0]["total_count"]), rows
+        if not offset:
+            return 0, rows
+        # A page past the end has no row to carry the count.
+        count = await self.connection.scalar(select(func.count()).select_from(_FLOWS).where(*conditions))
+        return int(count or 0), rows
 
 
 class HogFlowRevisionRepository:

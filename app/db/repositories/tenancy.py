@@ -14,6 +14,11 @@ from app.db.models import Organization, OrganizationMembership, PersonalAPIKey, 
 _LAST_USED_RESOLUTION = timedelta(hours=1)
 
 
+def key_touch_due(key: PersonalAPIKey, now: datetime | None = None) -> bool:
+    """Whether a use of the key now is written (`last_used_at` is kept to the hour)."""
+    return key.last_used_at is None or (now or utcnow()) - key.last_used_at >= _LAST_USED_RESOLUTION
+
+
 class TenancyRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -40,7 +45,7 @@ class TenancyRepository:
     async def touch_key(self, key: PersonalAPIKey, now: datetime | None = None) -> datetime | None:
         """Record use at most hourly; returns the new `last_used_at` when it was written."""
         now = now or utcnow()
-        if key.last_used_at is not None and now - key.last_used_at < _LAST_USED_RESOLUTION:
+        if not key_touch_due(key, now):
             return None
         statement = (
             update(PersonalAPIKey)
