@@ -103,7 +103,8 @@ def configure_logging(level: str = "INFO", *, json_output: bool = False) -> None
         logging.getLogger(name).setLevel(max(quieter, numeric_level))
     logging.captureWarnings(True)
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # Lines below the logger's level are dropped before any processor runs (timestamps cost).
+        processors=[structlog.stdlib.filter_by_level, *shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -71,6 +72,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             # Other API processes drop their cached keys and flows as soon as this one commits a change.
             relaying = asyncio.create_task(relay(scheduler.redis)) if isinstance(scheduler, ArqScheduler) else None
+            # What start-up loaded (modules, routes, templates) lives as long as the process: the collector
+            # need not walk it again on every full collection.
+            gc.collect()
+            gc.freeze()
             try:
                 yield
             finally:

@@ -216,28 +216,37 @@ class AnswerOptions:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = self.routes.declared(scope["path"])
-        allowed = declared | {"OPTIONS"} | ({"HEAD"} if "GET" in declared else set())
-        allow = ", ".join(sorted(allowed, key=_METHOD_ORDER.index)).encode()
-        if scope["method"] == "OPTIONS" and declared and "OPTIONS" not in declared:
-            body = {"name": "", "description": "", "renders": ["application/json"], "parses": ["application/json"]}
-            payload = json.dumps(body).encode()
-            headers = [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                (b"allow", allow),
-            ]
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
-            await send({"type": "http.response.body", "body": payload})
-            return
+        if scope["method"] == "OPTIONS":
+            declared = self.routes.declared(scope["path"])
+            if declared and "OPTIONS" not in declared:
+                body = {"name": "", "description": "", "renders": ["application/json"], "parses": ["application/json"]}
+                payload = json.dumps(body).encode()
+                headers = [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                    (b"allow", _allow_header(declared)),
+                ]
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
+                await send({"type": "http.response.body", "body": payload})
+                return
+
+        path = scope["path"]
 
         async def send_with_allow(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] == 405 and declared:
-                headers = [(name, value) for name, value in message.get("headers", []) if name.lower() != b"allow"]
-                message = {**message, "headers": [*headers, (b"allow", allow)]}
+            # Matching the path against every route costs more than a cached read: only for a 405.
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                declared = self.routes.declared(path)
+                if declared:
+                    headers = [(name, value) for name, value in message.get("headers", []) if name.lower() != b"allow"]
+                    message = {**message, "headers": [*headers, (b"allow", _allow_header(declared))]}
             await send(message)
 
         await self.app(scope, receive, send_with_allow)
+
+
+def _allow_header(declared: set[str]) -> bytes:
+    allowed = declared | {"OPTIONS"} | ({"HEAD"} if "GET" in declared else set())
+    return ", ".join(sorted(allowed, key=_METHOD_ORDER.index)).encode()
 
 
 _METHOD_ORDER = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT"]

@@ -10,8 +10,9 @@ for the `Retry-After` header and the message. Differences: the limits are settin
 PostHog's instance settings, there is no per-team allow list, and the check fails open (as PostHog's
 does on errors) when Redis does not answer.
 
-`RedisRateLimiter` keeps the logs in sorted sets (one Lua script per request, Redis's clock), so all
-API processes share them; `MemoryRateLimiter` is the embedded mode's in-process twin.
+`RedisRateLimiter` keeps the logs in sorted sets (a Lua script, Redis's clock), so all API processes
+share them, and asks Redis at most about once a second per key while the key is far from its limits
+(see the class); `MemoryRateLimiter` is the embedded mode's in-process twin.
 """
 
 import logging
@@ -87,42 +88,87 @@ class MemoryRateLimiter:
         return max(waits) if waits else None
 
 
-# KEYS: one sorted set per rate. ARGV: a unique member, then limit and seconds per rate.
-# Returns one wait per rate, as a string ("" = allowed); Redis's clock so every process agrees.
+# KEYS: one sorted set per rate. ARGV: a unique member, the number of requests admitted locally since the
+# last call and their ages in seconds, then limit and seconds per rate. The admitted ones are recorded
+# whatever the outcome (they happened); the current request is then decided. Returns per rate its wait as
+# a string ("" = allowed) and how many requests the window still has room for. Redis's clock.
 _SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local waits = {}
+local admitted = tonumber(ARGV[2])
+local out = {}
 for i, key in ipairs(KEYS) do
-  local limit = tonumber(ARGV[2 * i])
-  local seconds = tonumber(ARGV[2 * i + 1])
+  local limit = tonumber(ARGV[2 + admitted + 2 * i - 1])
+  local seconds = tonumber(ARGV[2 + admitted + 2 * i])
+  for j = 1, admitted do
+    redis.call('ZADD', key, now - tonumber(ARGV[2 + j]), ARGV[1] .. ':' .. j)
+  end
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - seconds)
   local count = redis.call('ZCARD', key)
   if count < limit then
     redis.call('ZADD', key, now, ARGV[1])
-    redis.call('EXPIRE', key, seconds)
-    waits[i] = ''
+    out[2 * i - 1] = ''
+    out[2 * i] = limit - count - 1
   else
     local oldest = tonumber(redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2])
     local remaining = seconds - (now - oldest)
-    waits[i] = tostring(remaining / math.max(1, limit - count + 1))
+    out[2 * i - 1] = tostring(remaining / math.max(1, limit - count + 1))
+    out[2 * i] = 0
   end
+  redis.call('EXPIRE', key, seconds)
 end
-return waits
+return out
 """
 
 
+@dataclass
+class _Allowance:
+    """Requests a process may admit without asking Redis, until `until` (its clock)."""
+
+    until: float
+    left: int
+    admitted: list[float]  # when (its clock); recorded in Redis with the next call
+
+
 class RedisRateLimiter:
-    def __init__(self, redis: Any, prefix: str = "hogflows:throttle") -> None:
+    """The shared logs in Redis, asked at most once a second per key while the key is far from its limits.
+
+    A round-trip per request costs more than the rest of a cached read, so after Redis allows a request the
+    process may admit up to a tenth of the smallest limit (never more than the windows still hold) for
+    `slack_seconds` on its own; those requests are added to the logs, at their times, by the next call.
+    Across processes a key may so exceed a limit by at most a tenth of it per process; limits under 10 are
+    asked every time, so small limits stay exact.
+    """
+
+    def __init__(
+        self,
+        redis: Any,
+        prefix: str = "hogflows:throttle",
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        slack_seconds: float = 1.0,
+        max_idents: int = 100_000,
+    ) -> None:
         self.redis = redis
         self.prefix = prefix
+        self.clock = clock
+        self.slack_seconds = slack_seconds
+        self.max_idents = max_idents
         self._script = redis.register_script(_SCRIPT)
+        self._allowances: dict[str, _Allowance] = {}
 
     async def hit(self, ident: str, rates: Sequence[Rate]) -> float | None:
         if not rates:
             return None
+        now = self.clock()
+        allowance = self._allowances.get(ident)
+        if allowance is not None and allowance.left > 0 and now < allowance.until:
+            allowance.left -= 1
+            allowance.admitted.append(now)
+            return None
+        admitted = allowance.admitted if allowance is not None else []
         keys = [f"{self.prefix}:{rate.scope}:{ident}" for rate in rates]
-        args: list[Any] = [uuid.uuid4().hex]
+        args: list[Any] = [uuid.uuid4().hex, len(admitted), *(max(0.0, now - at) for at in admitted)]
         for rate in rates:
             args += [rate.limit, rate.seconds]
         try:
@@ -130,5 +176,14 @@ class RedisRateLimiter:
         except Exception as error:  # a Redis outage must not take the API down with it
             log.warning("api rate limit unavailable, request allowed: %s", error)
             return None
-        waits = [float(answer) for answer in answers if answer not in (b"", "")]
-        return max(waits) if waits else None
+        waits = [float(answer) for answer in answers[0::2] if answer not in (b"", "")]
+        if waits:
+            self._allowances.pop(ident, None)
+            return max(waits)
+        room = min(min(int(left) for left in answers[1::2]), *(rate.limit // 10 for rate in rates))
+        if len(self._allowances) >= self.max_idents:
+            self._allowances = {
+                key: kept for key, kept in self._allowances.items() if kept.admitted or kept.until > now
+            }
+        self._allowances[ident] = _Allowance(until=now + self.slack_seconds, left=room, admitted=[])
+        return None

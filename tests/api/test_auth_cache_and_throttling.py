@@ -216,3 +216,52 @@ async def test_redis_limiter_fails_open() -> None:
         assert await RedisRateLimiter(broken).hit("k", [Rate("burst", 1, 60)]) is None
     finally:
         await broken.aclose()
+
+
+@pytest.fixture
+async def redis_client() -> AsyncIterator[Redis]:
+    redis = Redis.from_url(f"redis://127.0.0.1:6379/{os.environ.get('HOGFLOWS_TEST_REDIS_DB', '15')}")
+    try:
+        await redis.ping()
+    except OSError as error:
+        service_unavailable("Redis", error)
+    yield redis
+    await redis.aclose()
+
+
+async def test_redis_limiter_admits_a_tenth_locally_and_records_it_with_the_next_call(redis_client: Redis) -> None:
+    clock = [100.0]
+    prefix = f"hogflows:test-throttle:{uuid.uuid4().hex[:8]}"
+    one = RedisRateLimiter(redis_client, prefix, clock=lambda: clock[0])
+    other = RedisRateLimiter(redis_client, prefix, clock=lambda: clock[0])
+    rate = Rate("burst", 20, 60)
+    key = f"{prefix}:burst:k"
+    assert await one.hit("k", [rate]) is None
+    assert await redis_client.zcard(key) == 1
+    for _ in range(2):  # a tenth of 20, without Redis
+        assert await one.hit("k", [rate]) is None
+    assert await redis_client.zcard(key) == 1
+    assert await one.hit("k", [rate]) is None  # asks again, recording the two it admitted
+    assert await redis_client.zcard(key) == 4
+    clock[0] += 1.5  # past the slack: Redis is asked although the allowance is not used up
+    assert await one.hit("k", [rate]) is None
+    assert await redis_client.zcard(key) == 5
+    # Two processes together: at most a tenth of the limit over it for each, then refused.
+    admitted = 5
+    for _ in range(40):
+        for limiter in (one, other):
+            if await limiter.hit("k", [rate]) is None:
+                admitted += 1
+    assert 20 <= admitted <= 20 + 2 * 2
+    assert await one.hit("k", [rate]) is not None
+    assert await other.hit("k", [rate]) is not None
+
+
+async def test_redis_limiter_asks_every_time_under_ten(redis_client: Redis) -> None:
+    prefix = f"hogflows:test-throttle:{uuid.uuid4().hex[:8]}"
+    limiter = RedisRateLimiter(redis_client, prefix)
+    rates = [Rate("burst", 9, 60), Rate("sustained", 100, 3600)]
+    for count in range(1, 10):
+        assert await limiter.hit("k", rates) is None
+        assert await redis_client.zcard(f"{prefix}:burst:k") == count
+    assert await limiter.hit("k", rates) is not None

@@ -178,6 +178,12 @@ async def test_options_lists_the_methods_of_the_path(client: httpx.AsyncClient, 
     assert preflight.headers["access-control-allow-origin"] == "https://example.com"
 
 
+async def test_a_405_names_every_method_of_the_path(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    response = await client.put(f"/api/environments/{tenant.team_id}/hog_flows", headers=auth(tenant))
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST, HEAD, OPTIONS"
+
+
 async def test_numbers_past_postgresqls_integers_never_reach_a_query(
     client: httpx.AsyncClient, tenant: Tenant, ids: Ids
 ) -> None:
