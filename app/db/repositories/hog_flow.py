@@ -8,11 +8,14 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     RowMapping,
     Select,
+    Text,
     and_,
     bindparam,
+    cast,
     delete,
     func,
     literal,
@@ -181,7 +184,8 @@ class HogFlowRepository:
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-# Plain rows for the API's renderings (app/services/hog_flow_views.py): no ORM objects to build, one statement.
+# Plain rows for the API's renderings (app/services/hog_flow_views.py): no ORM objects, one statement. JSON
+# columns come as their text, which the renderings decode (or find already rendered).
 USER_BASIC_COLUMNS = (
     "id", "uuid", "distinct_id", "first_name", "last_name", "email", "is_email_verified", "hedgehog_config",
     "role_at_organization",
@@ -192,14 +196,20 @@ SCHEDULE_COLUMNS = (
 _FLOWS = HogFlow.__table__
 _USERS = User.__table__
 _SCHEDULES = HogFlowSchedule.__table__
+
+
+def _as_text(column: Any, label: str) -> Any:
+    return cast(column, Text).label(label) if isinstance(column.type, JSON) else column.label(label)
+
+
 _FLOW_COLUMNS = [
-    *_FLOWS.c,
-    *(_USERS.c[name].label(f"created_by__{name}") for name in USER_BASIC_COLUMNS),
+    *(_as_text(column, column.name) for column in _FLOWS.c),
+    *(_as_text(_USERS.c[name], f"created_by__{name}") for name in USER_BASIC_COLUMNS),
 ]
 _WITH_CREATOR = _FLOWS.outerjoin(_USERS, _USERS.c.id == _FLOWS.c.created_by_id)
 # The flow once per schedule (oldest first), or once with null schedule columns.
 _DETAIL = (
-    select(*_FLOW_COLUMNS, *(_SCHEDULES.c[name].label(f"schedule__{name}") for name in SCHEDULE_COLUMNS))
+    select(*_FLOW_COLUMNS, *(_as_text(_SCHEDULES.c[name], f"schedule__{name}") for name in SCHEDULE_COLUMNS))
     .select_from(
         _WITH_CREATOR.outerjoin(
             _SCHEDULES, and_(_SCHEDULES.c.hog_flow_id == _FLOWS.c.id, _SCHEDULES.c.team_id == _FLOWS.c.team_id)
@@ -208,11 +218,20 @@ _DETAIL = (
     .where(_FLOWS.c.team_id == bindparam("team_id"), _FLOWS.c.id == bindparam("flow_id"))
     .order_by(_SCHEDULES.c.created_at, _SCHEDULES.c.id)
 )
+# `total_count`: the matching rows before LIMIT, so the page and its count are one statement.
+_PAGE = (
+    select(*_FLOW_COLUMNS, func.count().over().label("total_count"))
+    .select_from(_WITH_CREATOR)
+    .order_by(_FLOWS.c.updated_at.desc(), _FLOWS.c.id.desc())
+)
+_UNFILTERED_PAGE = (
+    _PAGE.where(_FLOWS.c.team_id == bindparam("team_id")).limit(bindparam("limit")).offset(bindparam("offset"))
+)
 
 
 class HogFlowReads:
     """Flows as plain rows on a connection, for rendering: the creator's and schedules' columns are prefixed
-    `created_by__` and `schedule__`."""
+    `created_by__` and `schedule__`; JSON columns are text."""
 
     def __init__(self, connection: AsyncConnection) -> None:
         self.connection = connection
@@ -227,21 +246,21 @@ class HogFlowReads:
     ) -> tuple[int, Sequence[RowMapping]]:
         """The count of matching flows and one page of them, newest update first, in one statement."""
         is_postgresql = self.connection.dialect.name == "postgresql"
-        conditions = [_FLOWS.c.team_id == team_id, *filter_conditions(filters, is_postgresql)]
-        statement = (
-            select(*_FLOW_COLUMNS, func.count().over().label("total_count"))
-            .select_from(_WITH_CREATOR)
-            .where(*conditions)
-            .order_by(_FLOWS.c.updated_at.desc(), _FLOWS.c.id.desc())
-            .limit(limit)
-            .offset(offset)
-        )
-        rows = (await self.connection.execute(statement)).mappings().all()
+        conditions = filter_conditions(filters, is_postgresql)
+        if conditions:
+            statement = _PAGE.where(_FLOWS.c.team_id == team_id, *conditions).limit(limit).offset(offset)
+            result = await self.connection.execute(statement)
+        else:  # one statement object, compiled once
+            result = await self.connection.execute(
+                _UNFILTERED_PAGE, {"team_id": team_id, "limit": limit, "offset": offset}
+            )
+        rows = result.mappings().all()
         if rows:
             return int(rows[0]["total_count"]), rows
         if not offset:
             return 0, rows
         # A page past the end has no row to carry the count.
+        conditions.append(_FLOWS.c.team_id == team_id)
         count = await self.connection.scalar(select(func.count()).select_from(_FLOWS).where(*conditions))
         return int(count or 0), rows
 
