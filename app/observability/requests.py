@@ -6,6 +6,7 @@ Metrics are labelled by route template (`/api/projects/{team_id}/hog_flows/`), n
 """
 
 import json
+import logging
 import re
 import time
 import uuid
@@ -18,6 +19,7 @@ from app.logging import database_error_summary
 from app.observability import metrics
 
 logger = structlog.get_logger("hogflows.http")
+_stdlib_logger = logging.getLogger("hogflows.http")
 
 _SANE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 # Probes and scrapes every few seconds would drown the log.
@@ -75,7 +77,7 @@ class RequestContext:
                 elapsed = time.perf_counter() - started
                 route = route_template(scope)
                 metrics.http_request(route, scope["method"], status, elapsed)
-                if self.access_log and scope["path"] not in _QUIET_PATHS:
+                if self.access_log and scope["path"] not in _QUIET_PATHS and _stdlib_logger.isEnabledFor(logging.INFO):
                     logger.info(
                         "request",
                         method=scope["method"],

@@ -10,7 +10,7 @@ from uuid import UUID
 from sqlalchemy import (
     JSON,
     ColumnElement,
-    RowMapping,
+    Result,
     Select,
     Text,
     and_,
@@ -229,6 +229,12 @@ _UNFILTERED_PAGE = (
 )
 
 
+def _dicts(result: Result[Any]) -> list[dict[str, Any]]:
+    # Plain dicts: a renderer reads some 30 fields a row, several times cheaper than through RowMapping.
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result]
+
+
 class HogFlowReads:
     """Flows as plain rows on a connection, for rendering: the creator's and schedules' columns are prefixed
     `created_by__` and `schedule__`; JSON columns are text."""
@@ -236,14 +242,13 @@ class HogFlowReads:
     def __init__(self, connection: AsyncConnection) -> None:
         self.connection = connection
 
-    async def detail(self, team_id: int, flow_id: UUID) -> Sequence[RowMapping]:
+    async def detail(self, team_id: int, flow_id: UUID) -> list[dict[str, Any]]:
         """The flow's rows, one per schedule; none when the team has no such flow."""
-        result = await self.connection.execute(_DETAIL, {"team_id": team_id, "flow_id": flow_id})
-        return result.mappings().all()
+        return _dicts(await self.connection.execute(_DETAIL, {"team_id": team_id, "flow_id": flow_id}))
 
     async def page(
         self, team_id: int, filters: HogFlowListFilters, *, limit: int, offset: int
-    ) -> tuple[int, Sequence[RowMapping]]:
+    ) -> tuple[int, list[dict[str, Any]]]:
         """The count of matching flows and one page of them, newest update first, in one statement."""
         is_postgresql = self.connection.dialect.name == "postgresql"
         conditions = filter_conditions(filters, is_postgresql)
@@ -254,7 +259,7 @@ class HogFlowReads:
             result = await self.connection.execute(
                 _UNFILTERED_PAGE, {"team_id": team_id, "limit": limit, "offset": offset}
             )
-        rows = result.mappings().all()
+        rows = _dicts(result)
         if rows:
             return int(rows[0]["total_count"]), rows
         if not offset:
