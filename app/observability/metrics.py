@@ -74,9 +74,20 @@ def render() -> tuple[bytes, str]:
     return _generate_latest(registry), CONTENT_TYPE_LATEST
 
 
+# The labelled children per (route, method, status): `labels()` checks and locks on every call, which costs
+# as much as a cached read's rendering. Routes are templates, so the keys are few.
+_HTTP_CHILDREN: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
 def http_request(route: str, method: str, status: int, seconds: float) -> None:
-    HTTP_REQUESTS.labels(route, method, str(status)).inc()
-    HTTP_LATENCY.labels(route, method).observe(seconds)
+    key = (route, method, status)
+    children = _HTTP_CHILDREN.get(key)
+    if children is None:
+        children = (HTTP_REQUESTS.labels(route, method, str(status)), HTTP_LATENCY.labels(route, method))
+        if len(_HTTP_CHILDREN) < 10_000:  # clients choose methods; the cache must not grow without end
+            _HTTP_CHILDREN[key] = children
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def events_received(count: int) -> None:

@@ -58,7 +58,8 @@ class RequestContext:
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
+        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
             try:
                 await self.app(scope, receive, send_with_id)
             except Exception as error:
@@ -86,6 +87,8 @@ class RequestContext:
                         status=status,
                         duration_ms=round(elapsed * 1000, 1),
                     )
+        finally:
+            structlog.contextvars.reset_contextvars(**tokens)
 
 
 def route_template(scope: Scope) -> str:

@@ -192,6 +192,7 @@ async def test_numbers_past_postgresqls_integers_never_reach_a_query(
     expectations = {
         "/api/environments/99999999999/hog_flows/": 404,
         f"{base}/integrations/99999999999/": 404,
+        f"{base}/hog_flows/{ids.flow_id}/revisions/137438953473/": 404,
         f"{base}/hog_flows/?offset={huge}": 200,
         f"{base}/hog_flows/?limit={huge}": 200,
         f"{base}/persons/?offset={huge}": 200,
