@@ -1,7 +1,6 @@
 """Request dependencies: the database session, authentication, the team in the URL, scopes."""
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
@@ -232,11 +231,11 @@ def team_access(required_scope: str) -> Callable[..., Awaitable[TeamAccess]]:
     return dependency
 
 
-@asynccontextmanager
-async def read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    """A connection for reads outside a transaction on PostgreSQL (each statement sees what is committed)."""
-    async with request.app.state.read_engine.connect() as connection:
-        yield connection
+def read_connection(request: Request) -> AsyncConnection:
+    """A connection (`async with` it) for reads outside a transaction on PostgreSQL: each statement sees
+    what is committed."""
+    connection: AsyncConnection = request.app.state.read_engine.connect()
+    return connection
 
 
 ReadTeam = Annotated[AuthorizedTeam, Depends(team_with_scope("hog_flow:read"))]
