@@ -11,7 +11,6 @@ encoded) depends on nothing but that text, so it is kept per text in a bounded c
 `orjson.Fragment`: a flow read again costs a dictionary look-up per column instead of a decode and a dump.
 """
 
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -215,26 +214,25 @@ _DETAIL = {**_COMMON, "trigger_masking": _detail_trigger_masking, "actions": _de
 
 
 class _RenderedColumns:
-    """Rendered JSON columns by (renderer, stored text), least recently used dropped past `max_bytes`."""
+    """Rendered JSON columns by (renderer, stored text); the oldest entries go past `max_bytes` (first in,
+    first out: refreshing an entry on every hit would cost more than an occasional re-render)."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.size = 0
-        self._entries: OrderedDict[tuple[Callable[[Any], Any], str | None], tuple[orjson.Fragment, int]] = OrderedDict()
+        self._entries: dict[tuple[Callable[[Any], Any], str | None], tuple[orjson.Fragment, int]] = {}
 
     def get(self, render: Callable[[Any], Any], text: str | None) -> orjson.Fragment:
-        key = (render, text)
-        found = self._entries.get(key)
+        found = self._entries.get((render, text))
         if found is not None:
-            self._entries.move_to_end(key)
             return found[0]
-        encoded = dumps(render(None if text is None else loads(text)))
-        size = len(encoded) + (len(text) if text else 0) + 200
-        self._entries[key] = (orjson.Fragment(encoded), size)
+        encoded = orjson.Fragment(dumps(render(None if text is None else loads(text))))
+        size = 2 * len(text or "") + 200  # the text, about as much rendered, and the entry itself
+        self._entries[(render, text)] = (encoded, size)
         self.size += size
         while self.size > self.max_bytes and self._entries:
-            self.size -= self._entries.popitem(last=False)[1][1]
-        return orjson.Fragment(encoded)
+            self.size -= self._entries.pop(next(iter(self._entries)))[1]
+        return encoded
 
 
 _COLUMNS = _RenderedColumns(max_bytes=32 * 1024 * 1024)

@@ -16,7 +16,7 @@ import pytest
 from app.db.json_codec import dumps
 from app.schemas.hog_flow import HogFlow, HogFlowMinimal
 from app.schemas.schedules import Schedule
-from app.services.hog_flow_views import render_detail, render_list_item
+from app.services.hog_flow_views import _RenderedColumns, _variables, render_detail, render_list_item
 
 CREATED = datetime(2024, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
 UPDATED = datetime(2024, 2, 3, 4, 5, 6, tzinfo=UTC)
@@ -191,3 +191,12 @@ def test_secrets_are_masked_everywhere() -> None:
     text = rendered([render_detail([with_schedule(flow_row(), None)]), render_list_item(stored(flow_row()))])
     assert "s3cret" not in text
     assert '"token": {"value": "x"}' not in text
+
+
+def test_the_rendered_columns_stay_within_their_budget() -> None:
+    columns = _RenderedColumns(max_bytes=2_000)
+    for n in range(100):
+        text = json.dumps([{"key": f"v{n}", "type": "string"}])
+        assert json.loads(dumps(columns.get(_variables, text))) == [{"key": f"v{n}", "type": "string"}]
+        assert columns.size <= 2_000
+    assert json.loads(dumps(columns.get(_variables, text))) == [{"key": "v99", "type": "string"}]  # kept
