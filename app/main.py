@@ -72,10 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             # Other API processes drop their cached keys and flows as soon as this one commits a change.
             relaying = asyncio.create_task(relay(scheduler.redis)) if isinstance(scheduler, ArqScheduler) else None
-            # What start-up loaded (modules, routes, templates) lives as long as the process: the collector
-            # need not walk it again on every full collection.
-            gc.collect()
-            gc.freeze()
+            _freeze_start_up()
             try:
                 yield
             finally:
@@ -142,6 +139,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(RequestContext, access_log=settings.access_log)  # outermost: sees every answer
     return app
+
+
+_frozen = False
+
+
+def _freeze_start_up() -> None:
+    """What start-up loaded (modules, routes, templates) lives as long as the process: the collector need
+    not walk it on every full collection. Once per process: a test session starts many apps, and what is
+    frozen is never collected."""
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.collect()
+        gc.freeze()
 
 
 @asynccontextmanager
