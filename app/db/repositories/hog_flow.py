@@ -218,14 +218,23 @@ _DETAIL = (
     .where(_FLOWS.c.team_id == bindparam("team_id"), _FLOWS.c.id == bindparam("flow_id"))
     .order_by(_SCHEDULES.c.created_at, _SCHEDULES.c.id)
 )
-# `total_count`: the matching rows before LIMIT, so the page and its count are one statement.
-_PAGE = (
-    select(*_FLOW_COLUMNS, func.count().over().label("total_count"))
-    .select_from(_WITH_CREATOR)
-    .order_by(_FLOWS.c.updated_at.desc(), _FLOWS.c.id.desc())
-)
+
+
+def _page(conditions: list[ColumnElement[bool]]) -> Select[Any]:
+    """A page of the team's flows matching `conditions`, each row carrying `total_count`: the count of all
+    matching flows, an uncorrelated subquery PostgreSQL runs once, so the page still stops after LIMIT rows
+    of the (team_id, updated_at) index."""
+    count = select(func.count()).select_from(_FLOWS).where(*conditions).correlate(None).scalar_subquery()
+    return (
+        select(*_FLOW_COLUMNS, count.label("total_count"))
+        .select_from(_WITH_CREATOR)
+        .where(*conditions)
+        .order_by(_FLOWS.c.updated_at.desc(), _FLOWS.c.id.desc())
+    )
+
+
 _UNFILTERED_PAGE = (
-    _PAGE.where(_FLOWS.c.team_id == bindparam("team_id")).limit(bindparam("limit")).offset(bindparam("offset"))
+    _page([_FLOWS.c.team_id == bindparam("team_id")]).limit(bindparam("limit")).offset(bindparam("offset"))
 )
 
 
@@ -253,7 +262,7 @@ class HogFlowReads:
         is_postgresql = self.connection.dialect.name == "postgresql"
         conditions = filter_conditions(filters, is_postgresql)
         if conditions:
-            statement = _PAGE.where(_FLOWS.c.team_id == team_id, *conditions).limit(limit).offset(offset)
+            statement = _page([_FLOWS.c.team_id == team_id, *conditions]).limit(limit).offset(offset)
             result = await self.connection.execute(statement)
         else:  # one statement object, compiled once
             result = await self.connection.execute(
