@@ -22,6 +22,7 @@ from app.services.rate_limit import MemoryRateLimiter, Rate, RedisRateLimiter
 from tests.api.batch_helpers import schedules_url
 from tests.api.helpers import auth, create_schedule_flow, flows_url
 from tests.conftest import TenantFactory, service_unavailable
+from tests.serving import app_client
 
 
 @contextmanager
@@ -172,11 +173,8 @@ async def throttled_client(database_url: str, request: pytest.FixtureRequest) ->
         except OSError as error:
             service_unavailable("Redis", error)
         settings |= {"REDIS_URL": redis_url, "HOGFLOWS_QUEUE_NAME": f"hogflows:test:{uuid.uuid4().hex[:8]}"}
-    application = create_app(Settings(**settings))
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
+    async with app_client(Settings(**settings)) as client:
+        yield client
 
 
 @pytest.mark.parametrize("throttled_client", ["memory", "redis"], indirect=True)

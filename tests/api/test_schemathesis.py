@@ -19,7 +19,7 @@ import pytest
 from app.services.bootstrap import Tenant
 from tests.api.batch_helpers import batch_flow, create_flow, schedules_url
 from tests.api.helpers import SLACK, auth, integrations_url
-from tests.api.serve_helpers import serve
+from tests.serving import base_env, serving
 
 pytestmark = pytest.mark.postgres_only
 
@@ -30,8 +30,9 @@ SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 @pytest.fixture
 def server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     log = tmp_path / "server.log"
-    with serve(database_url, log, HOGFLOWS_SECRET_KEY="schemathesis-key") as base_url:
-        yield base_url, log
+    env = base_env(DATABASE_URL=database_url, HOGFLOWS_LOG_LEVEL="INFO", HOGFLOWS_SECRET_KEY="schemathesis-key")
+    with serving(env, log) as server:
+        yield server.base_url, log
 
 
 async def test_schemathesis_finds_no_server_error(

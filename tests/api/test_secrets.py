@@ -23,9 +23,9 @@ from app.db.session import create_engine, create_sessionmaker, session_scope
 from app.logging import database_error_summary, mask_query_secrets
 from app.services.bootstrap import Tenant, bootstrap_tenant
 from tests.api.helpers import auth, flows_url, integrations_url
-from tests.api.serve_helpers import serve
 from tests.conftest import TenantFactory
 from tests.functions.db_helpers import app_secret_box
+from tests.serving import base_env, serving
 
 TOKEN = "xoxb-top-secret-token-42"
 SLACK = {
@@ -154,8 +154,9 @@ async def test_a_served_api_warns_of_the_default_key_and_logs_no_secret(
 ) -> None:
     tenant = await make_tenant()
     log = tmp_path / "server.log"
-    with serve(database_url, log) as base_url:
-        async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+    env = base_env(DATABASE_URL=database_url, HOGFLOWS_LOG_LEVEL="INFO")
+    with serving(env, log) as server:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
             url = integrations_url(tenant)
             headers = {**auth(tenant), "Content-Type": "application/json"}
             with_nul = {**SLACK, "integration_id": "a\x00b"}

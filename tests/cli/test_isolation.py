@@ -8,22 +8,18 @@ gets its bounded answer (400 in PostHog's shape, or the bounded outcome) quickly
 
 import json
 import math
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.serving import Process, base_env, run, serving
+
 VICTIM_P99_SECONDS = 0.25
 VICTIM_MAX_SECONDS = 1.0
 # B is measured over at least this long, so a stall that follows the answer counts too, and until it has
@@ -51,33 +47,19 @@ class Tenant:
 @dataclass
 class Server:
     base: str
-    process: subprocess.Popen[bytes]
+    process: Process
     attacker: Tenant
     victim: Tenant
-    output: list[bytes] = field(default_factory=list)
 
     def alive(self) -> bool:
-        if self.process.poll() is not None:
+        if not self.process.alive():
             return False
         return httpx.get(f"{self.base}/docs", timeout=5).status_code == 200
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _bootstrap(env: dict[str, str], email: str) -> Tenant:
-    result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "bootstrap", "--email", email, "--json"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    result = run(env, "bootstrap", "--email", email, "--json", timeout=60)
+    assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     return Tenant(api_key=data["api_key"], project_id=data["project_id"])
 
@@ -86,41 +68,14 @@ def _bootstrap(env: dict[str, str], email: str) -> Tenant:
 def server(database_url: str, engine: Any) -> Iterator[Server]:
     if not database_url.startswith("postgresql"):
         pytest.skip("runs `hogflows serve` on the PostgreSQL scratch database")
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    env["DATABASE_URL"] = database_url
     # Tenant B's probes across the module go past the per-key burst limit, which has tests of its own.
-    env["HOGFLOWS_API_RATE_LIMIT_BURST"] = ""
-    env["HOGFLOWS_API_RATE_LIMIT_SUSTAINED"] = ""
+    env = base_env(DATABASE_URL=database_url, HOGFLOWS_API_RATE_LIMIT_BURST="", HOGFLOWS_API_RATE_LIMIT_SUSTAINED="")
     attacker = _bootstrap(env, "mallory@example.com")
     victim = _bootstrap(env, "victor@example.com")
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    served = Server(f"http://127.0.0.1:{port}", process, attacker, victim)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{served.base}/docs", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            raise AssertionError("server did not start")
+    with serving(env) as process:
+        served = Server(process.base_url, process, attacker, victim)
         _warm_up(served)
         yield served
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
 
 
 def _warm_up(server: Server) -> None:

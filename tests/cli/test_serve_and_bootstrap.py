@@ -1,74 +1,28 @@
 """The `hogflows` command end to end: bootstrap, then serve on the embedded default, then the API."""
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from tests.serving import base_env, run, serving
 
 
 @pytest.fixture
 def embedded_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}"
-    return env
+    return base_env(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}")
 
 
 @pytest.fixture
 def server(embedded_env: dict[str, str]) -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=embedded_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base_url}/docs", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            raise AssertionError("server did not start")
-        yield base_url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with serving(embedded_env) as served:
+        yield served.base_url
 
 
 def test_bootstrap_json(embedded_env: dict[str, str]) -> None:
-    result = _run(embedded_env, "bootstrap", "--email", "ada@example.com", "--json")
+    result = run(embedded_env, "bootstrap", "--email", "ada@example.com", "--json")
     assert result.returncode == 0, result.stderr
     tenant = json.loads(result.stdout)
     assert tenant["api_key"].startswith("phx_")
@@ -79,7 +33,7 @@ def test_bootstrap_json(embedded_env: dict[str, str]) -> None:
 
 
 def test_walkthrough_against_a_served_embedded_instance(embedded_env: dict[str, str], server: str) -> None:
-    tenant = json.loads(_run(embedded_env, "bootstrap", "--json").stdout)
+    tenant = json.loads(run(embedded_env, "bootstrap", "--json").stdout)
     headers = {"Authorization": f"Bearer {tenant['api_key']}"}
     flows = f"{server}/api/projects/{tenant['project_id']}/hog_flows/"
     flow = {
@@ -106,5 +60,5 @@ def test_walkthrough_against_a_served_embedded_instance(embedded_env: dict[str, 
 
 def test_migrate_is_idempotent(embedded_env: dict[str, str]) -> None:
     for _ in range(2):
-        result = _run(embedded_env, "migrate")
+        result = run(embedded_env, "migrate")
         assert result.returncode == 0, result.stderr

@@ -2,7 +2,6 @@
 and an SMTP server (aiosmtpd) that keeps every message it receives."""
 
 import json
-import socket
 import threading
 import time
 from collections import defaultdict, deque
@@ -15,6 +14,8 @@ from urllib.parse import parse_qs
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from tests.serving import free_port
 
 
 @dataclass(frozen=True)
@@ -131,12 +132,6 @@ class _Inbox:
         content = envelope.original_content or b""
         self.messages.append((envelope, cast(EmailMessage, message_from_bytes(content, policy=policy.default))))
         return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class LocalSmtpServer:

@@ -5,7 +5,8 @@ from typing import Any
 from app.engine.executor import execute_pickup
 from tests.engine.flows import Options, action, chain, flow, invocation, metric_names
 from tests.functions.helpers import action_logs, function_action, real_runner
-from tests.functions.servers import LocalSmtpServer, free_port
+from tests.functions.servers import LocalSmtpServer
+from tests.serving import free_port
 
 PERSON = {"id": "p-1", "properties": {"email": "ada@example.com", "name": "Ada"}, "distinct_id": "d-1"}
 

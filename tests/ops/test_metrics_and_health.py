@@ -10,8 +10,9 @@ import httpx
 from app.services.bootstrap import Tenant
 from tests.api.helpers import auth, flows_url
 from tests.api.ingest_helpers import event_flow
-from tests.ops.processes import ROOT, base_env, sample
+from tests.ops.metrics import sample
 from tests.polling import wait_for
+from tests.serving import ROOT, base_env
 
 
 async def scrape(client: httpx.AsyncClient) -> str:

@@ -16,7 +16,7 @@ from app.db.session import create_engine, create_sessionmaker, session_scope
 from app.services.bootstrap import bootstrap_tenant
 from app.services.retention import purge_step
 from tests.conftest import NO_RETENTION
-from tests.ops.processes import base_env, run
+from tests.serving import base_env, run
 
 NOW = datetime.now(UTC)
 DAYS = {

@@ -1,13 +1,14 @@
 """A served API process: readiness when Redis goes away, request ids in its JSON log lines."""
 
 import os
+import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.ops.processes import base_env, free_port, started, wait_until
 from tests.ops.proxy import TcpProxy
+from tests.serving import base_env, serving, wait_until
 
 pytestmark = pytest.mark.postgres_only
 
@@ -17,16 +18,14 @@ def test_readyz_names_redis_when_it_is_unreachable(database_url: str, tmp_path: 
         pytest.skip("PostgreSQL only")
     redis_db = os.environ.get("HOGFLOWS_TEST_REDIS_DB", "15")
     proxy = TcpProxy(6379)
-    port = free_port()
     env = base_env(
         DATABASE_URL=database_url,
         REDIS_URL=f"redis://127.0.0.1:{proxy.port}/{redis_db}",
-        HOGFLOWS_QUEUE_NAME=f"hogflows-ops-{port}",
+        HOGFLOWS_QUEUE_NAME=f"hogflows-ops-{uuid.uuid4().hex[:8]}",
         HOGFLOWS_LOG_JSON="true",
     )
-    with started(["serve", "--port", str(port)], env, tmp_path / "serve.log") as serve:
-        base = f"http://127.0.0.1:{port}"
-        serve.wait_until_answers(f"{base}/_health")
+    with serving(env, tmp_path / "serve.log") as serve:
+        base = serve.base_url
         ready = httpx.get(f"{base}/_readyz", timeout=10)
         assert ready.status_code == 200, ready.text
         assert ready.json()["checks"] == {"database": "ok", "redis": "ok"}

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from app.db.scratch import scratch_database
-from tests.ops.processes import ROOT, base_env, free_port, run, started, wait_until
 from tests.ops.proxy import TcpProxy
+from tests.serving import ROOT, base_env, free_port, run, serving, wait_until
 
 pytestmark = pytest.mark.postgres_only
 
@@ -37,11 +37,9 @@ def _one_error_line(result: subprocess.CompletedProcess[str]) -> dict[str, objec
 
 
 def test_serve_migrates_an_empty_database_and_answers(empty_database: str, tmp_path: Path) -> None:
-    port = free_port()
     env = base_env(DATABASE_URL=empty_database, HOGFLOWS_LOG_JSON="true")
-    with started(["serve", "--port", str(port)], env, tmp_path / "serve.log") as serve:
-        base = f"http://127.0.0.1:{port}"
-        serve.wait_until_answers(f"{base}/_health")
+    with serving(env, tmp_path / "serve.log") as serve:
+        base = serve.base_url
         ready = httpx.get(f"{base}/_readyz")
         assert ready.status_code == 200, ready.text
         assert ready.json() == {"status": "ok", "checks": {"database": "ok"}}
@@ -99,12 +97,10 @@ def test_operator_errors_are_one_line_and_exit_non_zero(database_url: str) -> No
 
 def test_the_sweeper_backs_off_while_postgresql_is_down(database_url: str, tmp_path: Path) -> None:
     proxy = TcpProxy(5432)
-    port = free_port()
     proxied = database_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
     env = base_env(DATABASE_URL=proxied, HOGFLOWS_LOG_JSON="true", HOGFLOWS_ACCESS_LOG="false")
-    with started(["serve", "--port", str(port)], env, tmp_path / "serve.log") as serve:
-        base = f"http://127.0.0.1:{port}"
-        serve.wait_until_answers(f"{base}/_health")
+    with serving(env, tmp_path / "serve.log") as serve:
+        base = serve.base_url
         proxy.close()
         serve.wait_for_line(lambda line: "paused" in line["event"])
         unready = wait_until(lambda: (r := httpx.get(f"{base}/_readyz", timeout=10)).status_code == 503 and r)

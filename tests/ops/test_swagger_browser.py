@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import service_unavailable
-from tests.ops.processes import base_env, free_port, run, started
+from tests.serving import base_env, run, serving
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -54,11 +54,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """`hogflows serve` on its embedded default, with a tenant."""
     env = base_env(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'docs.sqlite3'}")
     tenant = json.loads(run(env, "bootstrap", "--json").stdout)
-    port = free_port()
-    with started(["serve", "--port", str(port)], env, tmp_path / "serve.log") as serve:
-        base = f"http://127.0.0.1:{port}"
-        serve.wait_until_answers(f"{base}/_health")
-        yield base, tenant
+    with serving(env, tmp_path / "serve.log") as serve:
+        yield serve.base_url, tenant
 
 
 def test_swagger_ui_lists_authorizes_and_tries_a_request(browser: Any, served: tuple[str, dict[str, Any]]) -> None:

@@ -6,9 +6,6 @@ Screenshots go to `HOGFLOWS_SCREENSHOT_DIR` (the README's pictures come from `do
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -21,9 +18,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import service_unavailable
+from tests.serving import base_env, run, serving
 from tests.web.flows import big_flow, branch_and_delay_flow, run_body
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 CHROMIUM_FLAGS = [
     "--headless",
@@ -39,47 +36,15 @@ CHROMIUM_FLAGS = [
 WAIT = 30.0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _env(database_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
-    env.update(DATABASE_URL=database_url, HOGFLOWS_SECRET_KEY="browser-test-secret", HOGFLOWS_LOG_LEVEL="WARNING")
-    return env
-
-
 @pytest.fixture(scope="module")
 def server(database_url: str, engine: AsyncEngine) -> Iterator[tuple[str, dict[str, str]]]:
-    """`hogflows serve` on a free port (embedded runner, no Redis), on the already migrated scratch database."""
+    """`hogflows serve` (embedded runner, no Redis) on the already migrated scratch database."""
     del engine
     if not database_url.startswith("postgresql"):
         pytest.skip("the browser tests run on PostgreSQL")
-    env = _env(database_url)
-    port = _free_port()
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=log
-        )
-        base_url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + WAIT
-            while True:
-                try:
-                    if httpx.get(f"{base_url}/", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or process.poll() is not None:
-                    log.seek(0)
-                    raise AssertionError(f"server did not start: {log.read().decode(errors='replace')[-2000:]}")
-                time.sleep(0.2)
-            yield base_url, env
-        finally:
-            process.terminate()
-            process.wait(timeout=15)
+    env = base_env(DATABASE_URL=database_url, HOGFLOWS_SECRET_KEY="browser-test-secret", HOGFLOWS_LOG_LEVEL="WARNING")
+    with serving(env) as served:
+        yield served.base_url, env
 
 
 @pytest.fixture
@@ -112,15 +77,8 @@ def shots() -> Iterator[Path]:
 
 
 def bootstrap(env: dict[str, str]) -> dict[str, Any]:
-    result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "bootstrap", "--json"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    result = run(env, "bootstrap", "--json", timeout=60)
+    assert result.returncode == 0, result.stderr
     tenant: dict[str, Any] = json.loads(result.stdout)
     return tenant
 

@@ -1,12 +1,8 @@
 """Real arq workers in subprocesses, on the test session's database and a Redis of its own."""
 
 import os
-import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,8 +16,7 @@ from app.db.session import create_engine, create_sessionmaker, session_scope
 from app.main import create_app
 from app.services.bootstrap import Tenant, bootstrap_tenant
 from tests.conftest import NO_RETENTION, service_unavailable
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.serving import Workers, app_client
 
 
 @pytest.fixture(scope="session")
@@ -62,44 +57,6 @@ def worker_env(database_url: str, redis_url: str, queue_name: str) -> dict[str, 
     return env
 
 
-class Workers:
-    """Start and kill `hogflows worker` processes."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.processes: list[subprocess.Popen[bytes]] = []
-
-    def start(self, output: Path | None = None, **env: str) -> subprocess.Popen[bytes]:
-        """A worker with the pool's environment plus `env`; its stdout and stderr go to `output` when given."""
-        sink = output.open("ab") if output is not None else subprocess.DEVNULL
-        try:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "app.cli", "worker"],
-                cwd=ROOT,
-                env={**self.env, **env},
-                stdout=sink,
-                stderr=subprocess.STDOUT if output is not None else subprocess.DEVNULL,
-            )
-        finally:
-            if output is not None:
-                sink.close()  # type: ignore[union-attr]
-        self.processes.append(process)
-        return process
-
-    def kill(self, process: subprocess.Popen[bytes]) -> None:
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
-
-    def stop_all(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-
-
 @pytest.fixture
 def workers(worker_env: dict[str, str]) -> Iterator[Workers]:
     pool = Workers(worker_env)
@@ -121,10 +78,9 @@ async def queue_client(queue_app: Any) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-# A database, queue, API client and worker pool of the test module's own, for tests that leave a backlog
-# or need workers with short leases. Worker settings: a 4 s run lease, a 2 s sweep grace, JSON logs.
-MODULE_LEASE = 4.0
-MODULE_GRACE = 2.0
+# A database, queue, API client and worker pool of the test module's own, for tests that leave a backlog,
+# need workers with settings of their own, or let workers call local servers (the session's database may
+# also be served by the in-process runner of the API tests' app, whose settings refuse them).
 
 
 @pytest.fixture(scope="module")
@@ -148,11 +104,8 @@ async def module_client(
     module_database_url: str, redis_url: str, module_queue: str
 ) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(DATABASE_URL=module_database_url, REDIS_URL=redis_url, HOGFLOWS_QUEUE_NAME=module_queue)
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-            yield c
+    async with app_client(settings) as client:
+        yield client
 
 
 async def new_tenant(database_url: str) -> Tenant:
@@ -168,20 +121,39 @@ async def module_tenant(module_database_url: str) -> Tenant:
     return await new_tenant(module_database_url)
 
 
-@pytest.fixture
-def module_workers(worker_env: dict[str, str], module_database_url: str, module_queue: str) -> Iterator[Workers]:
-    env = {
-        **worker_env,
-        "DATABASE_URL": module_database_url,
-        "HOGFLOWS_QUEUE_NAME": module_queue,
-        "HOGFLOWS_ALLOW_PRIVATE_FETCH": "true",
-        "HOGFLOWS_FETCH_TIMEOUT": "60",
-        "HOGFLOWS_RUN_LEASE_SECONDS": str(MODULE_LEASE),
-        "HOGFLOWS_SWEEP_GRACE": str(int(MODULE_GRACE)),
-        "HOGFLOWS_SWEEP_INTERVAL": "1",
-        "HOGFLOWS_LOG_LEVEL": "INFO",
-        "HOGFLOWS_LOG_JSON": "true",
-    }
-    pool = Workers(env)
-    yield pool
-    pool.stop_all()
+def module_owned(env: dict[str, str] | None = None, *, start: int = 0) -> tuple[Any, Any, Any]:
+    """Fixtures for the module to name (`client, tenant, workers = module_owned(...)` at its top level): its
+    own API client, a new tenant per test, and workers on its own database and queue with `env` over
+    `worker_env`, `start` of them started before the test."""
+
+    @pytest.fixture
+    def client(module_client: httpx.AsyncClient) -> httpx.AsyncClient:
+        return module_client
+
+    @pytest.fixture
+    def tenant(module_tenant: Tenant) -> Tenant:
+        return module_tenant
+
+    @pytest.fixture
+    def workers(worker_env: dict[str, str], module_database_url: str, module_queue: str) -> Iterator[Workers]:
+        own = {"DATABASE_URL": module_database_url, "HOGFLOWS_QUEUE_NAME": module_queue}
+        pool = Workers({**worker_env, **own, **(env or {})})
+        for _ in range(start):
+            pool.start()
+        yield pool
+        pool.stop_all()
+
+    return client, tenant, workers
+
+
+# Worker settings of the modules that kill workers or let them take runs over: a 4 s run lease, a 2 s
+# sweep grace, JSON logs.
+MODULE_LEASE = 4.0
+MODULE_GRACE = 2.0
+SHORT_LEASES = {
+    "HOGFLOWS_FETCH_TIMEOUT": "60",
+    "HOGFLOWS_RUN_LEASE_SECONDS": str(MODULE_LEASE),
+    "HOGFLOWS_SWEEP_GRACE": str(int(MODULE_GRACE)),
+    "HOGFLOWS_LOG_LEVEL": "INFO",
+    "HOGFLOWS_LOG_JSON": "true",
+}

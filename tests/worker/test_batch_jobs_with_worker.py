@@ -30,7 +30,7 @@ from tests.api.batch_helpers import (
 )
 from tests.api.helpers import auth
 from tests.polling import wait_for
-from tests.worker.conftest import Workers
+from tests.serving import Workers
 
 PERSONS = 5_000
 

@@ -6,10 +6,6 @@ persons, matches the trigger and queues runs; a `hogflows worker` subprocess exe
 
 import asyncio
 import json
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +17,7 @@ from app.services.bootstrap import Tenant
 from tests.api.ingest_helpers import create_flow, metric_totals, runs
 from tests.functions.servers import LocalHttpServer
 from tests.polling import wait_for
-from tests.worker.conftest import ROOT, Workers
+from tests.serving import Workers, serving
 
 HAS_EMAIL = [{"key": "email", "type": "person", "operator": "is_set", "value": "is_set"}]
 PLAN_IS_PRO = [{"key": "plan", "type": "person", "operator": "exact", "value": ["pro"]}]
@@ -83,42 +79,11 @@ def signup_flow(webhook_url: str) -> dict[str, Any]:
     return flow
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def live_server(worker_env: dict[str, str]) -> Iterator[str]:
     """`hogflows serve` in a subprocess, on the test database, Redis and queue."""
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
-        env=worker_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/openapi.json", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            _, stderr = process.communicate()
-            raise RuntimeError(f"the server did not start: {stderr.decode()[-2000:]}")
-        time.sleep(0.1)
-    yield url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    with serving(worker_env) as server:
+        yield server.base_url
 
 
 def trace(run: dict[str, Any]) -> list[tuple[str, str, str | None]]:

@@ -4,9 +4,6 @@ The other process is a real `hogflows serve` whose cache TTLs are a minute, so o
 (app/db/invalidation.py) can make it see the change within the few seconds these tests wait.
 """
 
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -19,59 +16,26 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.db.models import PersonalAPIKey
 from app.db.session import session_scope
-from app.main import create_app
 from app.services.api_keys import generate_personal_api_key, hash_key
 from app.services.bootstrap import Tenant
 from tests.api.helpers import auth, flows_url
 from tests.api.ingest_helpers import event_flow
 from tests.polling import wait_for
-from tests.worker.conftest import ROOT
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.serving import app_client, serving
 
 
 @pytest.fixture
 def other_process(worker_env: dict[str, str]) -> Iterator[str]:
-    port = _free_port()
     env = worker_env | {"HOGFLOWS_API_AUTH_CACHE_SECONDS": "60", "HOGFLOWS_EVENT_FLOW_CACHE_SECONDS": "60"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/openapi.json", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"the server did not start: {process.communicate()[1].decode()[-2000:]}")
-        time.sleep(0.1)
-    yield url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    with serving(env) as server:
+        yield server.base_url
 
 
 @pytest.fixture
 async def this_process(database_url: str, redis_url: str, queue_name: str) -> AsyncIterator[httpx.AsyncClient]:
-    application = create_app(Settings(DATABASE_URL=database_url, REDIS_URL=redis_url, HOGFLOWS_QUEUE_NAME=queue_name))
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
+    settings = Settings(DATABASE_URL=database_url, REDIS_URL=redis_url, HOGFLOWS_QUEUE_NAME=queue_name)
+    async with app_client(settings) as client:
+        yield client
 
 
 async def test_a_key_rolled_in_one_process_is_refused_by_another_at_once(

@@ -16,16 +16,14 @@ from app.services.bootstrap import Tenant
 from tests.api.batch_helpers import batch_flow, batch_jobs_url, person_filter, upsert_persons
 from tests.api.helpers import auth, flows_url
 from tests.polling import wait_for
-from tests.worker.conftest import Workers, new_tenant
+from tests.serving import Workers
+from tests.worker.conftest import SHORT_LEASES, module_owned, new_tenant
 from tests.worker.helpers import create_flow, get_run, start_run
 
 PERSONS = 10_000
 LONG_RUNS = 40
 
-
-@pytest.fixture
-async def team_a(module_database_url: str) -> Tenant:
-    return await new_tenant(module_database_url)
+client, team_a, workers = module_owned(SHORT_LEASES)
 
 
 @pytest.fixture
@@ -76,9 +74,8 @@ async def runs_of(client: httpx.AsyncClient, tenant: Tenant, flow_id: str, statu
 
 
 async def test_a_simple_run_of_one_team_is_not_held_back_by_another_teams_load(
-    module_client: httpx.AsyncClient, team_a: Tenant, team_b: Tenant, module_workers: Workers
+    client: httpx.AsyncClient, team_a: Tenant, team_b: Tenant, workers: Workers
 ) -> None:
-    client, workers = module_client, module_workers
     simple_id = await create_flow(client, team_a, simple_flow())
     long_id = await create_flow(client, team_b, long_flow())
     batch_id = await create_flow(client, team_b, batch_flow([person_filter("plan", "pro")]))

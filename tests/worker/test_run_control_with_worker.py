@@ -3,7 +3,6 @@
 import itertools
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -11,67 +10,16 @@ from typing import Any
 import httpx
 import pytest
 
-from app.config import Settings
-from app.db.migrate import upgrade_to_head
-from app.db.scratch import scratch_database
-from app.db.session import create_engine, create_sessionmaker, session_scope
-from app.main import create_app
-from app.services.bootstrap import Tenant, bootstrap_tenant
+from app.services.bootstrap import Tenant
 from tests.api.helpers import auth, flows_url
 from tests.functions.servers import LocalHttpServer, Reply
 from tests.polling import wait_for
-from tests.worker.conftest import Workers
+from tests.serving import Workers
+from tests.worker.conftest import module_owned
 from tests.worker.helpers import create_flow, get_run, start_run, trace, wait_for_status
 
-
-@pytest.fixture(scope="module")
-async def own_database_url(database_url: str) -> AsyncIterator[str]:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("worker processes share the database over PostgreSQL")
-    async with scratch_database(database_url, "hogflows_ops") as url:
-        engine = create_engine(url)
-        await upgrade_to_head(engine)
-        await engine.dispose()
-        yield url
-
-
-@pytest.fixture(scope="module")
-def own_queue() -> str:
-    return f"hogflows-test-ops:{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture(scope="module")
-async def client(own_database_url: str, redis_url: str, own_queue: str) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(DATABASE_URL=own_database_url, REDIS_URL=redis_url, HOGFLOWS_QUEUE_NAME=own_queue)
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
-
-
-@pytest.fixture
-async def tenant(own_database_url: str) -> AsyncIterator[Tenant]:
-    engine = create_engine(own_database_url)
-    async with session_scope(create_sessionmaker(engine)) as session:
-        created = await bootstrap_tenant(session)
-    await engine.dispose()
-    yield created
-
-
-@pytest.fixture
-def workers(worker_env: dict[str, str], own_database_url: str, own_queue: str) -> Iterator[Workers]:
-    env = {
-        **worker_env,
-        "DATABASE_URL": own_database_url,
-        "HOGFLOWS_QUEUE_NAME": own_queue,
-        "HOGFLOWS_ALLOW_PRIVATE_FETCH": "true",
-        "HOGFLOWS_FETCH_RETRY_BASE": "0.1",
-    }
-    pool = Workers(env)
-    pool.start()
-    yield pool
-    pool.stop_all()
+# Workers that may call 127.0.0.1 and retry after ~0.1 s, one started before each test.
+client, tenant, workers = module_owned({"HOGFLOWS_FETCH_RETRY_BASE": "0.1"}, start=1)
 
 
 def hook(action_id: str, url: str) -> dict[str, Any]:

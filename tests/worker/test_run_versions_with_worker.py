@@ -5,7 +5,7 @@ import httpx
 from app.services.bootstrap import Tenant
 from tests.api.draft_helpers import versioned_flow
 from tests.api.helpers import auth, flows_url
-from tests.worker.conftest import Workers
+from tests.serving import Workers
 from tests.worker.helpers import create_flow, start_run, trace, wait_for_status
 
 

@@ -11,7 +11,7 @@ from app.db.repositories.persons import PersonRepository
 from app.db.session import session_scope
 from app.services.bootstrap import Tenant
 from tests.api.helpers import auth, flows_url
-from tests.worker.conftest import Workers
+from tests.serving import Workers
 from tests.worker.helpers import create_flow, start_run, trace, wait_for_status
 
 TWO_SECONDS = "0.034m"

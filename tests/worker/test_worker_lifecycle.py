@@ -21,8 +21,11 @@ from app.db.session import create_engine
 from app.services.bootstrap import Tenant
 from tests.functions.servers import LocalHttpServer, Reply
 from tests.polling import wait_for
-from tests.worker.conftest import MODULE_GRACE, MODULE_LEASE, Workers
+from tests.serving import Workers
+from tests.worker.conftest import MODULE_GRACE, MODULE_LEASE, SHORT_LEASES, module_owned
 from tests.worker.helpers import create_flow, get_run, start_run, trace, wait_for_status, webhook_flow
+
+client, tenant, workers = module_owned(SHORT_LEASES)
 
 
 @pytest.fixture
@@ -49,9 +52,8 @@ async def wait_exit(process: subprocess.Popen[bytes], within: float) -> int:
 
 
 async def test_the_heartbeat_keeps_a_slow_pickup_to_its_worker(
-    module_client: httpx.AsyncClient, module_tenant: Tenant, module_workers: Workers, http_server: LocalHttpServer
+    client: httpx.AsyncClient, tenant: Tenant, workers: Workers, http_server: LocalHttpServer
 ) -> None:
-    client, tenant, workers = module_client, module_tenant, module_workers
     # The request outlasts two leases while another worker sweeps every second: only the heartbeat
     # keeps the run from being taken over (which would fail it as an interrupted send).
     http_server.script("/slow", Reply(200, {"ok": True}, delay=2.5 * MODULE_LEASE))
@@ -65,14 +67,13 @@ async def test_the_heartbeat_keeps_a_slow_pickup_to_its_worker(
 
 
 async def test_a_killed_workers_run_resumes_within_grace_plus_lease_without_sending_again(
-    module_client: httpx.AsyncClient,
-    module_tenant: Tenant,
-    module_workers: Workers,
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    workers: Workers,
     module_database_url: str,
     http_server: LocalHttpServer,
     tmp_path: Path,
 ) -> None:
-    client, tenant, workers = module_client, module_tenant, module_workers
     http_server.script("/slow", Reply(200, {"ok": True}, delay=120))
     flow_id = await create_flow(client, tenant, webhook_flow(http_server.url("/slow")))
     # Two workers, both up before the run starts: recovery time is not worker start-up time.
@@ -116,13 +117,12 @@ async def lease_owner(database_url: str, run_id: str) -> str:
 
 
 async def test_sigterm_lets_a_pickup_in_flight_finish(
-    module_client: httpx.AsyncClient,
-    module_tenant: Tenant,
-    module_workers: Workers,
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    workers: Workers,
     http_server: LocalHttpServer,
     tmp_path: Path,
 ) -> None:
-    client, tenant, workers = module_client, module_tenant, module_workers
     http_server.script("/slow", Reply(200, {"ok": True}, delay=1.5))
     flow_id = await create_flow(client, tenant, webhook_flow(http_server.url("/slow")))
     log = tmp_path / "worker.log"
@@ -144,9 +144,8 @@ async def test_sigterm_lets_a_pickup_in_flight_finish(
 
 
 async def test_sigterm_past_the_grace_hands_the_run_over_at_once(
-    module_client: httpx.AsyncClient, module_tenant: Tenant, module_workers: Workers, http_server: LocalHttpServer
+    client: httpx.AsyncClient, tenant: Tenant, workers: Workers, http_server: LocalHttpServer
 ) -> None:
-    client, tenant, workers = module_client, module_tenant, module_workers
     http_server.script("/slow", Reply(200, {"ok": True}, delay=120))
     flow_id = await create_flow(client, tenant, webhook_flow(http_server.url("/slow")))
     # A long lease: only the release on shutdown can free the run this soon.

@@ -6,7 +6,8 @@ from pathlib import Path
 import httpx
 
 from app.services.bootstrap import Tenant
-from tests.ops.processes import free_port, sample, started
+from tests.ops.metrics import sample
+from tests.serving import free_port, started
 from tests.worker.helpers import create_flow, start_run, wait_for_status
 
 SHORT_DELAY = {
