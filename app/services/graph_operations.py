@@ -10,17 +10,15 @@ PostHog's `graph_operations.py` and `graph_validation.py`, behaviour for behavio
    - `add_edge {edge}` / `remove_edge {edge}`: one edge; removing one that does not exist fails.
    - `replace_action_edges {id, edges}`: the action's outgoing edges become `edges`; incoming kept.
    An operation that cannot apply fails the whole list with `attr: "operations"`.
-2. The result must be a sound graph (`validate_graph`): unique action ids, exactly one trigger, edges
-   between existing actions, branch edges with an `index` inside the source's branch slots
-   (conditions, cohorts, or the one resolution edge of `wait_until_condition`), no two branch edges on
-   one slot, `abort_action` pointing at an action, and a resolution edge on every wait. Errors are
-   reported together under `attr: "graph"`. Unreachable actions are only a warning.
+2. The result must be a sound graph (`validate_graph_structure`): PostHog's wiring rules, which live in
+   `app/services/graph_validation.py` (unique action ids, exactly one trigger, edges between existing
+   actions, branch edges inside the source's branch slots, `abort_action` known, a resolution edge on
+   every wait), reported under `attr: "graph"`. Unreachable actions are only a warning.
 
 Difference from PostHog: none in behaviour; the error `detail` is the first message (our error shape
 carries one), where PostHog's body lists them all.
 """
 
-from collections import deque
 from copy import deepcopy
 from datetime import datetime
 from typing import Any, Literal
@@ -28,6 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.errors import ValidationError
+from app.services.graph_validation import successors, unreachable_warning, wiring_problems
 
 OperationKind = Literal[
     "update_action", "add_action", "remove_action", "add_edge", "remove_edge", "replace_action_edges"
@@ -40,12 +39,6 @@ _REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "add_edge": ("edge",),
     "remove_edge": ("edge",),
     "replace_action_edges": ("id", "edges"),
-}
-
-# Branch slots come from this config list, per action type; the resolution types have exactly one.
-_RESOLUTION_EDGE_TYPES = {
-    "wait_until_condition": "taken when the condition matches or an events entry fires",
-    "agent_task": "taken when the task completes",
 }
 
 
@@ -165,81 +158,13 @@ def apply_graph_operations(
     return actions, edges
 
 
-def _branch_slots(action: dict[str, Any]) -> int:
-    config = action.get("config")
-    if not isinstance(config, dict):
-        config = {}
-    kind = action.get("type")
-    if kind == "conditional_branch":
-        return len(config.get("conditions") or [])
-    if kind == "random_cohort_branch":
-        return len(config.get("cohorts") or [])
-    return 1 if kind in _RESOLUTION_EDGE_TYPES else 0
-
-
-def validate_graph(
+def validate_graph_structure(
     actions: list[dict[str, Any]], edges: list[dict[str, Any]], abort_action: str | None = None
 ) -> list[str]:
-    """Raise on a graph that breaks at run time; return warnings (unreachable actions)."""
-    errors: list[str] = []
-    ids = [action.get("id") for action in actions]
-    by_id = {action.get("id"): action for action in actions}
-    duplicates = sorted({str(i) for i in ids if i is not None and ids.count(i) > 1})
-    if duplicates:
-        errors.append(f"Duplicate action id(s): {', '.join(duplicates)}. Action ids must be unique.")
-    triggers = [action.get("id") for action in actions if action.get("type") == "trigger"]
-    if len(triggers) != 1:
-        errors.append(f"Exactly one trigger action is required (found {len(triggers)}).")
-    seen_slots: set[tuple[Any, int]] = set()
-    for edge in edges:
-        source, target = edge.get("from"), edge.get("to")
-        if source not in by_id:
-            errors.append(f"Edge references unknown source action '{source}'.")
-        if target not in by_id:
-            errors.append(f"Edge references unknown target action '{target}'.")
-        if edge.get("type") != "branch":
-            continue
-        index = edge.get("index")
-        if index is None:
-            errors.append(f"Branch edge from '{source}' is missing 'index'.")
-        elif source in by_id:
-            slots = _branch_slots(by_id[source])
-            if slots == 0:
-                errors.append(f"Action '{source}' (type {by_id[source].get('type')}) does not support branch edges.")
-            elif not 0 <= index < slots:
-                errors.append(f"Branch edge from '{source}' has index {index} out of range [0, {slots}).")
-            elif (source, index) in seen_slots:
-                errors.append(f"Duplicate branch edge from '{source}' with index {index}.")
-            else:
-                seen_slots.add((source, index))
-    if abort_action and abort_action not in by_id:
-        errors.append(f"abort_action references unknown action '{abort_action}'.")
-    for action in actions:
-        resolution = _RESOLUTION_EDGE_TYPES.get(str(action.get("type")))
-        if resolution and (action.get("id"), 0) not in seen_slots:
-            errors.append(
-                f"{action.get('type')} '{action.get('id')}' is missing its resolution edge: add a 'branch' edge "
-                f"with index 0 ({resolution}). Without it the step only ever advances on the max_wait_duration "
-                "timeout, never on resolution."
-            )
-    if errors:
-        raise ValidationError(errors[0], attr="graph")
-    return _unreachable(ids, edges, triggers)
-
-
-def _unreachable(ids: list[Any], edges: list[dict[str, Any]], triggers: list[Any]) -> list[str]:
-    if len(triggers) != 1:
-        return []
-    adjacency: dict[Any, list[Any]] = {action_id: [] for action_id in ids}
-    for edge in edges:
-        if edge.get("from") in adjacency:
-            adjacency[edge.get("from")].append(edge.get("to"))
-    reachable: set[Any] = set()
-    queue = deque([triggers[0]])
-    while queue:
-        node = queue.popleft()
-        if node not in reachable:
-            reachable.add(node)
-            queue.extend(adjacency.get(node, []))
-    unreachable = sorted(str(action_id) for action_id in ids if action_id not in reachable)
-    return [f"Action(s) not reachable from the trigger: {', '.join(unreachable)}."] if unreachable else []
+    """Raise on a graph that breaks PostHog's rules (the first problem, under `attr: "graph"`); return
+    warnings (unreachable actions)."""
+    problems, _ = wiring_problems(actions, edges, abort_action)
+    if problems:
+        raise ValidationError(problems[0].message, attr="graph")
+    unreachable = unreachable_warning(actions, successors(actions, edges))
+    return [unreachable] if unreachable else []

@@ -36,8 +36,7 @@ from app.schemas.hog_flow import ActionIn, HogFlowWrite, OriginProduct
 from app.schemas.schedules import Schedule
 from app.services import activity_log
 from app.services.flow_compilation import TeamFilterContext
-from app.services.graph_operations import GraphUpdate, apply_graph_operations
-from app.services.graph_operations import validate_graph as validate_graph_structure
+from app.services.graph_operations import GraphUpdate, apply_graph_operations, validate_graph_structure
 from app.services.graph_validation import validate_graph
 from app.services.hog_flow_validation import FlowValidator, billable_action_types, trigger_of, validate_variables
 from app.services.secret_inputs import restore_secret_inputs

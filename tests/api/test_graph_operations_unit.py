@@ -5,7 +5,8 @@ from typing import Any
 import pytest
 
 from app.errors import ValidationError
-from app.services.graph_operations import GraphOperation, apply_graph_operations, validate_graph
+from app.services.graph_operations import GraphOperation, apply_graph_operations, validate_graph_structure
+from app.services.graph_validation import validate_graph
 
 
 def ops(*raw: dict[str, Any]) -> list[GraphOperation]:
@@ -32,7 +33,7 @@ def test_removing_a_branch_reconnects_to_its_first_outgoing_target() -> None:
     assert [a["id"] for a in actions] == ["t", "pre", "x", "y"]
     assert edges == [{"from": "t", "to": "pre", "type": "continue"}, {"from": "pre", "to": "x", "type": "continue"}]
     assert BRANCHY_EDGES[1]["to"] == "b", "the inputs are not changed"
-    assert validate_graph(actions, edges) == ["Action(s) not reachable from the trigger: y."]
+    assert validate_graph_structure(actions, edges) == ["Action(s) not reachable from the trigger: y."]
 
 
 def test_removing_a_leaf_drops_its_incoming_edges() -> None:
@@ -73,13 +74,24 @@ def test_a_failing_operation_changes_nothing_it_was_given() -> None:
 )
 def test_structural_errors(edges: list[dict[str, Any]], message: str) -> None:
     with pytest.raises(ValidationError) as caught:
-        validate_graph(BRANCHY_ACTIONS, edges)
+        validate_graph_structure(BRANCHY_ACTIONS, edges)
     assert caught.value.attr == "graph"
     assert caught.value.detail == message
 
 
 def test_abort_action_and_duplicate_ids() -> None:
     with pytest.raises(ValidationError, match="abort_action references unknown action 'nope'"):
-        validate_graph(BRANCHY_ACTIONS, [], abort_action="nope")
+        validate_graph_structure(BRANCHY_ACTIONS, [], abort_action="nope")
     with pytest.raises(ValidationError, match=r"Duplicate action id\(s\): x"):
-        validate_graph([*BRANCHY_ACTIONS, {"id": "x", "type": "exit"}], [])
+        validate_graph_structure([*BRANCHY_ACTIONS, {"id": "x", "type": "exit"}], [])
+
+
+def test_both_checks_name_every_duplicate_id_as_posthog_does() -> None:
+    actions = [*BRANCHY_ACTIONS, {"id": "y", "type": "exit"}, {"id": "pre", "type": "delay"}]
+    message = "Duplicate action id(s): pre, y. Action ids must be unique."
+    with pytest.raises(ValidationError) as on_edit:
+        validate_graph_structure(actions, BRANCHY_EDGES)
+    assert (on_edit.value.detail, on_edit.value.attr) == (message, "graph")
+    with pytest.raises(ValidationError) as on_activation:
+        validate_graph(actions, BRANCHY_EDGES)
+    assert (on_activation.value.detail, on_activation.value.attr) == (message, "actions__5__id")
