@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
@@ -70,6 +71,21 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture(scope="session")
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return create_sessionmaker(engine)
+
+
+@pytest.fixture(scope="session")
+async def redis_url() -> AsyncIterator[str]:
+    # Only the database HOGFLOWS_TEST_REDIS_DB names is touched (and flushed): give each concurrent
+    # test session on one machine its own number.
+    url = f"redis://127.0.0.1:6379/{os.environ.get('HOGFLOWS_TEST_REDIS_DB', '15')}"
+    client = Redis.from_url(url)
+    try:
+        await client.ping()
+    except OSError as error:
+        service_unavailable("Redis", error)
+    finally:
+        await client.aclose()
+    yield url
 
 
 @pytest.fixture(scope="session")

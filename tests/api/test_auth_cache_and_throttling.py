@@ -1,6 +1,5 @@
 """The cached principal (dropped at once when a key changes), queries per read, per-key throttling."""
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -21,7 +20,7 @@ from app.services.bootstrap import Tenant
 from app.services.rate_limit import MemoryRateLimiter, Rate, RedisRateLimiter
 from tests.api.batch_helpers import schedules_url
 from tests.api.helpers import auth, create_schedule_flow, flows_url
-from tests.conftest import TenantFactory, service_unavailable
+from tests.conftest import TenantFactory
 from tests.serving import app_client
 
 
@@ -93,15 +92,8 @@ class TestCachedPrincipal:
 
 
 @pytest.fixture
-async def quiet_app(database_url: str) -> AsyncIterator[Any]:
+async def quiet_app(database_url: str, redis_url: str) -> AsyncIterator[Any]:
     """An app with Redis, so no in-process runner shares its engine: every statement counted is a request's."""
-    redis_url = f"redis://127.0.0.1:6379/{os.environ.get('HOGFLOWS_TEST_REDIS_DB', '15')}"
-    try:
-        probe = Redis.from_url(redis_url)
-        await probe.ping()
-        await probe.aclose()
-    except OSError as error:
-        service_unavailable("Redis", error)
     queue = f"hogflows:test:{uuid.uuid4().hex[:8]}"
     application = create_app(Settings(DATABASE_URL=database_url, REDIS_URL=redis_url, HOGFLOWS_QUEUE_NAME=queue))
     async with application.router.lifespan_context(application):
@@ -157,7 +149,9 @@ def throttled_body(wait: int) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def throttled_client(database_url: str, request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
+async def throttled_client(
+    database_url: str, redis_url: str, request: pytest.FixtureRequest
+) -> AsyncIterator[httpx.AsyncClient]:
     """An app whose keys may make 3 requests a minute (and 5 an hour); Redis-backed when asked."""
     settings: dict[str, Any] = {
         "DATABASE_URL": database_url,
@@ -165,13 +159,6 @@ async def throttled_client(database_url: str, request: pytest.FixtureRequest) ->
         "HOGFLOWS_API_RATE_LIMIT_SUSTAINED": "5/hour",
     }
     if getattr(request, "param", None) == "redis":
-        redis_url = f"redis://127.0.0.1:6379/{os.environ.get('HOGFLOWS_TEST_REDIS_DB', '15')}"
-        try:
-            probe = Redis.from_url(redis_url)
-            await probe.ping()
-            await probe.aclose()
-        except OSError as error:
-            service_unavailable("Redis", error)
         settings |= {"REDIS_URL": redis_url, "HOGFLOWS_QUEUE_NAME": f"hogflows:test:{uuid.uuid4().hex[:8]}"}
     async with app_client(Settings(**settings)) as client:
         yield client

@@ -17,22 +17,10 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import service_unavailable
+from tests.browser import chromium
 from tests.serving import base_env, run, serving
 from tests.web.flows import big_flow, branch_and_delay_flow, run_body
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 WAIT = 30.0
 
 
@@ -48,22 +36,9 @@ def server(database_url: str, engine: AsyncEngine) -> Iterator[tuple[str, dict[s
 
 
 @pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Any]:
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        service_unavailable("Chromium", FileNotFoundError(f"{CHROMIUM} or {CHROMEDRIVER} is missing"))
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,800"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    driver.set_page_load_timeout(WAIT)
-    try:
+def browser() -> Iterator[Any]:
+    with chromium("1280,800", page_load_timeout=WAIT) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture(scope="module")

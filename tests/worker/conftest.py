@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 
 from app.config import Settings
 from app.db.migrate import upgrade_to_head
@@ -15,23 +14,8 @@ from app.db.scratch import scratch_database
 from app.db.session import create_engine, create_sessionmaker, session_scope
 from app.main import create_app
 from app.services.bootstrap import Tenant, bootstrap_tenant
-from tests.conftest import NO_RETENTION, service_unavailable
+from tests.conftest import NO_RETENTION
 from tests.serving import Workers, app_client
-
-
-@pytest.fixture(scope="session")
-async def redis_url() -> AsyncIterator[str]:
-    # Only the database HOGFLOWS_TEST_REDIS_DB names is touched (and flushed): give each concurrent
-    # test session on one machine its own number.
-    url = f"redis://127.0.0.1:6379/{os.environ.get('HOGFLOWS_TEST_REDIS_DB', '15')}"
-    client = Redis.from_url(url)
-    try:
-        await client.ping()
-    except OSError as error:
-        service_unavailable("Redis", error)
-    finally:
-        await client.aclose()
-    yield url
 
 
 @pytest.fixture(scope="session")
