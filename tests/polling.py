@@ -1,6 +1,7 @@
 """Waiting for something asynchronous to become true, without fixed sleeps."""
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,3 +16,15 @@ async def wait_for(check: Callable[[], Awaitable[Any]], within: float = 30.0, in
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {within}s")
         await asyncio.sleep(interval)
+
+
+def wait_until(check: Callable[[], Any], within: float = 60, interval: float = 0.2) -> Any:
+    """Synchronous polling with a deadline, for checks against other processes."""
+    deadline = time.monotonic() + within
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {within}s")
+        time.sleep(interval)

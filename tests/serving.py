@@ -64,18 +64,6 @@ def run(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.Com
     )
 
 
-def wait_until(check: Callable[[], Any], within: float = 60, interval: float = 0.2) -> Any:
-    """Synchronous polling with a deadline, for checks against other processes."""
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {within}s")
-        time.sleep(interval)
-
-
 class Process:
     """A started `hogflows` command whose output goes to a log file we can read while it runs."""
 

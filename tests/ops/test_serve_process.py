@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from tests.ops.proxy import TcpProxy
-from tests.serving import base_env, serving, wait_until
+from tests.polling import wait_until
+from tests.serving import base_env, serving
 
 pytestmark = pytest.mark.postgres_only
 

@@ -13,7 +13,8 @@ import pytest
 
 from app.db.scratch import scratch_database
 from tests.ops.proxy import TcpProxy
-from tests.serving import ROOT, base_env, free_port, run, serving, wait_until
+from tests.polling import wait_until
+from tests.serving import ROOT, base_env, free_port, run, serving
 
 pytestmark = pytest.mark.postgres_only
 
