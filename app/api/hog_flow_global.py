@@ -1,6 +1,5 @@
 """`/hog_flows/metrics/global/`: the team's succeeded and failed counts per flow."""
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -9,7 +8,7 @@ from pydantic import BaseModel, Field
 from app.api.deps import DBSession, ReadTeam
 from app.api.hog_flows import ERROR_RESPONSES
 from app.services.global_metrics import global_totals
-from app.services.metric_windows import parse_metrics_date, team_zone
+from app.services.metric_windows import TeamDates
 
 router = APIRouter(prefix="/hog_flows", tags=["hog_flows"])
 
@@ -33,8 +32,5 @@ async def metrics_global(
     before: Annotated[str | None, Query(description="End of the window, same format. Defaults to now.")] = None,
 ) -> Any:
     """One row per flow with metrics in the window, the most-failing first (a bare list, as PostHog)."""
-    zone = team_zone(ctx.team)
-    now = datetime.now(UTC)
-    after_at = parse_metrics_date(after, zone, attr="after", now=now)
-    before_at = parse_metrics_date(before, zone, attr="before", now=now) if before else None
-    return await global_totals(session, ctx.team.id, after_at, before_at)
+    dates = TeamDates.of(ctx.team)
+    return await global_totals(session, ctx.team.id, dates.parse(after, "after"), dates.parse_given(before, "before"))

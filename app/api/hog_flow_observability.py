@@ -22,7 +22,7 @@ from app.schemas.observability import (
     MetricBreakdown,
     MetricInterval,
 )
-from app.services.metric_windows import as_utc, bucket_label, bucket_starts, parse_metrics_date, team_zone
+from app.services.metric_windows import TeamDates, as_utc, bucket_label, bucket_starts
 
 router = APIRouter(prefix="/hog_flows", tags=["hog_flows"])
 
@@ -175,11 +175,10 @@ async def hog_flow_metrics(
     `after` defaults to `-7d` and `before` to now. Labels run from `after` floored to the start
     of its hour, day or Monday-week up to `before`; missing buckets count 0.
     """
-    zone = team_zone(ctx.team)
-    now = datetime.now(UTC)
-    after_at = parse_metrics_date(after or "-7d", zone, attr="after", now=now)
-    before_at = parse_metrics_date(before or "-0d", zone, attr="before", now=now)
-    starts = bucket_starts(after_at, before_at, interval, zone)
+    dates = TeamDates.of(ctx.team)
+    after_at = dates.parse(after or "-7d", "after")
+    before_at = dates.parse(before or "-0d", "before")
+    starts = bucket_starts(after_at, before_at, interval, dates.zone)
     query = MetricQuery(
         team_id=ctx.team.id,
         source_id=sources[0],
@@ -216,15 +215,14 @@ async def hog_flow_metric_totals(
 ) -> dict[str, Any]:
     """All-time sums per metric kind (or name); `after`/`before` narrow the range only when given."""
     del interval, instance_id
-    zone = team_zone(ctx.team)
-    now = datetime.now(UTC)
+    dates = TeamDates.of(ctx.team)
     query = MetricQuery(
         team_id=ctx.team.id,
         source_id=sources[0],
         also_source_ids=sources[1],
         breakdown_by="name" if breakdown_by is MetricBreakdown.NAME else "kind",
-        after=parse_metrics_date(after, zone, attr="after", now=now) if after else None,
-        before=parse_metrics_date(before, zone, attr="before", now=now) if before else None,
+        after=dates.parse_given(after, "after"),
+        before=dates.parse_given(before, "before"),
         names=_split(name),
         kinds=_split(kind),
     )

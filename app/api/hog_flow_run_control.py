@@ -26,7 +26,7 @@ from app.schemas.run_control import (
     RunNowResponse,
 )
 from app.services import run_control as service
-from app.services.metric_windows import parse_metrics_date, team_zone
+from app.services.metric_windows import TeamDates
 
 router = APIRouter(prefix="/hog_flows", tags=["runs"])
 
@@ -86,13 +86,13 @@ def _results_query(
     before: str | None,
     ctx: Any,
 ) -> service.ResultsQuery:
-    zone = team_zone(ctx.team)
+    dates = TeamDates.of(ctx.team)
     return service.ResultsQuery(
         status=status,
         distinct_id=distinct_id,
         error_message_contains=error_message_contains,
-        after=parse_metrics_date(after, zone, attr="after"),
-        before=parse_metrics_date(before, zone, attr="before") if before else None,
+        after=dates.parse(after, "after"),
+        before=dates.parse_given(before, "before"),
     )
 
 

@@ -1,6 +1,7 @@
 """Time windows of the logs and metrics endpoints: PostHog's relative dates, buckets and labels."""
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -46,6 +47,25 @@ def team_zone(team: Team) -> ZoneInfo:
         return ZoneInfo(team.timezone or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
+
+
+@dataclass(frozen=True)
+class TeamDates:
+    """A request's date parameters, read in the team's timezone against one `now`."""
+
+    zone: ZoneInfo
+    now: datetime
+
+    @classmethod
+    def of(cls, team: Team) -> "TeamDates":
+        return cls(team_zone(team), datetime.now(UTC))
+
+    def parse(self, raw: str, attr: str) -> datetime:
+        return parse_metrics_date(raw, self.zone, attr=attr, now=self.now)
+
+    def parse_given(self, raw: str | None, attr: str) -> datetime | None:
+        """`None` for a parameter left out (or empty)."""
+        return self.parse(raw, attr) if raw else None
 
 
 _RELATIVE_DATE = re.compile(r"-?(?P<number>\d+)?(?P<kind>[hdwmMqys])(?P<position>Start|End)?")

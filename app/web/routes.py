@@ -40,7 +40,7 @@ from app.services import batch_jobs as batch_service
 from app.services import hog_flows as flow_service
 from app.services import runs as run_service
 from app.services.api_keys import hash_key
-from app.services.metric_windows import parse_metrics_date, team_zone
+from app.services.metric_windows import TeamDates
 from app.web.describe import summary
 from app.web.layout import layout
 from app.web.session import COOKIE_NAME, MAX_AGE_SECONDS, SessionCodec
@@ -232,7 +232,7 @@ async def flows_page(
 async def _step_counts(session: AsyncSession, ctx: AuthorizedTeam, flow: HogFlowModel, period: str) -> dict[str, Any]:
     """Per action over the period: runs that entered it (from the run traces, so runs waiting there
     count) and its succeeded, failed and filtered metrics. The trigger's `entered` is the runs started."""
-    since = parse_metrics_date(period, team_zone(ctx.team), attr="period")
+    since = TeamDates.of(ctx.team).parse(period, "period")
     totals = await ObservabilityRepository(session).metric_totals_by_instance(
         MetricQuery(team_id=ctx.team.id, source_id=str(flow.id), after=since, names=["succeeded", "failed", "filtered"])
     )

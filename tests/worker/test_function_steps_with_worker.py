@@ -10,7 +10,7 @@ from tests.worker.conftest import module_owned
 from tests.worker.helpers import create_flow, start_run, trace, wait_for_status, webhook_flow
 
 # Workers that may call 127.0.0.1 and retry after ~0.2 s instead of ~1 s.
-client, tenant, fetch_workers = module_owned({"HOGFLOWS_FETCH_RETRY_BASE": "0.2"})
+fn_client, fn_tenant, fetch_workers = module_owned({"HOGFLOWS_FETCH_RETRY_BASE": "0.2"})
 
 
 async def run_logs(client: httpx.AsyncClient, tenant: Tenant, flow_id: str, run_id: str) -> list[str]:
@@ -22,8 +22,9 @@ async def run_logs(client: httpx.AsyncClient, tenant: Tenant, flow_id: str, run_
 
 
 async def test_a_webhook_step_calls_the_server_from_a_worker(
-    client: httpx.AsyncClient, tenant: Tenant, fetch_workers: Workers, http_server: LocalHttpServer
+    fn_client: httpx.AsyncClient, fn_tenant: Tenant, fetch_workers: Workers, http_server: LocalHttpServer
 ) -> None:
+    client, tenant = fn_client, fn_tenant
     http_server.script("/hook", Reply(200, {"ok": True}))
     flow_id = await create_flow(client, tenant, webhook_flow(http_server.url("/hook")))
     fetch_workers.start()
@@ -40,8 +41,9 @@ async def test_a_webhook_step_calls_the_server_from_a_worker(
 
 
 async def test_a_failing_server_is_retried_with_backoff_by_the_worker(
-    client: httpx.AsyncClient, tenant: Tenant, fetch_workers: Workers, http_server: LocalHttpServer
+    fn_client: httpx.AsyncClient, fn_tenant: Tenant, fetch_workers: Workers, http_server: LocalHttpServer
 ) -> None:
+    client, tenant = fn_client, fn_tenant
     http_server.script("/hook", Reply(503, "busy"), Reply(200, {"ok": True}))
     flow_id = await create_flow(client, tenant, webhook_flow(http_server.url("/hook")))
     fetch_workers.start()
