@@ -5,10 +5,8 @@ of a run delayed it by their whole duration, and a run created during a pass wai
 """
 
 import time
-from collections.abc import Iterator
 
 import httpx
-import pytest
 
 from app.services.bootstrap import Tenant
 from tests.functions.servers import LocalHttpServer, Reply
@@ -16,14 +14,6 @@ from tests.polling import wait_for
 from tests.worker.helpers import create_flow, get_run, start_run, webhook_flow
 
 SLOW = 4.0
-
-
-@pytest.fixture
-def http_server() -> Iterator[LocalHttpServer]:
-    server = LocalHttpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 def exit_flow() -> dict[str, object]:

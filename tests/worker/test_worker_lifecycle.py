@@ -9,11 +9,9 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from app.db.models import HogFlowRun
@@ -26,14 +24,6 @@ from tests.worker.conftest import MODULE_GRACE, MODULE_LEASE, SHORT_LEASES, modu
 from tests.worker.helpers import create_flow, get_run, start_run, trace, wait_for_status, webhook_flow
 
 client, tenant, workers = module_owned(SHORT_LEASES)
-
-
-@pytest.fixture
-def http_server() -> Iterator[LocalHttpServer]:
-    server = LocalHttpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 async def request_arrived(server: LocalHttpServer, count: int = 1, within: float = 60) -> None:
