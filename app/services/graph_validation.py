@@ -46,7 +46,7 @@ def branch_slot_count(action: dict[str, Any]) -> int:
     return 1 if action_type in RESOLUTION_EDGE_TYPES else 0
 
 
-def edge_list(edges: Any) -> list[dict[str, Any]]:
+def _edge_list(edges: Any) -> list[dict[str, Any]]:
     return [edge if isinstance(edge, dict) else {} for edge in edges] if isinstance(edges, list) else []
 
 
@@ -137,7 +137,7 @@ def unreachable_warning(actions: list[dict[str, Any]], outgoing: dict[Any, list[
 
 def validate_graph(actions: list[dict[str, Any]], edges: Any, abort_action: str | None = None) -> None:
     """An active flow's graph: PostHog's rules, then ours; the first error found is raised."""
-    edges = edge_list(edges)
+    edges = _edge_list(edges)
     problems, branch_keys = wiring_problems(actions, edges, abort_action)
     if problems:
         raise ValidationError(problems[0].message, attr=problems[0].attr)
