@@ -46,6 +46,17 @@ def _due(now: datetime) -> ColumnElement[bool]:
     )
 
 
+def _claimed(owner: str, now: datetime, lease: timedelta) -> dict[str, Any]:
+    """The columns of a run taken for one pickup."""
+    return {
+        "status": RunStatus.RUNNING,
+        "lease_owner": owner,
+        "lease_expires_at": now + lease,
+        "pickups": HogFlowRun.pickups + 1,
+        "updated_at": now,
+    }
+
+
 @dataclass
 class ClaimedPickup:
     """Everything one pickup needs, read in the claim's transaction."""
@@ -123,13 +134,7 @@ class RunRepository:
         statement = (
             update(HogFlowRun)
             .where(HogFlowRun.id == run_id, _due(now))
-            .values(
-                status=RunStatus.RUNNING,
-                lease_owner=owner,
-                lease_expires_at=now + lease,
-                pickups=HogFlowRun.pickups + 1,
-                updated_at=now,
-            )
+            .values(_claimed(owner, now, lease))
             .returning(HogFlowRun)
             .execution_options(synchronize_session=False)
         )
@@ -317,13 +322,7 @@ class RunRepository:
         statement = (
             update(HogFlowRun)
             .where(HogFlowRun.id.in_(lockable.scalar_subquery()))
-            .values(
-                status=RunStatus.RUNNING,
-                lease_owner=owner,
-                lease_expires_at=now + lease,
-                pickups=HogFlowRun.pickups + 1,
-                updated_at=now,
-            )
+            .values(_claimed(owner, now, lease))
             .returning(HogFlowRun)
             .execution_options(synchronize_session=False)
         )
