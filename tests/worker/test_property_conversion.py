@@ -20,7 +20,7 @@ from app.services.bootstrap import Tenant
 from tests.api.helpers import auth, flows_url
 from tests.api.ingest_helpers import runs
 from tests.polling import wait_for
-from tests.worker.conftest import Workers
+from tests.serving import Workers
 from tests.worker.helpers import create_flow, get_run, trace, wait_for_status
 
 # Only a wake-up can end a run parked this long in time.
