@@ -204,12 +204,8 @@ async def test_redis_limiter_fails_open() -> None:
 
 
 @pytest.fixture
-async def redis_client() -> AsyncIterator[Redis]:
-    redis = Redis.from_url(f"redis://127.0.0.1:6379/{os.environ.get('HOGFLOWS_TEST_REDIS_DB', '15')}")
-    try:
-        await redis.ping()
-    except OSError as error:
-        service_unavailable("Redis", error)
+async def redis_client(redis_url: str) -> AsyncIterator[Redis]:
+    redis = Redis.from_url(redis_url)
     yield redis
     await redis.aclose()
 
