@@ -14,7 +14,8 @@ The sink (its own process) records when each key arrives.
 Per repeat, both systems (order alternating) take a burst of `--events` events sent `--concurrency` at a
 time — throughput is events delivered per second from the first send to the last arrival, latency each
 event's send-to-arrival — then `--sequential` events one at a time (latency each). The worker's peak RSS
-is sampled during the burst. Prints medians of the repeats and hogflows/floor ratios.
+is sampled during the burst. Prints medians of the repeats, hogflows/floor ratios of those medians and the
+median of the ratios within each repeat ("same-run", steadier on a machine whose load moves).
 """
 
 import argparse
@@ -349,8 +350,12 @@ async def main(args: argparse.Namespace) -> None:
         stop(procs)
     med = {name: {k: statistics.median(r[k] for r in runs) for k in runs[0]} for name, runs in results.items()}
     hog, floor = med["hogflows"], med["floor"]
+    # The machine's load moves between repeats: the ratio within each repeat is the fairer figure.
+    paired = list(zip(results["hogflows"], results["floor"], strict=True))
+    same_run = {k: statistics.median(h[k] / f[k] for h, f in paired) for k in hog}
     print(f"\n{args.events} events burst, {args.sequential} sequential, medians of {args.repeats} (interleaved)")
-    print(f"{'':22}{'hogflows':>12}{'floor':>12}{'ratio':>9}")
+    print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(f"{'':22}{'hogflows':>12}{'floor':>12}{'ratio':>9}{'same-run':>10}")
     rows = [
         ("burst events/s", "throughput", "{:.1f}"),
         ("  of which captured/s", "capture", "{:.1f}"),
@@ -360,7 +365,8 @@ async def main(args: argparse.Namespace) -> None:
         ("worker peak RSS MB", "rss", "{:.0f}"),
     ]
     for label, key, fmt in rows:
-        print(f"{label:22}{fmt.format(hog[key]):>12}{fmt.format(floor[key]):>12}{hog[key] / floor[key]:>8.2f}x")
+        ratio = hog[key] / floor[key]
+        print(f"{label:22}{fmt.format(hog[key]):>12}{fmt.format(floor[key]):>12}{ratio:>8.2f}x{same_run[key]:>9.2f}x")
 
 
 def parse() -> argparse.Namespace:

@@ -15,7 +15,7 @@ import asyncio
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -40,6 +40,7 @@ from app.engine.invocation import Invocation, Outcome
 from app.engine.records import MetricRecord
 from app.engine.waits import Wake, may_be_registered
 from app.observability import metrics
+from app.worker.coalesce import Coalescer
 from app.worker.function_steps import build_function_runner, deferred_completions, store_completions
 from app.worker.scheduling import Scheduler
 
@@ -110,6 +111,7 @@ class RunProcessor:
 
     def __post_init__(self) -> None:
         self._results = _ResultBatcher(self._persist)
+        self._cancels: Coalescer[UUID, bool] = Coalescer(self._cancels_requested)
         if self.options.run_function is None:
             runner = build_function_runner(self.sessionmaker, self.settings, self.scheduler)
             self.options = replace(self.options, run_function=runner)
@@ -166,9 +168,10 @@ class RunProcessor:
             await self.scheduler.schedule(run.id, run.pickups, outcome.next_run_at)
         return outcome.status
 
-    async def _cancel_requested(self, run_id: UUID) -> bool:
+    async def _cancels_requested(self, run_ids: Sequence[UUID]) -> dict[UUID, bool]:
+        # The step-boundary checks of every pickup in flight, one query for all that are waiting.
         async with session_scope(self.sessionmaker) as session:
-            return await RunRepository(session).cancel_requested(run_id)
+            return await RunRepository(session).cancels_requested(run_ids)
 
     async def _execute(self, pickup: ClaimedPickup) -> tuple[Outcome, tuple[bool, int]]:
         """The outcome, and whether the run may have wait registrations with how many were matched."""
@@ -194,7 +197,7 @@ class RunProcessor:
             state=dict(run.state),
             person=person,
             parent_run_id=run.parent_run_id,
-            cancel_check=lambda: self._cancel_requested(run.id),
+            cancel_check=lambda: self._cancels.get(run.id),
             woken_by=woken_by,
         )
         if run.cancel_requested:

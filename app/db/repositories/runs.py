@@ -184,6 +184,12 @@ class RunRepository:
     async def cancel_requested(self, run_id: UUID) -> bool:
         return bool(await self.session.scalar(select(HogFlowRun.cancel_requested).where(HogFlowRun.id == run_id)))
 
+    async def cancels_requested(self, run_ids: Sequence[UUID]) -> dict[UUID, bool]:
+        """`cancel_requested` of several runs in one query (False for a run that no longer exists, as above)."""
+        statement = select(HogFlowRun.id, HogFlowRun.cancel_requested).where(HogFlowRun.id.in_(list(run_ids)))
+        found = {row[0]: bool(row[1]) for row in (await self.session.execute(statement)).all()}
+        return {run_id: found.get(run_id, False) for run_id in run_ids}
+
     async def cancel(
         self, team_id: int, hog_flow_id: UUID, run_ids: Sequence[UUID] | None, now: datetime, limit: int
     ) -> tuple[list[HogFlowRun], list[UUID]]:
