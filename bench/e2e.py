@@ -14,8 +14,9 @@ The sink (its own process) records when each key arrives.
 Per repeat, both systems (order alternating) take a burst of `--events` events sent `--concurrency` at a
 time — throughput is events delivered per second from the first send to the last arrival, latency each
 event's send-to-arrival — then `--sequential` events one at a time (latency each). The worker's peak RSS
-is sampled during the burst. Prints medians of the repeats, hogflows/floor ratios of those medians and the
-median of the ratios within each repeat ("same-run", steadier on a machine whose load moves).
+is sampled during the burst, and the CPU time the API and the worker spent per event of the burst (less
+sensitive to a busy machine than rates). Prints medians of the repeats, hogflows/floor ratios of those
+medians and the median of the ratios within each repeat ("same-run", steadier when the load moves).
 """
 
 import argparse
@@ -188,9 +189,23 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class System:
-    def __init__(self, name: str, capture_url: str, token: str, worker: subprocess.Popen[bytes]) -> None:
-        self.name, self.capture_url, self.token, self.worker = name, capture_url, token, worker
+    def __init__(
+        self, name: str, capture_url: str, token: str, api: subprocess.Popen[bytes], worker: subprocess.Popen[bytes]
+    ) -> None:
+        self.name, self.capture_url, self.token, self.api, self.worker = name, capture_url, token, api, worker
+
+    def cpu(self) -> tuple[float, float]:
+        return cpu_seconds(self.api.pid), cpu_seconds(self.worker.pid)
 
     def event(self, key: str) -> dict[str, Any]:
         return {"api_key": self.token, "event": "bench", "distinct_id": f"user-{key}", "properties": {"key": key}}
@@ -218,6 +233,7 @@ async def burst(system: System, sink: str, events: int, concurrency: int, within
                 response.raise_for_status()
 
         started = time.time()
+        cpu_before = system.cpu()
         accepted_at: list[float] = []
         senders = asyncio.gather(*(sender() for _ in range(concurrency)))
         senders.add_done_callback(lambda _: accepted_at.append(time.time()))
@@ -231,6 +247,7 @@ async def burst(system: System, sink: str, events: int, concurrency: int, within
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{system.name}: {len(got)}/{events} arrived within {within}s")
         await senders
+        cpu_after = system.cpu()
     latencies = sorted(got[key] - sent[key] for key in got)
     return {
         "throughput": events / (max(got.values()) - started),
@@ -239,6 +256,9 @@ async def burst(system: System, sink: str, events: int, concurrency: int, within
         "p50": statistics.median(latencies),
         "p99": latencies[int(len(latencies) * 0.99) - 1],
         "rss": peak,
+        # CPU per event (ms), less sensitive to a busy machine than rates and latencies.
+        "api_cpu": (cpu_after[0] - cpu_before[0]) * 1000 / events,
+        "worker_cpu": (cpu_after[1] - cpu_before[1]) * 1000 / events,
     }
 
 
@@ -281,11 +301,11 @@ async def start_hogflows(database_url: str, redis_url: str, sink: str, procs: li
         "HOGFLOWS_TRIGGER_RATE_LIMIT_BUCKET": "10000000",
         "HOGFLOWS_LOG_LEVEL": "WARNING",
     }
-    procs.append(spawn([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], env))
+    api = spawn([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], env)
     worker = spawn([sys.executable, "-m", "app.cli", "worker"], env)
-    procs.append(worker)
+    procs += [api, worker]
     await wait_up(f"http://127.0.0.1:{port}/")
-    return System("hogflows", f"http://127.0.0.1:{port}/capture/", tenant.project_token, worker)
+    return System("hogflows", f"http://127.0.0.1:{port}/capture/", tenant.project_token, api, worker)
 
 
 async def start_floor(database_url: str, redis_url: str, sink: str, procs: list[Any]) -> System:
@@ -298,11 +318,11 @@ async def start_floor(database_url: str, redis_url: str, sink: str, procs: list[
     port = free_port()
     env = {"FLOOR_DSN": dsn, "REDIS_URL": redis_url, "QUEUE": f"bench-floor:{uuid.uuid4().hex[:8]}"}
     env["SINK_URL"] = f"{sink}/hook"
-    procs.append(spawn([sys.executable, str(Path(__file__)), "--role", "floor-api", "--port", str(port)], env))
+    api = spawn([sys.executable, str(Path(__file__)), "--role", "floor-api", "--port", str(port)], env)
     worker = spawn([sys.executable, str(Path(__file__)), "--role", "floor-worker"], env)
-    procs.append(worker)
+    procs += [api, worker]
     await wait_up(f"http://127.0.0.1:{port}/docs")
-    return System("floor", f"http://127.0.0.1:{port}/capture/", "floor", worker)
+    return System("floor", f"http://127.0.0.1:{port}/capture/", "floor", api, worker)
 
 
 def stop(procs: list[subprocess.Popen[bytes]]) -> None:
@@ -363,6 +383,8 @@ async def main(args: argparse.Namespace) -> None:
         ("burst p99 latency s", "p99", "{:.2f}"),
         ("sequential p50 s", "seq_p50", "{:.3f}"),
         ("worker peak RSS MB", "rss", "{:.0f}"),
+        ("API CPU ms/event", "api_cpu", "{:.2f}"),
+        ("worker CPU ms/event", "worker_cpu", "{:.2f}"),
     ]
     for label, key, fmt in rows:
         ratio = hog[key] / floor[key]
