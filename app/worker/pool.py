@@ -7,7 +7,6 @@
    backlog cannot hold back another team's run. No team gets more than `team_cap` slots.
    A nearly full pool (fewer than a quarter of its slots free) first waits `CLAIM_GATHER_SECONDS` for
    more pickups to end, so under load a claim fills several slots at once.
-   The claimed pickups' queue jobs, now pointless, are taken off the queue (`ArqScheduler.retire`).
 2. Each claimed run executes as its own task (`RunProcessor.run_claimed`); when it ends the pump is
    kicked to refill the slot.
 3. A heartbeat renews the leases of the runs in flight every third of the lease, so the lease can be
@@ -35,7 +34,6 @@ from app.db.session import retry_on_disconnect, session_scope
 from app.logging import database_error_summary
 from app.observability.outage import Outage
 from app.worker.processor import RunProcessor
-from app.worker.scheduling import ArqScheduler
 
 logger = structlog.get_logger(__name__)
 
@@ -62,7 +60,6 @@ class RunPool:
         self._kick = asyncio.Event()
         self._closing = False
         self._tasks: list[asyncio.Task[None]] = []
-        self._retiring: set[asyncio.Task[int]] = set()
 
     @property
     def lease(self) -> timedelta:
@@ -107,25 +104,7 @@ class RunPool:
         claimed = await self.processor.claim_due(free, self.team_cap, allowances)
         for pickup in claimed:
             self._launch(pickup)
-        if claimed:
-            self._retire_jobs(claimed)
         return len(claimed) == free
-
-    def _retire_jobs(self, claimed: list[ClaimedPickup]) -> None:
-        """Take the queue jobs of the claimed pickups off the queue (see `ArqScheduler.retire`), in the background."""
-        scheduler = self.processor.scheduler
-        if not isinstance(scheduler, ArqScheduler):
-            return
-        # The claim counted the pickup; its job was queued under the number before.
-        task = asyncio.create_task(scheduler.retire([(p.run.id, p.run.pickups - 1) for p in claimed]))
-        self._retiring.add(task)
-        task.add_done_callback(self._retired)
-
-    def _retired(self, task: "asyncio.Task[int]") -> None:
-        self._retiring.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            # Harmless: the jobs run and find their pickups taken.
-            logger.debug("app.worker.retire_failed", error=str(task.exception()))
 
     def _launch(self, pickup: ClaimedPickup) -> None:
         run = pickup.run

@@ -12,7 +12,7 @@ from uuid import UUID
 
 import structlog
 from arq.connections import ArqRedis
-from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
+from arq.constants import job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms, to_unix_ms
 
@@ -51,41 +51,11 @@ return queued
 """
 
 
-# Drop the queued jobs of pickups a worker has already claimed from PostgreSQL: their only purpose (waking a
-# worker for that pickup) is served, and each would cost the worker arq's round-trips for nothing. A job a
-# worker has started (its in-progress key exists) is left alone; one a worker is about to start (it read
-# the job's score under WATCH) is stopped by touching that watched key, so arq skips it as "already
-# started elsewhere". KEYS: the queue, then each job's job key and in-progress key; ARGV: the job ids.
-_RETIRE = """
-local retired = 0
-for i = 1, #ARGV do
-  local job_key, progress_key = KEYS[2 * i], KEYS[2 * i + 1]
-  if redis.call('EXISTS', progress_key) == 0 and redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then
-    redis.call('SET', progress_key, '1', 'PX', 1)
-    redis.call('DEL', progress_key, job_key)
-    retired = retired + 1
-  end
-end
-return retired
-"""
-
-
 class ArqScheduler:
     def __init__(self, redis: ArqRedis, queue_name: str) -> None:
         self.redis = redis
         self.queue_name = queue_name
         self._enqueue_many = redis.register_script(_ENQUEUE_MANY)
-        self._retire = redis.register_script(_RETIRE)
-
-    async def retire(self, pickups: Sequence[tuple[UUID, int]]) -> int:
-        """Remove the still-queued jobs of these (run id, pickup number) pairs; how many were removed."""
-        if not pickups:
-            return 0
-        keys: list[str] = [self.queue_name]
-        jobs = [job_id(run_id, number) for run_id, number in pickups]
-        for job in jobs:
-            keys += [job_key_prefix + job, in_progress_key_prefix + job]
-        return int(await self._retire(keys=keys, args=jobs))
 
     async def schedule_many(self, run_ids: Sequence[UUID], pickups: int, when: datetime) -> None:
         """`schedule` for several runs at the same pickup number, in one round-trip."""
