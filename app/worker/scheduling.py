@@ -2,6 +2,10 @@
 
 A job carries only the run id; its id includes the pickup number, so a job for the same pickup is
 never queued twice, and a lost job (Redis flushed, worker killed) is simply queued again by the sweeper.
+
+A job only wakes a worker, which then claims due runs from PostgreSQL and keeps claiming as its pickups
+end (app/worker/pool.py): new runs queued together get one job per `RUNS_PER_JOB` of them, enough to wake
+as many workers as they can keep busy, not a job per run that each worker would fetch from Redis for nothing.
 """
 
 import asyncio
@@ -22,6 +26,8 @@ RUN_TASK = "run_hog_flow"
 
 # Runs queued per round-trip (one script call on arq; the embedded scheduler only wakes its runner).
 SCHEDULE_CHUNK = 200
+# New runs queued together get a wake-up job per this many: half a worker's default concurrency.
+RUNS_PER_JOB = 10
 
 
 def job_id(run_id: UUID, pickups: int, retry_key: str | None = None) -> str:
@@ -111,7 +117,7 @@ async def schedule_runs(scheduler: Scheduler, run_ids: Sequence[UUID], when: dat
         if isinstance(scheduler, ArqScheduler):
             results: list[BaseException | None] = [None]
             try:
-                await scheduler.schedule_many(chunk, 0, when)
+                await scheduler.schedule_many(chunk[::RUNS_PER_JOB], 0, when)
             except Exception as error:
                 results = [error]
         else:
