@@ -42,7 +42,7 @@ from app.engine.waits import Wake, may_be_registered
 from app.observability import metrics
 from app.worker.coalesce import Coalescer
 from app.worker.function_steps import build_function_runner, deferred_completions, store_completions
-from app.worker.scheduling import Scheduler
+from app.worker.scheduling import RUNS_PER_JOB, Scheduler
 
 logger = structlog.get_logger(__name__)
 
@@ -367,15 +367,18 @@ def _add_run_level_metric(invocation: Invocation, outcome: Outcome, options: Exe
 async def sweep(
     sessionmaker: async_sessionmaker[AsyncSession], scheduler: Scheduler, now: datetime, grace: timedelta
 ) -> int:
-    """Queue every run that is overdue by `grace` or whose worker vanished. Safe on every worker at once.
+    """Wake workers for the runs that are overdue by `grace` or whose worker vanished; how many there are.
+    Safe on every worker at once.
 
-    A run still due after the grace lost its job (Redis flushed) or its job is held by a worker that
-    died: it gets a job id of its own per grace window, so at most one extra job per window, and the
-    claim makes any extra job a no-op.
+    A run still due after the grace lost its job (Redis flushed), its job is held by a worker that died,
+    or the workers are behind. A job only wakes a worker, which claims due runs until none are left, so
+    one job per `RUNS_PER_JOB` overdue runs is queued (not one per run: under a backlog that would flood
+    the queue with jobs that each find nothing to do); each with a job id of its own per grace window,
+    so at most one extra job per window.
     """
     async with session_scope(sessionmaker) as session:
         due = await RunRepository(session).due(now, overdue_by=grace)
     window = f"sweep-{int(now.timestamp() // max(grace.total_seconds(), 1))}"
-    for run_id, pickups in due:
+    for run_id, pickups in due[::RUNS_PER_JOB]:
         await scheduler.schedule(run_id, pickups, now, retry_key=window)
     return len(due)
