@@ -145,7 +145,7 @@ class RunPool:
                 logger.warning("app.worker.heartbeat_failed", error=f"{type(error).__name__}: {error}")
 
     async def _renew(self, run_ids: list[UUID], until: datetime) -> None:
-        async with session_scope(self.processor.sessionmaker) as session:
+        async with session_scope(self.processor.autocommit) as session:
             await RunRepository(session).renew_leases(run_ids, self.processor.owner, until)
 
     async def close(self, grace: float) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.db.models import HogFlow, HogFlowRun, Person, RunStatus
@@ -112,6 +112,13 @@ class RunProcessor:
     def __post_init__(self) -> None:
         self._results = _ResultBatcher(self._persist)
         self._cancels: Coalescer[UUID, bool] = Coalescer(self._cancels_requested)
+        # Single statements need no transaction: on PostgreSQL they skip BEGIN and COMMIT (two round-trips).
+        engine: AsyncEngine = self.sessionmaker.kw["bind"]
+        self.autocommit = (
+            async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+            if engine.dialect.name == "postgresql"
+            else self.sessionmaker
+        )
         if self.options.run_function is None:
             runner = build_function_runner(self.sessionmaker, self.settings, self.scheduler)
             self.options = replace(self.options, run_function=runner)
@@ -170,7 +177,7 @@ class RunProcessor:
 
     async def _cancels_requested(self, run_ids: Sequence[UUID]) -> dict[UUID, bool]:
         # The step-boundary checks of every pickup in flight, one query for all that are waiting.
-        async with session_scope(self.sessionmaker) as session:
+        async with session_scope(self.autocommit) as session:
             return await RunRepository(session).cancels_requested(run_ids)
 
     async def _execute(self, pickup: ClaimedPickup) -> tuple[Outcome, tuple[bool, int]]:
