@@ -65,7 +65,9 @@ class IngestBatcher:
         self.max_events = max_events
         self._queues: dict[int, _TeamQueue] = {}
         # Scheduling runs after a commit is not awaited by the next group; kept here so it is not collected.
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Future[None]] = set()
+        self._to_schedule: list[tuple[list[UUID], list[tuple[UUID, int]], datetime, asyncio.Future[None]]] = []
+        self._scheduling = False
 
     async def ingest(self, team: Team, events: Sequence[IncomingEvent]) -> None:
         """Ingest one request's events of `team`; returns once they are committed (their runs are then queued)."""
@@ -130,19 +132,49 @@ class IngestBatcher:
         woken: list[tuple[UUID, int]] = []
         async with session_scope(self.sessionmaker) as session:
             run_ids = await ingest_events(session, team, events, self.services, now, woken)
-        scheduling = self._spawn(self._schedule(run_ids, woken, now)) if run_ids or woken else None
-        _settle(group, None, scheduling)
+        _settle(group, None, self._schedule(run_ids, woken, now) if run_ids or woken else None)
 
-    async def _schedule(self, run_ids: list[UUID], woken: list[tuple[UUID, int]], now: datetime) -> None:
-        if run_ids:
-            await schedule_runs(self.scheduler, run_ids, now)
-        if woken:
-            await schedule_woken_runs(self.scheduler, woken, now)
+    def _schedule(self, run_ids: list[UUID], woken: list[tuple[UUID, int]], now: datetime) -> asyncio.Future[None]:
+        """Queue a group's runs; groups that commit while a queueing is in flight are queued together by the
+        next one (fewer, fuller wake-up jobs: see `schedule_runs`)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._to_schedule.append((run_ids, woken, now, done))
+        if not self._scheduling:
+            self._scheduling = True
+            self._spawn(self._drain_scheduling())
+        return done
+
+    async def _drain_scheduling(self) -> None:
+        try:
+            while self._to_schedule:
+                batch, self._to_schedule = self._to_schedule, []
+                now = max(item[2] for item in batch)
+                run_ids = [run_id for item in batch for run_id in item[0]]
+                woken = [run for item in batch for run in item[1]]
+                try:
+                    # Both log and swallow their failures: the runs are due in PostgreSQL either way.
+                    if run_ids:
+                        await schedule_runs(self.scheduler, run_ids, now)
+                    if woken:
+                        await schedule_woken_runs(self.scheduler, woken, now)
+                finally:
+                    _resolve(batch)
+        finally:
+            self._scheduling = False
+            if self._to_schedule:  # cancelled (shutdown): nobody waits forever; the sweeper queues the runs
+                _resolve(self._to_schedule)
+                self._to_schedule = []
 
     async def close(self) -> None:
         """Wait for the scheduling still in flight (the runs are committed; the sweeper queues any left)."""
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+
+
+def _resolve(batch: list[tuple[list[UUID], list[tuple[UUID, int]], datetime, asyncio.Future[None]]]) -> None:
+    for *_, done in batch:
+        if not done.done():
+            done.set_result(None)
 
 
 def _settle(

@@ -361,15 +361,20 @@ class RunRepository:
                 by_id[found.id] = found
                 if distinct_id is not None:
                     by_distinct[(found.team_id, distinct_id)] = found
-        run_ids = [run.id for run in runs]
-        last_seqs = dict(
-            (
-                await self.session.execute(
-                    select(HogFlowRunStep.run_id, func.max(HogFlowRunStep.seq))
-                    .where(HogFlowRunStep.run_id.in_(run_ids))
-                    .group_by(HogFlowRunStep.run_id)
-                )
-            ).all()
+        # Steps are stored with a pickup's result, so a run on its first pickup (counted by the claim) has none.
+        run_ids = [run.id for run in runs if run.pickups > 1]
+        last_seqs = (
+            dict(
+                (
+                    await self.session.execute(
+                        select(HogFlowRunStep.run_id, func.max(HogFlowRunStep.seq))
+                        .where(HogFlowRunStep.run_id.in_(run_ids))
+                        .group_by(HogFlowRunStep.run_id)
+                    )
+                ).all()
+            )
+            if run_ids
+            else {}
         )
         pickups = []
         for run in runs:
