@@ -14,7 +14,9 @@ The sink (its own process) records when each key arrives.
 Per repeat, both systems (order alternating) take a burst of `--events` events sent `--concurrency` at a
 time — throughput is events delivered per second from the first send to the last arrival, latency each
 event's send-to-arrival — then `--sequential` events one at a time (latency each). The worker's peak RSS
-is sampled during the burst. Prints medians of the repeats and hogflows/floor ratios.
+is sampled during the burst, and the CPU time the API and the worker spent per event of the burst (less
+sensitive to a busy machine than rates). Prints medians of the repeats, hogflows/floor ratios of those
+medians and the median of the ratios within each repeat ("same-run", steadier when the load moves).
 """
 
 import argparse
@@ -22,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -163,7 +166,15 @@ def free_port() -> int:
 
 
 def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(args, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=sys.stderr)
+    # A session of its own: `stop` ends the process group, helper processes (the Hog parse pool) included.
+    return subprocess.Popen(
+        args,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=sys.stderr,
+        start_new_session=True,
+    )
 
 
 async def wait_up(url: str) -> None:
@@ -187,9 +198,23 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class System:
-    def __init__(self, name: str, capture_url: str, token: str, worker: subprocess.Popen[bytes]) -> None:
-        self.name, self.capture_url, self.token, self.worker = name, capture_url, token, worker
+    def __init__(
+        self, name: str, capture_url: str, token: str, api: subprocess.Popen[bytes], worker: subprocess.Popen[bytes]
+    ) -> None:
+        self.name, self.capture_url, self.token, self.api, self.worker = name, capture_url, token, api, worker
+
+    def cpu(self) -> tuple[float, float]:
+        return cpu_seconds(self.api.pid), cpu_seconds(self.worker.pid)
 
     def event(self, key: str) -> dict[str, Any]:
         return {"api_key": self.token, "event": "bench", "distinct_id": f"user-{key}", "properties": {"key": key}}
@@ -217,6 +242,7 @@ async def burst(system: System, sink: str, events: int, concurrency: int, within
                 response.raise_for_status()
 
         started = time.time()
+        cpu_before = system.cpu()
         accepted_at: list[float] = []
         senders = asyncio.gather(*(sender() for _ in range(concurrency)))
         senders.add_done_callback(lambda _: accepted_at.append(time.time()))
@@ -230,6 +256,7 @@ async def burst(system: System, sink: str, events: int, concurrency: int, within
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{system.name}: {len(got)}/{events} arrived within {within}s")
         await senders
+        cpu_after = system.cpu()
     latencies = sorted(got[key] - sent[key] for key in got)
     return {
         "throughput": events / (max(got.values()) - started),
@@ -238,6 +265,9 @@ async def burst(system: System, sink: str, events: int, concurrency: int, within
         "p50": statistics.median(latencies),
         "p99": latencies[int(len(latencies) * 0.99) - 1],
         "rss": peak,
+        # CPU per event (ms), less sensitive to a busy machine than rates and latencies.
+        "api_cpu": (cpu_after[0] - cpu_before[0]) * 1000 / events,
+        "worker_cpu": (cpu_after[1] - cpu_before[1]) * 1000 / events,
     }
 
 
@@ -280,11 +310,11 @@ async def start_hogflows(database_url: str, redis_url: str, sink: str, procs: li
         "HOGFLOWS_TRIGGER_RATE_LIMIT_BUCKET": "10000000",
         "HOGFLOWS_LOG_LEVEL": "WARNING",
     }
-    procs.append(spawn([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], env))
+    api = spawn([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], env)
     worker = spawn([sys.executable, "-m", "app.cli", "worker"], env)
-    procs.append(worker)
+    procs += [api, worker]
     await wait_up(f"http://127.0.0.1:{port}/")
-    return System("hogflows", f"http://127.0.0.1:{port}/capture/", tenant.project_token, worker)
+    return System("hogflows", f"http://127.0.0.1:{port}/capture/", tenant.project_token, api, worker)
 
 
 async def start_floor(database_url: str, redis_url: str, sink: str, procs: list[Any]) -> System:
@@ -297,11 +327,11 @@ async def start_floor(database_url: str, redis_url: str, sink: str, procs: list[
     port = free_port()
     env = {"FLOOR_DSN": dsn, "REDIS_URL": redis_url, "QUEUE": f"bench-floor:{uuid.uuid4().hex[:8]}"}
     env["SINK_URL"] = f"{sink}/hook"
-    procs.append(spawn([sys.executable, str(Path(__file__)), "--role", "floor-api", "--port", str(port)], env))
+    api = spawn([sys.executable, str(Path(__file__)), "--role", "floor-api", "--port", str(port)], env)
     worker = spawn([sys.executable, str(Path(__file__)), "--role", "floor-worker"], env)
-    procs.append(worker)
+    procs += [api, worker]
     await wait_up(f"http://127.0.0.1:{port}/docs")
-    return System("floor", f"http://127.0.0.1:{port}/capture/", "floor", worker)
+    return System("floor", f"http://127.0.0.1:{port}/capture/", "floor", api, worker)
 
 
 def stop(procs: list[subprocess.Popen[bytes]]) -> None:
@@ -313,6 +343,8 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)  # what the process left behind
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -349,8 +381,12 @@ async def main(args: argparse.Namespace) -> None:
         stop(procs)
     med = {name: {k: statistics.median(r[k] for r in runs) for k in runs[0]} for name, runs in results.items()}
     hog, floor = med["hogflows"], med["floor"]
+    # The machine's load moves between repeats: the ratio within each repeat is the fairer figure.
+    paired = list(zip(results["hogflows"], results["floor"], strict=True))
+    same_run = {k: statistics.median(h[k] / f[k] for h, f in paired) for k in hog}
     print(f"\n{args.events} events burst, {args.sequential} sequential, medians of {args.repeats} (interleaved)")
-    print(f"{'':22}{'hogflows':>12}{'floor':>12}{'ratio':>9}")
+    print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(f"{'':22}{'hogflows':>12}{'floor':>12}{'ratio':>9}{'same-run':>10}")
     rows = [
         ("burst events/s", "throughput", "{:.1f}"),
         ("  of which captured/s", "capture", "{:.1f}"),
@@ -358,9 +394,12 @@ async def main(args: argparse.Namespace) -> None:
         ("burst p99 latency s", "p99", "{:.2f}"),
         ("sequential p50 s", "seq_p50", "{:.3f}"),
         ("worker peak RSS MB", "rss", "{:.0f}"),
+        ("API CPU ms/event", "api_cpu", "{:.2f}"),
+        ("worker CPU ms/event", "worker_cpu", "{:.2f}"),
     ]
     for label, key, fmt in rows:
-        print(f"{label:22}{fmt.format(hog[key]):>12}{fmt.format(floor[key]):>12}{hog[key] / floor[key]:>8.2f}x")
+        ratio = hog[key] / floor[key]
+        print(f"{label:22}{fmt.format(hog[key]):>12}{fmt.format(floor[key]):>12}{ratio:>8.2f}x{same_run[key]:>9.2f}x")
 
 
 def parse() -> argparse.Namespace:

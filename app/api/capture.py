@@ -5,19 +5,17 @@ properties). Answers `{"status": 1}`; refusals use PostHog's `{type, code, detai
 """
 
 from typing import Any
-from uuid import UUID
 
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from app.db.base import utcnow
 from app.db.repositories.tenancy import TenancyRepository
 from app.db.session import session_scope
+from app.ingest.batching import IngestBatcher
 from app.ingest.errors import CaptureError, invalid_token, missing_token
 from app.ingest.events import normalize_event
 from app.ingest.payloads import decode_capture
-from app.ingest.pipeline import ingest_events
-from app.worker.scheduling import schedule_runs, schedule_woken_runs
 
 router = APIRouter(tags=["capture"])
 
@@ -37,8 +35,17 @@ def _error(request: Request, error: CaptureError) -> JSONResponse:
     return JSONResponse(body, status_code=error.status_code, headers=_cors_headers(request))
 
 
-async def capture(request: Request, background: BackgroundTasks) -> Response:
-    """Ingest one event or a batch; matching active flows start runs."""
+def _batcher(request: Request) -> IngestBatcher:
+    """The app's group commit for captures, made on first use for the app's current services."""
+    state = request.app.state
+    batcher: IngestBatcher | None = getattr(state, "ingest_batcher", None)
+    if batcher is None or batcher.services is not state.ingest or batcher.scheduler is not state.scheduler:
+        batcher = state.ingest_batcher = IngestBatcher(state.sessionmaker, state.ingest, state.scheduler)
+    return batcher
+
+
+async def capture(request: Request) -> Response:
+    """Ingest one event or a batch; matching active flows start runs (queued once their transaction commits)."""
     now = utcnow()
     try:
         decoded = decode_capture(
@@ -51,19 +58,13 @@ async def capture(request: Request, background: BackgroundTasks) -> Response:
         if not decoded.token:
             raise missing_token()
         async with session_scope(request.app.state.sessionmaker) as session:
-            services = request.app.state.ingest
-            team = await services.teams.get(TenancyRepository(session), decoded.token)
-            if team is None:
-                raise invalid_token()
-            events = [normalize_event(raw, sent_at=decoded.sent_at, now=now) for raw in decoded.events]
-            woken: list[tuple[UUID, int]] = []
-            run_ids = await ingest_events(session, team, events, services, now, woken)
+            team = await request.app.state.ingest.teams.get(TenancyRepository(session), decoded.token)
+        if team is None:
+            raise invalid_token()
+        events = [normalize_event(raw, sent_at=decoded.sent_at, now=now) for raw in decoded.events]
+        await _batcher(request).ingest(team, events)
     except CaptureError as error:
         return _error(request, error)
-    if run_ids:
-        background.add_task(schedule_runs, request.app.state.scheduler, run_ids, now)
-    if woken:
-        background.add_task(schedule_woken_runs, request.app.state.scheduler, woken, now)
     return JSONResponse({"status": 1}, headers=_cors_headers(request))
 
 

@@ -7,7 +7,8 @@ result transaction (`deferred_completions`): a crash in between leaves it pendin
 pickup treats as "may have been sent" and does not send again.
 """
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.crypto import SecretBox
+from app.db.models import HogFlowSend
 from app.db.repositories.integrations import IntegrationRepository
 from app.db.repositories.sends import DONE, SendRepository
 from app.db.repositories.tenancy import TenancyRepository
@@ -40,6 +42,7 @@ from app.ingest.errors import CaptureError
 from app.ingest.events import normalize_event
 from app.ingest.pipeline import IngestServices, ingest_events
 from app.ingest.services import ingest_services
+from app.worker.coalesce import Coalescer
 from app.worker.scheduling import Scheduler, schedule_runs
 
 logger = structlog.get_logger(__name__)
@@ -76,31 +79,41 @@ async def store_completions(session: AsyncSession, completions: list[tuple[SendK
 class DatabaseSendLedger:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
+        # Claims of concurrent pickups share one INSERT; each call is its own key (see `_claim_many`).
+        self._claims: Coalescer[tuple[SendKey, str, int], SendClaim] = Coalescer(self._claim_many)
+        self._calls = itertools.count()
 
     async def claim(self, key: SendKey, kind: str) -> SendClaim:
-        values: dict[str, Any] = {
-            "run_id": UUID(key.run_id),
-            "action_id": key.action_id,
-            "attempt": key.attempt,
-            "call_index": key.call_index,
-            "kind": kind,
-            "now": datetime.now(UTC),
-        }
+        return await self._claims.get((key, kind, next(self._calls)))
+
+    async def _claim_many(self, calls: Sequence[tuple[SendKey, str, int]]) -> dict[tuple[SendKey, str, int], SendClaim]:
+        """Insert the pending rows of several sends in one statement, committed when it returns (the row is
+        durable before any of the requests leaves). A key asked twice in one batch is new only once."""
+        now = datetime.now(UTC)
+        claims = list({(UUID(k.run_id), k.action_id, k.attempt, k.call_index): kind for k, kind, _ in calls}.items())
+        rows = [(*key, kind) for key, kind in claims]
         engine: AsyncEngine = self.sessionmaker.kw["bind"]
         if engine.dialect.name == "postgresql":
             # One round-trip, committed when it returns: no BEGIN/COMMIT around a single INSERT.
             async with engine.connect() as connection:
                 await connection.execution_options(isolation_level="AUTOCOMMIT")
                 async with AsyncSession(bind=connection) as session:
-                    existing = await SendRepository(session).claim(**values)
+                    existing = await SendRepository(session).claim_many(rows, now)
         else:
             async with session_scope(self.sessionmaker) as session:
-                existing = await SendRepository(session).claim(**values)
-        if existing is None:
-            return SendClaim("new")
-        if existing.status == DONE and isinstance(existing.response, dict):
-            return SendClaim("done", CallOutcome.from_json(existing.response))
-        return SendClaim("pending")
+                existing = await SendRepository(session).claim_many(rows, now)
+        answers: dict[tuple[SendKey, str, int], SendClaim] = {}
+        answered: set[tuple[UUID, str, int, int]] = set()
+        for call in calls:
+            key = call[0]
+            row_key = (UUID(key.run_id), key.action_id, key.attempt, key.call_index)
+            if row_key in answered:
+                answers[call] = SendClaim("pending")
+                continue
+            answered.add(row_key)
+            # A row neither inserted nor found was deleted meanwhile: do not risk a second send.
+            answers[call] = _send_claim(existing[row_key]) if row_key in existing else SendClaim("pending")
+        return answers
 
     async def complete(self, key: SendKey, outcome: CallOutcome) -> None:
         deferred = _deferred.get()
@@ -109,6 +122,14 @@ class DatabaseSendLedger:
             return
         async with session_scope(self.sessionmaker) as session:
             await store_completions(session, [(key, outcome)])
+
+
+def _send_claim(existing: HogFlowSend | None) -> SendClaim:
+    if existing is None:
+        return SendClaim("new")
+    if existing.status == DONE and isinstance(existing.response, dict):
+        return SendClaim("done", CallOutcome.from_json(existing.response))
+    return SendClaim("pending")
 
 
 class PipelineCapture:

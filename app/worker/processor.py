@@ -15,7 +15,7 @@ import asyncio
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -23,7 +23,7 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.db.models import HogFlow, HogFlowRun, Person, RunStatus
@@ -40,8 +40,9 @@ from app.engine.invocation import Invocation, Outcome
 from app.engine.records import MetricRecord
 from app.engine.waits import Wake, may_be_registered
 from app.observability import metrics
+from app.worker.coalesce import Coalescer
 from app.worker.function_steps import build_function_runner, deferred_completions, store_completions
-from app.worker.scheduling import Scheduler
+from app.worker.scheduling import RUNS_PER_JOB, Scheduler
 
 logger = structlog.get_logger(__name__)
 
@@ -110,6 +111,14 @@ class RunProcessor:
 
     def __post_init__(self) -> None:
         self._results = _ResultBatcher(self._persist)
+        self._cancels: Coalescer[UUID, bool] = Coalescer(self._cancels_requested)
+        # Single statements need no transaction: on PostgreSQL they skip BEGIN and COMMIT (two round-trips).
+        engine: AsyncEngine = self.sessionmaker.kw["bind"]
+        self.autocommit = (
+            async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+            if engine.dialect.name == "postgresql"
+            else self.sessionmaker
+        )
         if self.options.run_function is None:
             runner = build_function_runner(self.sessionmaker, self.settings, self.scheduler)
             self.options = replace(self.options, run_function=runner)
@@ -166,9 +175,10 @@ class RunProcessor:
             await self.scheduler.schedule(run.id, run.pickups, outcome.next_run_at)
         return outcome.status
 
-    async def _cancel_requested(self, run_id: UUID) -> bool:
-        async with session_scope(self.sessionmaker) as session:
-            return await RunRepository(session).cancel_requested(run_id)
+    async def _cancels_requested(self, run_ids: Sequence[UUID]) -> dict[UUID, bool]:
+        # The step-boundary checks of every pickup in flight, one query for all that are waiting.
+        async with session_scope(self.autocommit) as session:
+            return await RunRepository(session).cancels_requested(run_ids)
 
     async def _execute(self, pickup: ClaimedPickup) -> tuple[Outcome, tuple[bool, int]]:
         """The outcome, and whether the run may have wait registrations with how many were matched."""
@@ -194,7 +204,7 @@ class RunProcessor:
             state=dict(run.state),
             person=person,
             parent_run_id=run.parent_run_id,
-            cancel_check=lambda: self._cancel_requested(run.id),
+            cancel_check=lambda: self._cancels.get(run.id),
             woken_by=woken_by,
         )
         if run.cancel_requested:
@@ -364,15 +374,18 @@ def _add_run_level_metric(invocation: Invocation, outcome: Outcome, options: Exe
 async def sweep(
     sessionmaker: async_sessionmaker[AsyncSession], scheduler: Scheduler, now: datetime, grace: timedelta
 ) -> int:
-    """Queue every run that is overdue by `grace` or whose worker vanished. Safe on every worker at once.
+    """Wake workers for the runs that are overdue by `grace` or whose worker vanished; how many there are.
+    Safe on every worker at once.
 
-    A run still due after the grace lost its job (Redis flushed) or its job is held by a worker that
-    died: it gets a job id of its own per grace window, so at most one extra job per window, and the
-    claim makes any extra job a no-op.
+    A run still due after the grace lost its job (Redis flushed), its job is held by a worker that died,
+    or the workers are behind. A job only wakes a worker, which claims due runs until none are left, so
+    one job per `RUNS_PER_JOB` overdue runs is queued (not one per run: under a backlog that would flood
+    the queue with jobs that each find nothing to do); each with a job id of its own per grace window,
+    so at most one extra job per window.
     """
     async with session_scope(sessionmaker) as session:
         due = await RunRepository(session).due(now, overdue_by=grace)
     window = f"sweep-{int(now.timestamp() // max(grace.total_seconds(), 1))}"
-    for run_id, pickups in due:
+    for run_id, pickups in due[::RUNS_PER_JOB]:
         await scheduler.schedule(run_id, pickups, now, retry_key=window)
     return len(due)

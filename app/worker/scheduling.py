@@ -2,6 +2,10 @@
 
 A job carries only the run id; its id includes the pickup number, so a job for the same pickup is
 never queued twice, and a lost job (Redis flushed, worker killed) is simply queued again by the sweeper.
+
+A job only wakes a worker, which then claims due runs from PostgreSQL and keeps claiming as its pickups
+end (app/worker/pool.py): new runs queued together get one job per `RUNS_PER_JOB` of them, enough to wake
+as many workers as they can keep busy, not a job per run that each worker would fetch from Redis for nothing.
 """
 
 import asyncio
@@ -12,13 +16,18 @@ from uuid import UUID
 
 import structlog
 from arq.connections import ArqRedis
+from arq.constants import job_key_prefix, result_key_prefix
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms, to_unix_ms
 
 logger = structlog.get_logger(__name__)
 
 RUN_TASK = "run_hog_flow"
 
-# Enqueues in flight at once: enough to overlap Redis round-trips without flooding the pool.
-SCHEDULE_CHUNK = 50
+# Runs queued per round-trip (one script call on arq; the embedded scheduler only wakes its runner).
+SCHEDULE_CHUNK = 200
+# New runs queued together get a wake-up job per this many: half a worker's default concurrency.
+RUNS_PER_JOB = 10
 
 
 def job_id(run_id: UUID, pickups: int, retry_key: str | None = None) -> str:
@@ -31,10 +40,46 @@ class Scheduler(Protocol):
         """`retry_key` gives a stuck run a fresh job id: the old one may be held by a job that died with its worker."""
 
 
+# arq's `enqueue_job` for many jobs in one round-trip: a job whose id is queued or has a result is skipped,
+# as arq does (it checks under WATCH; a script is atomic anyway). KEYS: the queue, then each job's job key
+# and result key; ARGV: per job its id, score, expiry (ms) and serialized payload.
+_ENQUEUE_MANY = """
+local queued = 0
+for i = 0, (#ARGV / 4) - 1 do
+  local job_key, result_key = KEYS[2 + 2 * i], KEYS[3 + 2 * i]
+  if redis.call('EXISTS', job_key, result_key) == 0 then
+    redis.call('PSETEX', job_key, ARGV[3 + 4 * i], ARGV[4 + 4 * i])
+    redis.call('ZADD', KEYS[1], ARGV[2 + 4 * i], ARGV[1 + 4 * i])
+    queued = queued + 1
+  end
+end
+return queued
+"""
+
+
 class ArqScheduler:
     def __init__(self, redis: ArqRedis, queue_name: str) -> None:
         self.redis = redis
         self.queue_name = queue_name
+        self._enqueue_many = redis.register_script(_ENQUEUE_MANY)
+
+    async def schedule_many(self, run_ids: Sequence[UUID], pickups: int, when: datetime) -> None:
+        """`schedule` for several runs at the same pickup number, in one round-trip."""
+        if not run_ids:
+            return
+        enqueued_at = timestamp_ms()
+        score = to_unix_ms(when)
+        expires = max(score - enqueued_at, 0) + self.redis.expires_extra_ms
+        keys: list[str] = [self.queue_name]
+        args: list[str | int | bytes] = []
+        for run_id in run_ids:
+            job = job_id(run_id, pickups)
+            keys += [job_key_prefix + job, result_key_prefix + job]
+            payload = serialize_job(
+                RUN_TASK, (str(run_id),), {}, None, enqueued_at, serializer=self.redis.job_serializer
+            )
+            args += [job, score, expires, payload]
+        await self._enqueue_many(keys=keys, args=args)
 
     async def schedule(self, run_id: UUID, pickups: int, when: datetime, retry_key: str | None = None) -> None:
         await self.redis.enqueue_job(
@@ -69,9 +114,16 @@ async def schedule_runs(scheduler: Scheduler, run_ids: Sequence[UUID], when: dat
     anyway, a few seconds later, so a Redis hiccup must not fail the request or the batch slice."""
     for start in range(0, len(run_ids), SCHEDULE_CHUNK):
         chunk = run_ids[start : start + SCHEDULE_CHUNK]
-        results = await asyncio.gather(
-            *(scheduler.schedule(run_id, 0, when) for run_id in chunk), return_exceptions=True
-        )
+        if isinstance(scheduler, ArqScheduler):
+            results: list[BaseException | None] = [None]
+            try:
+                await scheduler.schedule_many(chunk[::RUNS_PER_JOB], 0, when)
+            except Exception as error:
+                results = [error]
+        else:
+            results = await asyncio.gather(
+                *(scheduler.schedule(run_id, 0, when) for run_id in chunk), return_exceptions=True
+            )
         failures = [result for result in results if isinstance(result, BaseException)]
         if failures:
             logger.warning("app.worker.enqueue_failed", failed=len(failures), error=str(failures[0]))

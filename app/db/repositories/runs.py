@@ -189,6 +189,12 @@ class RunRepository:
     async def cancel_requested(self, run_id: UUID) -> bool:
         return bool(await self.session.scalar(select(HogFlowRun.cancel_requested).where(HogFlowRun.id == run_id)))
 
+    async def cancels_requested(self, run_ids: Sequence[UUID]) -> dict[UUID, bool]:
+        """`cancel_requested` of several runs in one query (False for a run that no longer exists, as above)."""
+        statement = select(HogFlowRun.id, HogFlowRun.cancel_requested).where(HogFlowRun.id.in_(list(run_ids)))
+        found = {row[0]: bool(row[1]) for row in (await self.session.execute(statement)).all()}
+        return {run_id: found.get(run_id, False) for run_id in run_ids}
+
     async def cancel(
         self, team_id: int, hog_flow_id: UUID, run_ids: Sequence[UUID] | None, now: datetime, limit: int
     ) -> tuple[list[HogFlowRun], list[UUID]]:
@@ -354,15 +360,20 @@ class RunRepository:
                 by_id[found.id] = found
                 if distinct_id is not None:
                     by_distinct[(found.team_id, distinct_id)] = found
-        run_ids = [run.id for run in runs]
-        last_seqs = dict(
-            (
-                await self.session.execute(
-                    select(HogFlowRunStep.run_id, func.max(HogFlowRunStep.seq))
-                    .where(HogFlowRunStep.run_id.in_(run_ids))
-                    .group_by(HogFlowRunStep.run_id)
-                )
-            ).all()
+        # Steps are stored with a pickup's result, so a run on its first pickup (counted by the claim) has none.
+        run_ids = [run.id for run in runs if run.pickups > 1]
+        last_seqs = (
+            dict(
+                (
+                    await self.session.execute(
+                        select(HogFlowRunStep.run_id, func.max(HogFlowRunStep.seq))
+                        .where(HogFlowRunStep.run_id.in_(run_ids))
+                        .group_by(HogFlowRunStep.run_id)
+                    )
+                ).all()
+            )
+            if run_ids
+            else {}
         )
         pickups = []
         for run in runs:

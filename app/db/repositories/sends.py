@@ -1,10 +1,11 @@
 """Send records of function steps: one row per request, written before it goes out (at most once per run)."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,6 +51,37 @@ class SendRepository:
             )
         )
         return existing.scalar_one()
+
+    async def claim_many(
+        self, claims: Sequence[tuple[UUID, str, int, int, str]], now: datetime
+    ) -> dict[tuple[UUID, str, int, int], HogFlowSend | None]:
+        """`claim` for several sends in two statements at most: each (run_id, action_id, attempt, call_index,
+        kind) maps to None when its pending row is ours, else the row an earlier attempt left."""
+        if not claims:
+            return {}
+        rows = [
+            {
+                "run_id": run_id,
+                "action_id": action_id,
+                "attempt": attempt,
+                "call_index": call_index,
+                "kind": kind,
+                "status": PENDING,
+                "created_at": now,
+            }
+            for run_id, action_id, attempt, call_index, kind in claims
+        ]
+        insert = postgresql_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        key_columns = (HogFlowSend.run_id, HogFlowSend.action_id, HogFlowSend.attempt, HogFlowSend.call_index)
+        statement = insert(HogFlowSend).values(rows).on_conflict_do_nothing().returning(*key_columns)
+        ours = {tuple(row) for row in (await self.session.execute(statement)).all()}
+        answers: dict[tuple[UUID, str, int, int], HogFlowSend | None] = {key: None for key in ours}  # type: ignore[misc]
+        others = [claim[:4] for claim in claims if claim[:4] not in ours]
+        if others:
+            existing = await self.session.execute(select(HogFlowSend).where(tuple_(*key_columns).in_(others)))
+            for send in existing.scalars():
+                answers[(send.run_id, send.action_id, send.attempt, send.call_index)] = send
+        return answers
 
     async def complete(
         self, *, run_id: UUID, action_id: str, attempt: int, call_index: int, response: Any, now: datetime

@@ -5,10 +5,13 @@ a retriable outcome goes back to the runner, which parks the run and comes back 
 a worker).
 """
 
+import asyncio
 import json
 import ssl
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from http.cookiejar import Cookie, CookieJar
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -83,11 +86,49 @@ def apply_url_override(url: str, overrides: Mapping[str, str]) -> str:
     return f"{base.rstrip('/')}{parts.path}{query}"
 
 
+# Per process: at most this many connections in flight, and this many idle ones kept for reuse. Idle
+# connections are dropped before the 5 s keep-alive timeout of Node servers, so one is rarely reused just
+# as its server closes it.
+LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=4.0)
+
+
+class _NoCookies(CookieJar):
+    """A shared client must not carry one flow's cookies into another's requests (nor does PostHog's fetch)."""
+
+    def set_cookie(self, cookie: Cookie) -> None:
+        return None
+
+    def extract_cookies(self, response: object, request: object) -> None:
+        return None
+
+
+# One client per event loop and kind (SSRF-guarded or not, timeout), shared by every fetch of the process:
+# connections are reused across requests; each new one goes through the guard (network_guard.py).
+_CLIENTS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[bool, float], httpx.AsyncClient]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
 class HttpFetcher:
-    """Real HTTP. A client per request keeps it free of event-loop ties; the TLS context is shared."""
+    """Real HTTP through a client shared per event loop (see `_CLIENTS`); the TLS context is shared too."""
 
     def __init__(self, settings: FetchSettings | None = None) -> None:
         self.settings = settings or FetchSettings()
+
+    def _client(self) -> httpx.AsyncClient:
+        clients = _CLIENTS.setdefault(asyncio.get_running_loop(), {})
+        key = (self.settings.allow_private, self.settings.timeout_s)
+        client = clients.get(key)
+        if client is None or client.is_closed:
+            client = clients[key] = httpx.AsyncClient(
+                transport=self._transport(),
+                timeout=self.settings.timeout_s,
+                follow_redirects=True,
+                max_redirects=_MAX_REDIRECTS,
+                trust_env=False,
+                cookies=_NoCookies(),
+            )
+        return client
 
     @metrics.timed_fetch
     async def fetch(self, request: FetchRequest) -> CallOutcome:
@@ -108,20 +149,13 @@ class HttpFetcher:
 
     def _transport(self) -> httpx.AsyncHTTPTransport:
         if self.settings.allow_private:
-            return httpx.AsyncHTTPTransport(verify=_ssl_context(), trust_env=False)
-        return public_only_transport(_ssl_context())
+            return httpx.AsyncHTTPTransport(verify=_ssl_context(), trust_env=False, limits=LIMITS)
+        return public_only_transport(_ssl_context(), LIMITS)
 
     async def _send(self, url: str, request: FetchRequest) -> CallOutcome:
-        async with (
-            httpx.AsyncClient(
-                transport=self._transport(),
-                timeout=self.settings.timeout_s,
-                follow_redirects=True,
-                max_redirects=_MAX_REDIRECTS,
-                trust_env=False,
-            ) as client,
-            client.stream(request.method, url, headers=request.headers, content=request.body) as response,
-        ):
+        async with self._client().stream(
+            request.method, url, headers=request.headers, content=request.body
+        ) as response:
             raw, truncated = await self._read_limited(response)
         text = raw.decode(response.encoding or "utf-8", errors="replace")
         body: Any = text

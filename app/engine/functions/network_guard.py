@@ -108,14 +108,20 @@ class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-def public_only_transport(ssl_context: ssl.SSLContext) -> httpx.AsyncHTTPTransport:
+def public_only_transport(ssl_context: ssl.SSLContext, limits: httpx.Limits | None = None) -> httpx.AsyncHTTPTransport:
     """An httpx transport whose connections go through `PublicOnlyBackend`.
 
     httpx has no parameter for the network backend, so the transport's connection pool (httpcore's
-    public API) is replaced by one built with it.
+    public API) is replaced by one built with it. A pooled connection is reused only for the origin
+    (scheme, host, port) it was opened and checked for.
     """
+    limits = limits or httpx.Limits(max_connections=10)
     transport = httpx.AsyncHTTPTransport(verify=ssl_context, trust_env=False)
     transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=ssl_context, max_connections=10, network_backend=PublicOnlyBackend()
+        ssl_context=ssl_context,
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=PublicOnlyBackend(),
     )
     return transport
