@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
+import multiprocessing.connection
+import os
 import threading
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -36,6 +38,20 @@ def _child_parse(func_name: str, text: str) -> str:
     return str(getattr(load_parser(), func_name)(text))
 
 
+def _end_with_parent() -> None:
+    """Exit when the server does, however it ends: a spawned child holds both ends of the pool's queue,
+    so a SIGKILLed server's children would never see EOF and outlive it."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _child_ready() -> bool:
     from app.hog.parser import load_parser
 
@@ -48,7 +64,7 @@ def _get_pool() -> concurrent.futures.ProcessPoolExecutor:
     with _lock:
         if _pool is None:
             pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=PROCESSES, mp_context=multiprocessing.get_context("spawn")
+                max_workers=PROCESSES, mp_context=multiprocessing.get_context("spawn"), initializer=_end_with_parent
             )
             try:
                 for ready in [pool.submit(_child_ready) for _ in range(PROCESSES)]:

@@ -26,14 +26,19 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs
 
+import structlog
+
 from app.db.base import uuid7
 from app.engine.templates import TEMPLATES, get_template
 from app.engine.templates.base import template_bytecode
 from app.hog import Limits, execute, from_hog_value, parse_pool
 from app.hog.budget import bounded
+from app.hog.parser import HogSyntaxError
 from app.hog.templates import compile_template
 from app.ingest.events import MAX_DISTINCT_ID, iso_timestamp
 from app.ingest.sanitize import UnstorableValue, storable
+
+logger = structlog.get_logger(__name__)
 
 WEBHOOK_TRIGGER_TYPES = frozenset({"webhook", "manual", "tracking_pixel", "schedule"})
 PIXEL_TEMPLATE = "template-source-webhook-pixel"
@@ -128,12 +133,17 @@ def warm_up() -> None:
     few hundred milliseconds, and the parse processes take seconds to start: a server does both once at
     startup, before it takes traffic.
     """
-    parse_pool.start()
-    for template in TEMPLATES.values():
-        if template.hog:
-            template_bytecode(template)
-    for template_id in (WEBHOOK_TEMPLATE, PIXEL_TEMPLATE):
-        _inputs_in_order({}, template_id)
+    try:
+        parse_pool.start()
+        for template in TEMPLATES.values():
+            if template.hog:
+                template_bytecode(template)
+        for template_id in (WEBHOOK_TEMPLATE, PIXEL_TEMPLATE):
+            _inputs_in_order({}, template_id)
+    except (parse_pool.ParseProcessError, HogSyntaxError) as exc:
+        # Only a machine too loaded to start or time the parse processes gets here: nothing is cached
+        # from a failure, so what was not warmed compiles on first use instead of the server not starting.
+        logger.warning("template_warm_up_incomplete", error=str(exc))
 
 
 def _inputs_in_order(trigger: Mapping[str, Any], template_id: str) -> list[tuple[str, dict[str, Any]]]:
