@@ -1,4 +1,4 @@
-"""Secrets at rest (integration tokens): Fernet tokens keyed by `HOGFLOWS_SECRET_KEY`.
+"""Secrets at rest (integration tokens, secret template inputs): Fernet tokens keyed by `HOGFLOWS_SECRET_KEY`.
 
 1. The setting is a comma-separated list of keys. The first encrypts; every one decrypts (MultiFernet),
    so a key is rotated by putting a new key first and keeping the old ones until every value has been
@@ -65,6 +65,12 @@ class SecretBox:
             opened = json.loads(self.decrypt(stored[ENCRYPTED_MARKER]))
             return opened if isinstance(opened, dict) else {}
         return stored
+
+    def open_inputs(self, inputs: Any) -> Any:
+        """A copy of a step's `inputs` with every sealed entry (a secret input) decrypted."""
+        if not isinstance(inputs, dict) or not any(is_sealed(entry) for entry in inputs.values()):
+            return inputs
+        return {key: self.open_json(entry) if is_sealed(entry) else entry for key, entry in inputs.items()}
 
 
 def is_sealed(stored: Any) -> bool:

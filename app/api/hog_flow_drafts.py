@@ -7,6 +7,7 @@ from fastapi import APIRouter, Header
 from app.api.deps import AppSettings, DBSession, ReadTeam, WriteTeam, parse_flow_id
 from app.api.hog_flows import ERROR_RESPONSES
 from app.api.pagination import Pagination
+from app.crypto import SecretBox
 from app.schemas.hog_flow import HogFlow
 from app.schemas.hog_flow_revisions import PublishPreview, PublishResult, RevisionDetail, RevisionPage
 from app.services import hog_flow_publishing as publishing
@@ -24,11 +25,19 @@ ClientHeader = Annotated[
 
 @router.patch("/{flow_id}/graph/", response_model=HogFlow, responses=RESPONSES, summary="Edit the graph of a flow")
 async def update_graph(
-    session: DBSession, ctx: WriteTeam, flow_id: str, payload: GraphUpdate, client: ClientHeader = None
+    session: DBSession,
+    settings: AppSettings,
+    ctx: WriteTeam,
+    flow_id: str,
+    payload: GraphUpdate,
+    client: ClientHeader = None,
 ) -> Any:
     """Apply `operations` in order; the whole flow is answered. An invalid result writes nothing."""
     stage = client == "mcp"
-    return await service.update_graph(session, ctx.team, ctx.user, parse_flow_id(flow_id), payload, stage_draft=stage)
+    box = SecretBox.from_setting(settings.secret_key)
+    return await service.update_graph(
+        session, ctx.team, ctx.user, parse_flow_id(flow_id), payload, box, stage_draft=stage
+    )
 
 
 @router.post(

@@ -7,9 +7,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
-from app.api.deps import DBSession, ReadAccess, WritableFlow, WriteTeam, parse_flow_id, read_connection
+from app.api.deps import AppSettings, DBSession, ReadAccess, WritableFlow, WriteTeam, parse_flow_id, read_connection
 from app.api.errors import NotFound, ValidationError
 from app.api.pagination import PG_INTEGER_MAX, Pagination
+from app.crypto import SecretBox
 from app.db.json_codec import dumps
 from app.db.repositories.hog_flow import HogFlowListFilters, HogFlowReads
 from app.schemas.hog_flow import HogFlow, HogFlowCreate, HogFlowPage, HogFlowStatus, HogFlowWrite
@@ -87,9 +88,10 @@ async def list_hog_flows(
     responses=ERROR_RESPONSES,
     summary="Create a hog flow",
 )
-async def create_hog_flow(session: DBSession, ctx: WriteTeam, payload: HogFlowCreate) -> Any:
+async def create_hog_flow(session: DBSession, settings: AppSettings, ctx: WriteTeam, payload: HogFlowCreate) -> Any:
     """Create a flow. `active` flows are validated strictly, drafts leniently."""
-    return await service.with_schedules(session, await service.create_flow(session, ctx.team, ctx.user, payload))
+    box = SecretBox.from_setting(settings.secret_key)
+    return await service.with_schedules(session, await service.create_flow(session, ctx.team, ctx.user, payload, box))
 
 
 @router.get("/{flow_id}/", response_model=HogFlow, responses=ERROR_RESPONSES, summary="Retrieve a hog flow")
@@ -114,22 +116,38 @@ ClientHeader = Annotated[
 
 @router.put("/{flow_id}/", response_model=HogFlow, responses=ERROR_RESPONSES, summary="Replace a hog flow")
 async def update_hog_flow(
-    session: DBSession, ctx: WriteTeam, flow_id: str, payload: HogFlowCreate, client: ClientHeader = None
+    session: DBSession,
+    settings: AppSettings,
+    ctx: WriteTeam,
+    flow_id: str,
+    payload: HogFlowCreate,
+    client: ClientHeader = None,
 ) -> Any:
     """Update a flow; `actions` is required. A stale `base_updated_at` answers 409."""
     stage = client == "mcp"
-    flow = await service.update_flow(session, ctx.team, ctx.user, parse_flow_id(flow_id), payload, stage_draft=stage)
+    box = SecretBox.from_setting(settings.secret_key)
+    flow = await service.update_flow(
+        session, ctx.team, ctx.user, parse_flow_id(flow_id), payload, box, stage_draft=stage
+    )
     return await service.with_schedules(session, flow)
 
 
 @router.patch("/{flow_id}/", response_model=HogFlow, responses=ERROR_RESPONSES, summary="Update part of a hog flow")
 async def partial_update_hog_flow(
-    session: DBSession, ctx: WriteTeam, flow_id: str, payload: HogFlowWrite, client: ClientHeader = None
+    session: DBSession,
+    settings: AppSettings,
+    ctx: WriteTeam,
+    flow_id: str,
+    payload: HogFlowWrite,
+    client: ClientHeader = None,
 ) -> Any:
     """Update the fields given. `{"status": "active"}` activates a draft after strict validation;
     `stage_draft: true` on an active flow stages content edits as a draft."""
     stage = client == "mcp"
-    flow = await service.update_flow(session, ctx.team, ctx.user, parse_flow_id(flow_id), payload, stage_draft=stage)
+    box = SecretBox.from_setting(settings.secret_key)
+    flow = await service.update_flow(
+        session, ctx.team, ctx.user, parse_flow_id(flow_id), payload, box, stage_draft=stage
+    )
     return await service.with_schedules(session, flow)
 
 

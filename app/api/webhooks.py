@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import Response
 
+from app.crypto import SecretBox
 from app.db.base import utcnow
 from app.db.session import session_scope
 from app.ingest.sanitize import storable
@@ -63,7 +64,9 @@ async def webhook(request: Request, background: BackgroundTasks, flow_id: str) -
         url=f"{request.app.state.settings.site_url.rstrip('/')}/public/webhooks/{flow_id}",
     )
     async with session_scope(request.app.state.sessionmaker) as session:
-        result = await trigger_webhook(session, parsed_id, incoming, request.app.state.settings.site_url, now)
+        settings = request.app.state.settings
+        box = SecretBox.from_setting(settings.secret_key)
+        result = await trigger_webhook(session, parsed_id, incoming, settings.site_url, now, box)
     if result.run_id is not None:
         background.add_task(schedule_runs, request.app.state.scheduler, [result.run_id], now)
     return _response(result.outcome)

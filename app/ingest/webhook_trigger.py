@@ -10,6 +10,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.crypto import SecretBox
 from app.db.base import uuid7
 from app.db.models import HogFlow
 from app.db.repositories.ingest import IngestRepository, NewRun
@@ -42,7 +43,7 @@ def _trigger_action_id(flow: HogFlow) -> str:
 
 
 async def trigger_webhook(
-    session: AsyncSession, flow_id: UUID, request: IncomingRequest, site_url: str, now: datetime
+    session: AsyncSession, flow_id: UUID, request: IncomingRequest, site_url: str, now: datetime, box: SecretBox
 ) -> WebhookResult:
     repo = IngestRepository(session)
     flow = await repo.flow_by_id(flow_id)
@@ -56,6 +57,8 @@ async def trigger_webhook(
     observability = ObservabilityRepository(session)
     source_id = str(flow.id)
     try:
+        # A secret input (e.g. `auth_header`) is stored sealed: opened for this request only.
+        trigger = {**trigger, "inputs": box.open_inputs(trigger.get("inputs"))}
         outcome = await offload(SOURCE_BUDGET_SECONDS, run_source, trigger, request, project, now)
     except Exception as error:  # the request made an input fail: report it on the flow, answer 400 (never 500)
         message = f"[Action:{_trigger_action_id(flow)}] Error triggering flow: {error}"

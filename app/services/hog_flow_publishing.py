@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.crypto import SecretBox
 from app.db.base import utcnow
 from app.db.models import HogFlow, HogFlowRevision, Team, User
 from app.db.repositories.hog_flow import HogFlowRepository, HogFlowRevisionRepository
@@ -164,7 +165,13 @@ async def publish(
             code="stale_draft",
         )
     fields = await offload(
-        COMPILE_BUDGET_SECONDS, validated_fields, _draft_payload(flow.draft), flow, team, strict=True
+        COMPILE_BUDGET_SECONDS,
+        validated_fields,
+        _draft_payload(flow.draft),
+        flow,
+        team,
+        SecretBox.from_setting(secret),
+        strict=True,
     )
     fields.setdefault("edges", flow.draft.get("edges", flow.edges))
     fields["abort_action"] = flow.draft.get("abort_action")

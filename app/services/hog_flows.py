@@ -26,6 +26,7 @@ from uuid import UUID
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.crypto import SecretBox
 from app.db.base import utcnow
 from app.db.models import HogFlow, HogFlowRevision, Team, User
 from app.db.repositories.hog_flow import HogFlowRepository, HogFlowRevisionRepository
@@ -39,7 +40,7 @@ from app.services.flow_compilation import TeamFilterContext
 from app.services.graph_operations import GraphUpdate, apply_graph_operations, validate_graph_structure
 from app.services.graph_validation import validate_graph
 from app.services.hog_flow_validation import FlowValidator, billable_action_types, trigger_of, validate_variables
-from app.services.secret_inputs import restore_secret_inputs
+from app.services.secret_inputs import open_secret_inputs, restore_secret_inputs, seal_secret_inputs
 
 # Compiling everything one save sends (filters, inputs, masking) runs in a thread, within this total.
 COMPILE_BUDGET_SECONDS = 5.0
@@ -95,9 +96,10 @@ def team_filter_context(team: Team) -> TeamFilterContext:
 
 
 def validated_fields(
-    payload: HogFlowWrite, flow: HogFlow | None, team: Team, *, strict: bool | None = None
+    payload: HogFlowWrite, flow: HogFlow | None, team: Team, box: SecretBox, *, strict: bool | None = None
 ) -> dict[str, Any]:
-    """The columns to write, after PostHog's draft/strict validation of what was sent."""
+    """The columns to write, after PostHog's draft/strict validation of what was sent; secret inputs
+    are validated in clear and written sealed (`app.services.secret_inputs`)."""
     sent = payload.model_fields_set
     status = payload.status if "status" in sent and payload.status else (flow.status if flow else None)
     becomes_active = status == "active" and (flow is None or flow.status != "active" or "actions" in sent)
@@ -113,11 +115,13 @@ def validated_fields(
         actions = [action.model_dump(exclude_unset=False) for action in payload.actions]
         # A secret input read back as {"secret": true} keeps its stored value.
         actions = restore_secret_inputs(flow.actions if flow is not None else None, actions)
-        fields["actions"] = validator.validate_actions(actions)
+        opened = open_secret_inputs(actions, box)
+        fields["actions"] = seal_secret_inputs(validator.validate_actions(actions), box, opened)
     elif becomes_active and flow is not None:
         # Activation re-checks the stored draft strictly and keeps the compiled result.
         stored = [ActionIn.model_validate(action).model_dump() for action in flow.actions]
-        fields["actions"] = validator.validate_actions(stored)
+        opened = open_secret_inputs(stored, box)
+        fields["actions"] = seal_secret_inputs(validator.validate_actions(stored), box, opened)
     if "actions" in fields:
         fields["trigger"] = trigger_of(fields["actions"])
         fields["billable_action_types"] = billable_action_types(fields["actions"])
@@ -136,15 +140,15 @@ def validated_fields(
     return fields
 
 
-async def validated_configuration(payload: HogFlowWrite, team: Team) -> dict[str, Any]:
+async def validated_configuration(payload: HogFlowWrite, team: Team, box: SecretBox) -> dict[str, Any]:
     """The columns of a new flow after validation, without saving it."""
-    fields = await offload(COMPILE_BUDGET_SECONDS, validated_fields, payload, None, team)
+    fields = await offload(COMPILE_BUDGET_SECONDS, validated_fields, payload, None, team, box)
     fields.setdefault("edges", {})
     return fields
 
 
-async def create_flow(session: AsyncSession, team: Team, user: User, payload: HogFlowWrite) -> HogFlow:
-    fields = await validated_configuration(payload, team)
+async def create_flow(session: AsyncSession, team: Team, user: User, payload: HogFlowWrite, box: SecretBox) -> HogFlow:
+    fields = await validated_configuration(payload, team, box)
     origin = payload.origin_product.value if payload.origin_product else None
     flow = HogFlow(team_id=team.id, created_by_id=user.id, origin_product=origin, **fields)
     flow = await HogFlowRepository(session).add(flow)
@@ -173,6 +177,7 @@ async def update_flow(
     user: User | None,
     flow_id: UUID,
     payload: HogFlowWrite,
+    box: SecretBox,
     *,
     stage_draft: bool = False,
 ) -> HogFlow:
@@ -181,7 +186,7 @@ async def update_flow(
         raise NotFound()
     to_draft = routes_to_draft(flow, payload, stage_draft=stage_draft or payload.stage_draft)
     _check_base(flow, payload.base_updated_at, to_draft=to_draft)
-    return await _write(session, team, user, flow, payload, to_draft=to_draft)
+    return await _write(session, team, user, flow, payload, box, to_draft=to_draft)
 
 
 def _check_base(flow: HogFlow, base: datetime | None, *, to_draft: bool) -> None:
@@ -190,7 +195,14 @@ def _check_base(flow: HogFlow, base: datetime | None, *, to_draft: bool) -> None
 
 
 async def update_graph(
-    session: AsyncSession, team: Team, user: User | None, flow_id: UUID, request: GraphUpdate, *, stage_draft: bool
+    session: AsyncSession,
+    team: Team,
+    user: User | None,
+    flow_id: UUID,
+    request: GraphUpdate,
+    box: SecretBox,
+    *,
+    stage_draft: bool,
 ) -> HogFlow:
     """Apply graph operations to the graph the edit targets (the open draft or the live one), all or nothing."""
     flow = await HogFlowRepository(session).get_for_update(team.id, flow_id)
@@ -212,14 +224,21 @@ async def update_graph(
         first = error.errors()[0]
         code, message = drf_error_from_pydantic(dict(first))
         raise ValidationError(message, attr=join_attr(list(first["loc"])), code=code) from error
-    return await _write(session, team, user, flow, payload, to_draft=to_draft)
+    return await _write(session, team, user, flow, payload, box, to_draft=to_draft)
 
 
 async def _write(
-    session: AsyncSession, team: Team, user: User | None, flow: HogFlow, payload: HogFlowWrite, *, to_draft: bool
+    session: AsyncSession,
+    team: Team,
+    user: User | None,
+    flow: HogFlow,
+    payload: HogFlowWrite,
+    box: SecretBox,
+    *,
+    to_draft: bool,
 ) -> HogFlow:
     repo = HogFlowRepository(session)
-    fields = await offload(COMPILE_BUDGET_SECONDS, validated_fields, payload, flow, team)
+    fields = await offload(COMPILE_BUDGET_SECONDS, validated_fields, payload, flow, team, box)
     if to_draft:
         content = {name: fields.pop(name) for name in CONTENT_FIELDS if name in fields}
         fields.pop("billable_action_types", None)

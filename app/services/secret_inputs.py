@@ -9,14 +9,23 @@
    input of the action with the same id; when there is none the key is dropped, so the marker
    itself is never stored (PostHog's `recover_or_drop_masked_inputs`).
 4. `strip_secret_inputs` removes secret inputs entirely, for snapshots such as revisions.
+5. At rest a set secret input is sealed in place: `inputs.<key>` is `{"$fernet": token}`, the whole
+   entry (value, compiled bytecode, order) encrypted with `HOGFLOWS_SECRET_KEY` (`app.crypto`). So the
+   row, its draft, its revisions and the runs' snapshots of it hold ciphertext only. A save opens the
+   stored entries to validate them (`open_secret_inputs`) and seals the result (`seal_secret_inputs`),
+   keeping the stored token of an unchanged entry so a no-op save is still a no-op. Only the step that
+   runs (function runner, webhook source) decrypts.
 
-Difference from PostHog: secrets are not yet split out into an encrypted column here.
+Difference from PostHog: PostHog moves secret inputs out of `inputs` into an encrypted
+`encrypted_inputs` column (HogFunction); here the ciphertext stays where the input was, so drafts,
+revisions and the graph a run is pinned to carry it with no second column to keep in step.
 """
 
 import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from app.crypto import SecretBox, is_sealed
 from app.engine.templates import get_template
 
 MASK: dict[str, Any] = {"secret": True}
@@ -48,6 +57,8 @@ def secret_keys_for_action(action: Mapping[str, Any]) -> set[str]:
 
 
 def _is_set(value: Any) -> bool:
+    if is_sealed(value):
+        return True
     if isinstance(value, Mapping):
         return value.get("value") not in (None, "") or bool(value.get("secret"))
     return value not in (None, "")
@@ -138,3 +149,37 @@ def strip_secret_inputs(actions: Any) -> Any:
             for key in secret_keys_for_action(action):
                 inputs.pop(key, None)
     return stripped
+
+
+Opened = dict[tuple[str, str], tuple[Any, dict[str, str]]]
+
+
+def open_secret_inputs(actions: list[dict[str, Any]], box: SecretBox) -> Opened:
+    """Decrypt every sealed input of `actions` in place; returns what was opened, for `seal_secret_inputs`."""
+    opened: Opened = {}
+    for action in actions:
+        inputs = (action.get("config") or {}).get("inputs") if isinstance(action, dict) else None
+        if not isinstance(inputs, dict):
+            continue
+        for key, entry in inputs.items():
+            if is_sealed(entry):
+                inputs[key] = box.open_json(entry)
+                opened[(str(action.get("id")), key)] = (copy.deepcopy(inputs[key]), entry)
+    return opened
+
+
+def seal_secret_inputs(
+    actions: list[dict[str, Any]], box: SecretBox, opened: Opened | None = None
+) -> list[dict[str, Any]]:
+    """Seal every set secret input of `actions` in place; an entry equal to what was opened keeps its token."""
+    for action in actions:
+        inputs = (action.get("config") or {}).get("inputs") if isinstance(action, dict) else None
+        if not isinstance(inputs, dict):
+            continue
+        for key in secret_keys_for_action(action):
+            entry = inputs.get(key)
+            if not isinstance(entry, dict) or is_sealed(entry) or not _is_set(entry):
+                continue
+            before = (opened or {}).get((str(action.get("id")), key))
+            inputs[key] = before[1] if before is not None and before[0] == entry else box.seal_json(entry)
+    return actions

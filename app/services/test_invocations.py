@@ -107,6 +107,7 @@ async def run_test_invocation(
             uuid.UUID(request.invocation_id)
         except ValueError:
             raise RawError({"status": "error", "message": "Invalid invocation ID"}, status_code=400) from None
+    box = SecretBox.from_setting(settings.secret_key)
     flow = await _flow_for(session, team, flow_id)
     configuration = None
     if request.use_draft:
@@ -117,7 +118,7 @@ async def run_test_invocation(
     elif request.configuration is not None:
         try:
             payload = HogFlowCreate.model_validate(request.configuration)
-            configuration = await validated_configuration(payload, team)
+            configuration = await validated_configuration(payload, team, box)
         except PydanticValidationError as error:
             raise _raw_from_pydantic(error, ["configuration"]) from error
         except ValidationError as error:
@@ -133,10 +134,11 @@ async def run_test_invocation(
     mocks = MockedCalls(clock=options.clock) if request.mock_async_functions else None
     options.run_function = runner = FunctionStepRunner(
         calls=mocks or real_calls(settings),
-        integrations=IntegrationRepository(session, SecretBox.from_setting(settings.secret_key)),
+        integrations=IntegrationRepository(session, box),
         max_calls_per_pickup=TEST_MAX_ASYNC_CALLS,
         retry=retry_policy(settings),
         site_url=settings.site_url,
+        box=box,
     )
     if request.current_action_id:
         state["currentAction"] = {"id": request.current_action_id, "startedAtTimestamp": to_millis(options.clock())}

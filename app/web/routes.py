@@ -28,6 +28,7 @@ from app.api.deps import (
     authorize_team,
     parse_flow_id,
 )
+from app.crypto import SecretBox
 from app.db.models import HogFlow as HogFlowModel
 from app.db.models import HogFlowRun, HogFlowRunStep
 from app.db.repositories.hog_flow import HogFlowListFilters, HogFlowRepository
@@ -305,7 +306,12 @@ async def change_status(request: Request, session: DBSession, team_id: str, flow
     if target is None:
         raise ValidationError("This field is required.", attr="status")
     await flow_service.update_flow(
-        session, ctx.team, ctx.user, parse_flow_id(flow_id), HogFlowWrite(status=HogFlowStatus(target))
+        session,
+        ctx.team,
+        ctx.user,
+        parse_flow_id(flow_id),
+        HogFlowWrite(status=HogFlowStatus(target)),
+        SecretBox.from_setting(request.app.state.settings.secret_key),
     )
     return RedirectResponse(f"/teams/{ctx.team.id}/flows/{flow_id}", status_code=303)
 

@@ -1,26 +1,53 @@
-"""Secret inputs (`secret: true` in the template's inputs_schema): masked on every read, kept on update."""
+"""Secret inputs (`secret: true` in the template's inputs_schema): sealed at rest, masked on every read,
+kept on update."""
 
 import uuid
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.config import Settings
+from app.crypto import DEFAULT_SECRET_KEY, SecretBox, is_sealed
 from app.db.models import HogFlow
 from app.db.session import session_scope
+from app.main import create_app
 from app.services.bootstrap import Tenant
 from tests.api.helpers import auth, flows_url
 from tests.api.ingest_helpers import create_flow, webhook_flow
 
 MASK = {"secret": True}
 SECRET = {"value": "Bearer s3cret"}
+# The test app runs with the default key (`Settings()`).
+BOX = SecretBox([DEFAULT_SECRET_KEY])
 
 
 async def stored_inputs(sessionmaker: async_sessionmaker[AsyncSession], flow_id: str) -> dict[str, Any]:
+    """The stored inputs of the trigger, each sealed one opened with the app's key."""
     async with session_scope(sessionmaker) as session:
         flow = await session.get(HogFlow, uuid.UUID(flow_id))
         assert flow is not None
-        return dict(flow.actions[0]["config"]["inputs"])
+        return dict(BOX.open_inputs(flow.actions[0]["config"]["inputs"]))
+
+
+async def raw_rows(sessionmaker: async_sessionmaker[AsyncSession], flow_id: str) -> str:
+    """Every stored text of the flow (row, draft, revisions), as the database returns it."""
+    async with session_scope(sessionmaker) as session:
+        flow_row = await session.execute(
+            text(
+                "SELECT CAST(actions AS TEXT), CAST(trigger AS TEXT), CAST(draft AS TEXT) FROM hog_flows WHERE id = :id"
+            ),
+            {"id": uuid.UUID(flow_id)},
+        )
+        revisions = await session.execute(
+            text("SELECT CAST(content AS TEXT) FROM hog_flow_revisions WHERE hog_flow_id = :id"),
+            {"id": uuid.UUID(flow_id)},
+        )
+        activity = await session.execute(text("SELECT CAST(detail AS TEXT) FROM activity_logs"))
+        texts = [*flow_row.one(), *revisions.scalars(), *activity.scalars()]
+    return "\n".join(value or "" for value in texts)
 
 
 def trigger_inputs(flow: dict[str, Any]) -> dict[str, Any]:
@@ -66,6 +93,7 @@ async def test_the_mask_sent_back_keeps_the_stored_secret(
     assert response.status_code == 200, response.text
     assert trigger_inputs(response.json())["auth_header"] == MASK
     assert (await stored_inputs(sessionmaker, flow_id))["auth_header"]["value"] == "Bearer s3cret"
+    assert "s3cret" not in await raw_rows(sessionmaker, flow_id)
     # The secret still works: the webhook accepts the stored header.
     hook = f"/public/webhooks/{flow_id}"
     body = {"event": "e", "distinct_id": "d"}
@@ -114,3 +142,75 @@ async def test_revisions_and_drafts_never_show_the_secret(client: httpx.AsyncCli
     assert staged.status_code == 200, staged.text
     assert "s3cret" not in staged.text
     assert staged.json()["draft"]["actions"][0]["config"]["inputs"]["auth_header"] == MASK
+
+
+@pytest.mark.postgres_only
+async def test_the_stored_rows_hold_ciphertext_only(
+    client: httpx.AsyncClient, tenant: Tenant, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    flow_id = await create_flow(client, tenant, webhook_flow({"auth_header": SECRET, "debug": {"value": True}}))
+    url = f"{flows_url(tenant)}{flow_id}/"
+    actions = (await client.get(url, headers=auth(tenant))).json()["actions"]
+    # A live edit (two revisions) and a staged draft: every copy of the content is written.
+    actions[0]["name"] = "renamed"
+    assert (await client.patch(url, json={"actions": actions}, headers=auth(tenant))).status_code == 200
+    actions[0]["name"] = "staged"
+    staged = await client.patch(url, json={"actions": actions, "stage_draft": True}, headers=auth(tenant))
+    assert staged.status_code == 200, staged.text
+    stored = await raw_rows(sessionmaker, flow_id)
+    assert "s3cret" not in stored and "$fernet" in stored
+    async with session_scope(sessionmaker) as session:
+        flow = await session.get(HogFlow, uuid.UUID(flow_id))
+        assert flow is not None and flow.draft is not None
+        for inputs in (flow.actions[0]["config"]["inputs"], flow.trigger["inputs"], flow.draft["trigger"]["inputs"]):
+            assert is_sealed(inputs["auth_header"])
+            assert BOX.open_json(inputs["auth_header"])["value"] == "Bearer s3cret"
+            # Only the secret is sealed: the other inputs stay readable.
+            assert inputs["debug"]["value"] is True
+
+
+async def test_a_save_that_changes_nothing_keeps_the_ciphertext_and_the_version(
+    client: httpx.AsyncClient, tenant: Tenant, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    flow_id = await create_flow(client, tenant, webhook_flow({"auth_header": SECRET}))
+    url = f"{flows_url(tenant)}{flow_id}/"
+    read = (await client.get(url, headers=auth(tenant))).json()
+    async with session_scope(sessionmaker) as session:
+        before = (await session.get(HogFlow, uuid.UUID(flow_id))).actions  # type: ignore[union-attr]
+    response = await client.patch(url, json={"actions": read["actions"]}, headers=auth(tenant))
+    assert response.status_code == 200, response.text
+    assert response.json()["version"] == read["version"]
+    async with session_scope(sessionmaker) as session:
+        after = (await session.get(HogFlow, uuid.UUID(flow_id))).actions  # type: ignore[union-attr]
+    assert after == before
+
+
+async def test_a_rotated_key_list_still_opens_secrets_sealed_with_the_old_key(
+    database_url: str, client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    flow_id = await create_flow(client, tenant, webhook_flow({"auth_header": SECRET}))
+    # A new key first, the old one second: secrets written before the rotation still open.
+    rotated = Settings(
+        DATABASE_URL=database_url, REDIS_URL=None, HOGFLOWS_SECRET_KEY=f"a-brand-new-key,{DEFAULT_SECRET_KEY}"
+    )
+    application = create_app(rotated)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as rotated_client:
+            hook = f"/public/webhooks/{flow_id}"
+            body = {"event": "e", "distinct_id": "d"}
+            ok = await rotated_client.post(hook, json=body, headers={"Authorization": "Bearer s3cret"})
+            assert ok.status_code == 200, ok.text
+            refused = await rotated_client.post(hook, json=body, headers={"Authorization": "Bearer nope"})
+            assert refused.status_code == 401
+    # Without the old key the secret cannot open: the request fails (400), it never passes unchecked.
+    lost = Settings(DATABASE_URL=database_url, REDIS_URL=None, HOGFLOWS_SECRET_KEY="a-brand-new-key")
+    application = create_app(lost)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as lost_client:
+            response = await lost_client.post(
+                f"/public/webhooks/{flow_id}", json={"event": "e", "distinct_id": "d"}, headers={"Authorization": "x"}
+            )
+            assert response.status_code == 400, response.text
+            assert "s3cret" not in response.text

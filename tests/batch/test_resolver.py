@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.batch.resolver import BatchJobRunner, BatchOptions
 from app.batch.schedules import fire_due_schedules
+from app.crypto import DEFAULT_SECRET_KEY, SecretBox
 from app.db.models import HogFlow, HogFlowBatchJob, HogFlowRun, HogFlowSchedule, LogEntry, Team, User
 from app.db.repositories.persons import PersonRepository, PersonUpdate
 from app.db.session import session_scope
@@ -19,6 +20,8 @@ from app.schemas.hog_flow import HogFlowCreate
 from app.services.bootstrap import Tenant, bootstrap_tenant
 from app.services.hog_flows import create_flow
 from tests.api.batch_helpers import batch_flow, person_filter, schedule_flow
+
+BOX = SecretBox([DEFAULT_SECRET_KEY])
 
 
 class RecordingScheduler:
@@ -47,7 +50,7 @@ async def setup(
         team = await session.get(Team, tenant.team_id)
         user = await session.get(User, tenant.user_id)
         assert team is not None and user is not None
-        created = await create_flow(session, team, user, HogFlowCreate.model_validate(flow))
+        created = await create_flow(session, team, user, HogFlowCreate.model_validate(flow), BOX)
     return tenant, created
 
 
@@ -176,7 +179,7 @@ async def test_a_due_schedule_fires_once_under_concurrency(sessionmaker: async_s
         team = await session.get(Team, tenant.team_id)
         user = await session.get(User, tenant.user_id)
         assert team is not None and user is not None
-        scheduled = await create_flow(session, team, user, HogFlowCreate.model_validate(schedule_flow()))
+        scheduled = await create_flow(session, team, user, HogFlowCreate.model_validate(schedule_flow()), BOX)
         due = datetime.now(UTC) - timedelta(minutes=5)
         for flow in (batch, scheduled):
             session.add(

@@ -93,8 +93,15 @@ async def build_globals(
     entries = [(key, entry) for key, entry in raw_inputs.items() if isinstance(entry, dict)]
     entries.sort(key=lambda item: item[1]["order"] if isinstance(item[1].get("order"), int) else -1)
     entries.extend(_omitted_defaults(template, raw_inputs))
+    # The action may mark more inputs secret in its own `inputs_schema` (as `secret_inputs` does for storage).
+    own_schema = config.get("inputs_schema")
+    secret_keys = {
+        item.get("key")
+        for item in [*template.inputs_schema, *(own_schema if isinstance(own_schema, list) else [])]
+        if isinstance(item, dict) and item.get("secret") is True
+    }
     with time_budget(INPUT_BUDGET_SECONDS):
-        await _resolve_all(entries, template, values, invocation.team_id, integrations, secrets)
+        await _resolve_all(entries, template, values, invocation.team_id, integrations, secrets, secret_keys)
     return FunctionGlobals(values=values, secrets=[s for s in dict.fromkeys(secrets) if len(s) >= 4])
 
 
@@ -105,11 +112,12 @@ async def _resolve_all(
     team_id: int,
     integrations: IntegrationResolver | None,
     secrets: list[str],
+    secret_keys: set[Any],
 ) -> None:
     liquid = LiquidBudget()
 
     def store(key: str, schema: dict[str, Any], value: Any) -> None:
-        if schema.get("secret"):
+        if key in secret_keys:
             secrets.extend(_strings(value))
         values["inputs"][key] = value
 

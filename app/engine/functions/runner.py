@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from app.crypto import SecretBox
+from app.crypto import SecretBox, SecretDecryptionError, is_sealed
 from app.engine.actions.base import ActionContext, ActionError, ActionResult
 from app.engine.functions.calls import (
     ASYNC_FUNCTIONS,
@@ -137,7 +137,7 @@ class _FunctionStep:
             try:
                 built = await build_globals(
                     self.invocation,
-                    self.action,
+                    self._opened_action(),
                     template,
                     site_url=self.runner.site_url,
                     integrations=self.runner.integrations,
@@ -159,6 +159,21 @@ class _FunctionStep:
                 )
             )
         return await self._drive(result)
+
+    def _opened_action(self) -> dict[str, Any]:
+        """The action with its sealed (secret) inputs decrypted, for this step only: the flow's copy stays sealed."""
+        config = self.action.get("config") or {}
+        inputs = config.get("inputs")
+        if not isinstance(inputs, dict) or not any(is_sealed(entry) for entry in inputs.values()):
+            return self.action
+        if self.runner.box is None:
+            raise ActionError("Error building inputs: a secret input needs HOGFLOWS_SECRET_KEY to be decrypted")
+        try:
+            opened = self.runner.box.open_inputs(inputs)
+        except SecretDecryptionError as error:
+            self._log("error", f"Error building inputs: {error}")
+            raise ActionError(f"Error building inputs: {error}") from error
+        return {**self.action, "config": {**config, "inputs": opened}}
 
     def _host_functions(self) -> dict[str, Callable[..., Any]]:
         return {"postHogCapture": self._posthog_capture}
