@@ -35,6 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.crypto import DEFAULT_SECRET_KEY, SecretBox  # noqa: E402
 from app.db.migrate import upgrade_to_head  # noqa: E402
 from app.db.models import Team, User  # noqa: E402
 from app.db.scratch import scratch_database  # noqa: E402
@@ -43,6 +44,9 @@ from app.schemas.hog_flow import HogFlowCreate  # noqa: E402
 from app.services.bootstrap import Tenant, bootstrap_tenant  # noqa: E402
 from app.services.hog_flows import create_flow  # noqa: E402
 from bench.http_load import cpu_seconds, free_port, load, start_server, wait_ready  # noqa: E402
+
+# The benches' flows hold no secret inputs: any key seals nothing.
+BENCH_BOX = SecretBox([DEFAULT_SECRET_KEY])
 
 EVENT_NAMES = [f"event_{n}" for n in range(10)]
 
@@ -100,7 +104,7 @@ async def make_team(url: str) -> tuple[Tenant, list[str]]:
         for index in range(25):
             status = "active" if index < 10 else "draft"
             payload = HogFlowCreate.model_validate(flow_payload(index, EVENT_NAMES[index % 10], status))
-            flow = await create_flow(session, team, user, payload)
+            flow = await create_flow(session, team, user, payload, BENCH_BOX)
             flow_ids.append(str(flow.id))
     await engine.dispose()
     return tenant, flow_ids

@@ -286,6 +286,7 @@ async def sequential(system: System, sink: str, count: int) -> float:
 
 
 async def start_hogflows(database_url: str, redis_url: str, sink: str, procs: list[Any]) -> System:
+    from app.crypto import DEFAULT_SECRET_KEY, SecretBox
     from app.db.migrate import upgrade_to_head
     from app.db.models import Team, User
     from app.db.session import create_engine, create_sessionmaker, session_scope
@@ -293,13 +294,15 @@ async def start_hogflows(database_url: str, redis_url: str, sink: str, procs: li
     from app.services.bootstrap import bootstrap_tenant
     from app.services.hog_flows import create_flow
 
+    # The bench's flow holds no secret inputs: any key seals nothing.
+    box = SecretBox([DEFAULT_SECRET_KEY])
     engine = create_engine(database_url)
     await upgrade_to_head(engine)
     async with session_scope(create_sessionmaker(engine)) as session:
         tenant = await bootstrap_tenant(session)
         team, user = await session.get(Team, tenant.team_id), await session.get(User, tenant.user_id)
         assert team is not None and user is not None
-        await create_flow(session, team, user, HogFlowCreate.model_validate(webhook_flow(f"{sink}/hook")))
+        await create_flow(session, team, user, HogFlowCreate.model_validate(webhook_flow(f"{sink}/hook")), box)
     await engine.dispose()
     port = free_port()
     env = {

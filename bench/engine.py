@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import event, text
 
 from app.config import Settings
+from app.crypto import DEFAULT_SECRET_KEY, SecretBox
 from app.db.base import utcnow
 from app.db.migrate import upgrade_to_head
 from app.db.models import Team, User
@@ -40,6 +41,9 @@ from app.services.runs import manual_event
 from app.worker.pool import RunPool
 from app.worker.processor import RunProcessor, flow_snapshot
 from app.worker.scheduling import WakeUpScheduler
+
+# The benches' flows hold no secret inputs: any key seals nothing.
+BENCH_BOX = SecretBox([DEFAULT_SECRET_KEY])
 
 VARIABLE_IS_A = {"properties": [{"key": "cohort", "type": "workflow_variable", "value": "a", "operator": "exact"}]}
 FLOW: dict[str, Any] = {
@@ -116,7 +120,7 @@ async def run(args: argparse.Namespace, url: str) -> None:
             team = await session.get(Team, tenant.team_id)
             user = await session.get(User, tenant.user_id)
             assert team is not None and user is not None
-            flow = await create_flow(session, team, user, HogFlowCreate.model_validate(FLOW))
+            flow = await create_flow(session, team, user, HogFlowCreate.model_validate(FLOW), BENCH_BOX)
             repo = RunRepository(session)
             run_ids = []
             for index in range(args.runs):

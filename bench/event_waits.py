@@ -30,6 +30,7 @@ import httpx
 from sqlalchemy import text
 
 from app.config import Settings
+from app.crypto import DEFAULT_SECRET_KEY, SecretBox
 from app.db.migrate import upgrade_to_head
 from app.db.models import Team, User
 from app.db.scratch import scratch_database
@@ -38,6 +39,9 @@ from app.main import create_app
 from app.schemas.hog_flow import HogFlowCreate
 from app.services.bootstrap import Tenant, bootstrap_tenant
 from app.services.hog_flows import create_flow
+
+# The benches' flows hold no secret inputs: any key seals nothing.
+BENCH_BOX = SecretBox([DEFAULT_SECRET_KEY])
 
 ROOT = Path(__file__).resolve().parents[1]
 POLL = 0.005
@@ -131,7 +135,7 @@ async def main(args: argparse.Namespace) -> None:
             user = await session.get(User, tenant.user_id)
             assert team is not None and user is not None
             for flow in (START_FLOW, WAIT_FLOW, CONVERSION_FLOW):
-                await create_flow(session, team, user, HogFlowCreate.model_validate(flow))
+                await create_flow(session, team, user, HogFlowCreate.model_validate(flow), BENCH_BOX)
         results = {"embedded runner": await measure(url, None, setup_engine, tenant, args.repeats)}
         if args.redis_url:
             results["1 worker process"] = await measure(url, args.redis_url, setup_engine, tenant, args.repeats)

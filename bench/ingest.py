@@ -33,6 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from app.crypto import DEFAULT_SECRET_KEY, SecretBox
 from app.db.migrate import upgrade_to_head
 from app.db.models import Team, User
 from app.db.scratch import scratch_database
@@ -42,6 +43,9 @@ from app.services.bootstrap import Tenant, bootstrap_tenant
 from app.services.hog_flows import create_flow
 from bench.api import clear_queue
 from bench.http_load import Connection, free_port, start_server, wait_ready
+
+# The benches' flows hold no secret inputs: any key seals nothing.
+BENCH_BOX = SecretBox([DEFAULT_SECRET_KEY])
 
 PERSONS = 1000
 
@@ -85,7 +89,9 @@ async def make_teams(url: str, counts: list[int], flow_names: int) -> dict[int, 
             user = await session.get(User, tenant.user_id)
             assert team is not None and user is not None
             for index in range(flows):
-                await create_flow(session, team, user, HogFlowCreate.model_validate(flow_payload(index, flow_names)))
+                await create_flow(
+                    session, team, user, HogFlowCreate.model_validate(flow_payload(index, flow_names)), BENCH_BOX
+                )
         tenants[flows] = tenant
         print(f"  {flows} flows created in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     await engine.dispose()
