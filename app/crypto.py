@@ -91,8 +91,8 @@ def warn_if_default_key(secret_key: str, *, is_sqlite: bool) -> bool:
     if is_sqlite or DEFAULT_SECRET_KEY not in split_keys(secret_key):
         return False
     logger.warning(
-        f"HOGFLOWS_SECRET_KEY is the built-in default {DEFAULT_SECRET_KEY!r}: integration tokens stored in "
-        "PostgreSQL are encrypted with a key anyone can read in the source. Set HOGFLOWS_SECRET_KEY to a long "
-        "random string (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)."
+        f"HOGFLOWS_SECRET_KEY is the built-in default {DEFAULT_SECRET_KEY!r}: integration tokens and secret inputs "
+        "stored in PostgreSQL are encrypted with a key anyone can read in the source. Set HOGFLOWS_SECRET_KEY to "
+        "a long random string (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)."
     )
     return True

@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import gc
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -38,6 +39,7 @@ from app.db import json_codec
 from app.db.invalidation import relay
 from app.db.session import create_engine, create_sessionmaker
 from app.ingest.services import ingest_services
+from app.ingest.vm_budget import GIL_SWITCH_SECONDS
 from app.ingest.webhooks import warm_up as warm_up_templates
 from app.logging import configure_logging, mask_access_log
 from app.observability import health
@@ -63,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(warm_up_templates)
+        sys.setswitchinterval(GIL_SWITCH_SECONDS)
         mask_access_log()  # again: uvicorn configures its loggers after the app is built
         async with run_scheduling(settings, sessionmaker) as scheduler:
             app.state.scheduler = scheduler

@@ -16,7 +16,13 @@ from app.filters.compile import (
     compile_filters,
 )
 from app.filters.errors import FiltersCompileError
-from app.filters.evaluate import FilterResult, evaluate_filters, passes_event_prefilter, run_filter_bytecode
+from app.filters.evaluate import (
+    FilterResult,
+    evaluate_filters,
+    evaluate_filters_fast,
+    passes_event_prefilter,
+    run_filter_bytecode,
+)
 from app.filters.expression import build_filters_expression
 from app.filters.globals import build_filter_globals
 from app.filters.properties import property_to_expr
@@ -31,6 +37,7 @@ __all__ = [
     "compile_expression_ast",
     "compile_filters",
     "evaluate_filters",
+    "evaluate_filters_fast",
     "passes_event_prefilter",
     "property_to_expr",
     "run_filter_bytecode",

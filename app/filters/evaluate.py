@@ -61,16 +61,34 @@ def evaluate_filters(
     functions: Mapping[str, Any] | None = None,
 ) -> FilterResult:
     """Run a compiled filters object (with `bytecode`) against filter globals."""
+    answered = _without_bytecode(compiled, globals)
+    if answered is not None:
+        return answered
+    bytecode = (compiled or {})["bytecode"]
+    return run_filter_bytecode(bytecode, globals, limits=limits, functions=functions)
+
+
+def evaluate_filters_fast(
+    compiled: Mapping[str, Any] | None, globals: Mapping[str, Any], *, limits: Limits | None = None
+) -> FilterResult | None:
+    """`evaluate_filters` when it can answer without the VM (shortcuts and the fast path), else None:
+    the caller runs `evaluate_filters` where VM time does no harm (e.g. off the event loop)."""
+    answered = _without_bytecode(compiled, globals)
+    if answered is not None:
+        return answered
+    return _run_fast((compiled or {})["bytecode"], globals, limits)
+
+
+def _without_bytecode(compiled: Mapping[str, Any] | None, globals: Mapping[str, Any]) -> FilterResult | None:
     filters = compiled if isinstance(compiled, Mapping) else {}
     if len(filters) == 1 and "bytecode" in filters:
         # Nothing to filter on: everything matches without running anything.
         return FilterResult(matched=True)
     if passes_event_prefilter(filters, globals.get("event")) is False:
         return FilterResult(matched=False, prefiltered=True)
-    bytecode = filters.get("bytecode")
-    if not bytecode:
+    if not filters.get("bytecode"):
         return FilterResult(matched=False, error=NOT_COMPILED_ERROR)
-    return run_filter_bytecode(bytecode, globals, limits=limits, functions=functions)
+    return None
 
 
 def run_filter_bytecode(
@@ -86,21 +104,27 @@ def run_filter_bytecode(
     exact results; anything else, and any run it hands over, runs on the VM.
     """
     if not functions:
-        program = fast_program(bytecode)
-        if program is not None:
-            try:
-                result = program.run(globals, limits)
-            except FastPathUnavailable:
-                pass
-            except HogTimeoutError as exc:
-                return FilterResult(matched=False, error=str(exc))
-            else:
-                if result is True:
-                    return _MATCHED
-                if result is False:
-                    return _NOT_MATCHED
-                return FilterResult(matched=False, result=result)
+        result = _run_fast(bytecode, globals, limits)
+        if result is not None:
+            return result
     return run_filter_bytecode_on_vm(bytecode, globals, limits=limits, functions=functions)
+
+
+def _run_fast(bytecode: Any, globals: Mapping[str, Any], limits: Limits | None) -> FilterResult | None:
+    program = fast_program(bytecode)
+    if program is None:
+        return None
+    try:
+        result = program.run(globals, limits)
+    except FastPathUnavailable:
+        return None
+    except HogTimeoutError as exc:
+        return FilterResult(matched=False, error=str(exc))
+    if result is True:
+        return _MATCHED
+    if result is False:
+        return _NOT_MATCHED
+    return FilterResult(matched=False, result=result)
 
 
 def run_filter_bytecode_on_vm(

@@ -18,8 +18,6 @@ drops anyway should not use up the flow's tokens. Everything is written in the c
 the caller schedules the returned runs once it has committed.
 """
 
-import asyncio
-import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -37,21 +35,30 @@ from app.db.repositories.observability import ObservabilityRepository
 from app.db.repositories.persons import PersonRepository
 from app.engine.invocation import initial_state
 from app.engine.records import LogRecord, MetricRecord
-from app.filters import build_filter_globals, evaluate_filters
+from app.filters import FilterResult, build_filter_globals, evaluate_filters_fast
 from app.hog import Limits
+from app.hog.budget import bounded
 from app.ingest.events import IncomingEvent, event_globals
 from app.ingest.flows import EventFlow, EventFlowCache, FlowIndex
-from app.ingest.masking import mask_digest, masking_store_key, masking_threshold, masking_ttl, passes
+from app.ingest.masking import (
+    HASH_LIMITS,
+    NEEDS_VM,
+    fast_mask_digest,
+    mask_digest,
+    masking_store_key,
+    masking_threshold,
+    masking_ttl,
+    passes,
+)
 from app.ingest.persons import apply_person_updates
 from app.ingest.stores import CounterIncrement, TokenBucket, TriggerStore
 from app.ingest.teams import TeamTokenCache
+from app.ingest.vm_budget import LoopYielder, VmBudget, filter_on_vm
 from app.ingest.waits import wake_waiting_runs
 from app.observability import metrics
 
-# Filters are CPU work on the event loop: hand control back this often so other requests keep moving.
-_YIELD_EVERY_SECONDS = 0.005
-# ...and one filter (a client's `hogql` property may loop) gets at most this long; past it the
-# event counts as `filtering_failed` for that flow (the VM's default, 5 s, would stall everyone).
+# One filter (a client's `hogql` property may loop) gets at most this long, within the request's VM
+# budget (`app.ingest.vm_budget`); past it the event counts as `filtering_failed` for that flow.
 TRIGGER_FILTER_LIMITS = Limits(timeout_s=0.1)
 
 
@@ -123,7 +130,9 @@ async def ingest_events(
     metrics.events_received(len(events))
     persons = await apply_person_updates(PersonRepository(session), team.id, events)
     project = project_url(services.site_url, team.id)
-    woken_now = await wake_waiting_runs(session, team.id, events, persons, project, now)
+    # Every VM program of the request (wait filters, trigger filters, masking hashes) shares one budget.
+    budget = VmBudget()
+    woken_now = await wake_waiting_runs(session, team.id, events, persons, project, now, budget)
     if woken is not None:
         woken.extend(woken_now)
     repo = IngestRepository(session)
@@ -131,8 +140,8 @@ async def ingest_events(
     if not flows or not events:
         return []
     records = _Records(team.id, now)
-    candidates = await _match(team, events, flows, persons, services.store, project, records)
-    candidates = await _unmasked(candidates, services.store, project, records)
+    candidates = await _match(team, events, flows, persons, services.store, project, records, budget)
+    candidates = await _unmasked(candidates, services.store, project, records, budget)
     candidates = await _within_rate_limit(candidates, services.store, services.bucket, records)
     runs = [
         NewRun(
@@ -164,11 +173,15 @@ async def _match(
     store: TriggerStore,
     project: str,
     records: _Records,
+    budget: VmBudget,
 ) -> list[_Candidate]:
+    """Filters the fast path answers run here, on the loop; the rest run off it (`app.ingest.vm_budget`).
+    Candidates keep the order of (event, flow), which masking and rate limiting depend on."""
     groups = await _group_indexes(team.id, events, store)
-    candidates: list[_Candidate] = []
+    ordered: list[_Candidate | _Deferred] = []
+    deferred: list[_Deferred] = []
     evaluated: Counter[UUID] = Counter()
-    last_yield = time.perf_counter()
+    pause = LoopYielder()
     for event in events:
         person = persons.get(event.distinct_id) if event.process_person else None
         frozen = event_globals(event, project)
@@ -181,21 +194,51 @@ async def _match(
         filter_globals = build_filter_globals(frozen, filter_person, event_groups)
         for flow in flows.for_event(event.event):
             evaluated[flow.id] += 1
-            result = evaluate_filters(flow.filters, filter_globals, limits=TRIGGER_FILTER_LIMITS)
-            if result.matched:
-                candidates.append(_Candidate(flow, event, frozen, person))
-            elif result.error is not None:
-                records.count(flow, "filtering_failed")
-                records.log(flow, str(uuid.uuid4()), "error", f"Error filtering event {event.uuid}: {result.error}")
+            result = evaluate_filters_fast(flow.filters, filter_globals, limits=TRIGGER_FILTER_LIMITS)
+            if result is None:
+                later = _Deferred(_Candidate(flow, event, frozen, person), filter_globals)
+                ordered.append(later)
+                deferred.append(later)
+            elif result.matched:
+                ordered.append(_Candidate(flow, event, frozen, person))
             else:
-                records.count(flow, "filtered")
-        if time.perf_counter() - last_yield > _YIELD_EVERY_SECONDS:
-            await asyncio.sleep(0)
-            last_yield = time.perf_counter()
+                _count_unmatched(records, flow, event, result)
+        await pause()
+    if deferred:
+        results = await budget.run(
+            lambda: [
+                filter_on_vm(item.candidate.flow.filters, item.globals, TRIGGER_FILTER_LIMITS) for item in deferred
+            ]
+        )
+        for item, result in zip(deferred, results, strict=True):
+            item.result = result
+            if not result.matched:
+                _count_unmatched(records, item.candidate.flow, item.candidate.event, result)
     # Events a flow's trigger does not name were not evaluated: they count as `filtered`, as they would be.
     for flow in flows.flows:
         records.count(flow, "filtered", amount=len(events) - evaluated[flow.id])
-    return candidates
+    return [
+        entry if isinstance(entry, _Candidate) else entry.candidate
+        for entry in ordered
+        if isinstance(entry, _Candidate) or (entry.result is not None and entry.result.matched)
+    ]
+
+
+@dataclass
+class _Deferred:
+    """A (event, flow) pair whose filter needs the VM: evaluated off the loop, after the fast ones."""
+
+    candidate: _Candidate
+    globals: dict[str, Any]
+    result: FilterResult | None = None
+
+
+def _count_unmatched(records: _Records, flow: EventFlow, event: IncomingEvent, result: FilterResult) -> None:
+    if result.error is not None:
+        records.count(flow, "filtering_failed")
+        records.log(flow, str(uuid.uuid4()), "error", f"Error filtering event {event.uuid}: {result.error}")
+    else:
+        records.count(flow, "filtered")
 
 
 async def _group_indexes(team_id: int, events: Sequence[IncomingEvent], store: TriggerStore) -> dict[str, int]:
@@ -204,27 +247,29 @@ async def _group_indexes(team_id: int, events: Sequence[IncomingEvent], store: T
 
 
 async def _unmasked(
-    candidates: list[_Candidate], store: TriggerStore, project: str, records: _Records
+    candidates: list[_Candidate], store: TriggerStore, project: str, records: _Records, budget: VmBudget
 ) -> list[_Candidate]:
     """Drop masked candidates; the counters of each (flow, hash) move once per request, by its size."""
     groups: dict[tuple[UUID, str], list[_Candidate]] = defaultdict(list)
     kept: list[_Candidate] = []
     dropped: set[int] = set()
-    for candidate in candidates:
-        masking = candidate.flow.masking
-        if masking is None:
-            continue
-        person = candidate.person
-        hash_globals = {
-            "event": candidate.globals,
-            "person": masking_person_globals(person, candidate.event.distinct_id, project) if person else None,
-        }
+    masked = [candidate for candidate in candidates if candidate.flow.masking is not None]
+    inputs = [(candidate.flow.masking or {}, _hash_globals(candidate, project)) for candidate in masked]
+    digests: list[object] = []
+    for masking, hash_globals in inputs:
         try:
-            digest = mask_digest(masking, hash_globals)
-        except Exception:  # a hash that cannot be computed masks the invocation, like a store failure
+            digests.append(fast_mask_digest(masking, hash_globals))
+        except Exception as error:  # a hash that cannot be computed masks the invocation, like a store failure
+            digests.append(error)
+    slow = [index for index, digest in enumerate(digests) if digest is NEEDS_VM]
+    if slow:
+        computed = await budget.run(lambda: [_vm_digest(*inputs[index]) for index in slow])
+        for index, value in zip(slow, computed, strict=True):
+            digests[index] = value
+    for candidate, digest in zip(masked, digests, strict=True):
+        if isinstance(digest, Exception):
             dropped.add(id(candidate))
-            continue
-        if digest is not None:
+        elif isinstance(digest, str):
             groups[(candidate.flow.id, digest)].append(candidate)
     if groups:
         keys = list(groups)
@@ -246,6 +291,21 @@ async def _unmasked(
         else:
             kept.append(candidate)
     return kept
+
+
+def _hash_globals(candidate: _Candidate, project: str) -> dict[str, Any]:
+    person = candidate.person
+    return {
+        "event": candidate.globals,
+        "person": masking_person_globals(person, candidate.event.distinct_id, project) if person else None,
+    }
+
+
+def _vm_digest(masking: dict[str, Any], hash_globals: dict[str, Any]) -> str | Exception | None:
+    try:
+        return mask_digest(masking, hash_globals, limits=bounded(HASH_LIMITS))
+    except Exception as error:
+        return error
 
 
 def _ttl(groups: dict[tuple[UUID, str], list[_Candidate]], flow_id: UUID, digest: str) -> int:
