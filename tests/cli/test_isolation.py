@@ -352,4 +352,3 @@ def test_capture_against_slow_trigger_filters_does_not_hold_the_loop(server: Ser
     response, _, _ = attack(server, hammer)
     assert response.status_code == 200, response.text
     assert answers and set(answers) == {200}
-
