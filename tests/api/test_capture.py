@@ -226,6 +226,39 @@ async def test_filters_decide_and_count(client: httpx.AsyncClient, tenant: Tenan
     assert (await metric_kinds(client, tenant, flow_id))["other"] == 3
 
 
+def hogql(expression: str) -> list[dict[str, Any]]:
+    return [{"type": "hogql", "key": expression}]
+
+
+async def test_filters_that_need_the_vm_decide_in_event_order(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    # Lambdas defeat the fast path: these filters run off the event loop, and still decide each event.
+    matches = await create_flow(
+        client, tenant, event_flow(["signed_up"], hogql("arrayCount(x -> x = properties.n, [1, 2]) > 0"))
+    )
+    never = await create_flow(client, tenant, event_flow(["signed_up"], hogql("arrayCount(x -> x = 9, [1, 2]) > 0")))
+    batch = [event(distinct_id=f"u{n}", n=n % 3) for n in range(6)]
+    response = await client.post("/batch/", json={"api_key": tenant.project_token, "batch": batch})
+    assert response.status_code == 200, response.text
+    started = await runs(client, tenant, matches)
+    assert sorted(run["distinct_id"] for run in started) == ["u1", "u2", "u4", "u5"]
+    assert (await metric_totals(client, tenant, matches)) == {"triggered": 4, "filtered": 2}
+    assert (await metric_totals(client, tenant, never)) == {"filtered": 6}
+
+
+async def test_one_request_shares_one_vm_budget_across_its_flows(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    # Each filter runs into its own 100 ms limit; eight of them would take 0.8 s, past the request's budget.
+    slow = hogql("arrayCount(x -> x % 7 = 3, range(20000)) > 0")
+    flow_ids = [await create_flow(client, tenant, event_flow(["signed_up"], slow)) for _ in range(8)]
+    response = await client.post("/capture/", json={"api_key": tenant.project_token, **event(distinct_id="x")})
+    assert response.status_code == 200, response.text
+    messages = [entry["message"] for flow_id in flow_ids for entry in await logs(client, tenant, flow_id)]
+    assert len(messages) == 8
+    assert all(message.startswith("Error filtering event ") for message in messages)
+    assert any("the time budget of this request was used up" in message for message in messages), messages
+    for flow_id in flow_ids:
+        assert (await metric_totals(client, tenant, flow_id)) == {"filtering_failed": 1}
+
+
 async def test_event_property_and_group_filters(client: httpx.AsyncClient, tenant: Tenant) -> None:
     source_is_ads = [{"key": "source", "type": "event", "value": "ads", "operator": "exact"}]
     flow_id = await create_flow(client, tenant, event_flow(["signed_up"], source_is_ads))
