@@ -1,20 +1,28 @@
 """Secret inputs (`secret: true` in the template's inputs_schema): sealed at rest, masked on every read,
 kept on update."""
 
+import contextlib
+import json
 import uuid
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from alembic import command
+from sqlalchemy import Uuid, bindparam, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.crypto import DEFAULT_SECRET_KEY, SecretBox, is_sealed
-from app.db.models import HogFlow
-from app.db.session import session_scope
+from app.db.migrate import alembic_config, upgrade_to_head
+from app.db.models import HogFlow, HogFlowRevision
+from app.db.scratch import scratch_database
+from app.db.session import create_engine, create_sessionmaker, session_scope
 from app.main import create_app
-from app.services.bootstrap import Tenant
+from app.services.bootstrap import Tenant, bootstrap_tenant
 from tests.api.helpers import auth, flows_url
 from tests.api.ingest_helpers import create_flow, webhook_flow
 
@@ -33,20 +41,15 @@ async def stored_inputs(sessionmaker: async_sessionmaker[AsyncSession], flow_id:
 
 
 async def raw_rows(sessionmaker: async_sessionmaker[AsyncSession], flow_id: str) -> str:
-    """Every stored text of the flow (row, draft, revisions), as the database returns it."""
+    """Every stored text of the flow (row, draft, revisions) and the activity log, as the database holds them."""
+    by_id = bindparam("id", uuid.UUID(flow_id), type_=Uuid)
+    flow_sql = "SELECT CAST(actions AS TEXT), CAST(trigger AS TEXT), CAST(draft AS TEXT) FROM hog_flows WHERE id = :id"
+    revisions_sql = "SELECT CAST(content AS TEXT) FROM hog_flow_revisions WHERE hog_flow_id = :id"
     async with session_scope(sessionmaker) as session:
-        flow_row = await session.execute(
-            text(
-                "SELECT CAST(actions AS TEXT), CAST(trigger AS TEXT), CAST(draft AS TEXT) FROM hog_flows WHERE id = :id"
-            ),
-            {"id": uuid.UUID(flow_id)},
-        )
-        revisions = await session.execute(
-            text("SELECT CAST(content AS TEXT) FROM hog_flow_revisions WHERE hog_flow_id = :id"),
-            {"id": uuid.UUID(flow_id)},
-        )
-        activity = await session.execute(text("SELECT CAST(detail AS TEXT) FROM activity_logs"))
-        texts = [*flow_row.one(), *revisions.scalars(), *activity.scalars()]
+        flow_row = (await session.execute(text(flow_sql).bindparams(by_id))).one()
+        revisions = (await session.execute(text(revisions_sql).bindparams(by_id))).scalars()
+        activity = (await session.execute(text("SELECT CAST(detail AS TEXT) FROM activity_logs"))).scalars()
+        texts = [*flow_row, *revisions, *activity]
     return "\n".join(value or "" for value in texts)
 
 
@@ -214,3 +217,63 @@ async def test_a_rotated_key_list_still_opens_secrets_sealed_with_the_old_key(
             )
             assert response.status_code == 400, response.text
             assert "s3cret" not in response.text
+
+
+BEFORE_ENCRYPTION = "95439483ed35"
+
+
+async def test_the_migration_seals_plain_secret_inputs_and_its_downgrade_opens_them(
+    database_url: str, tmp_path: Path
+) -> None:
+    # A database of its own: the migration rewrites every flow.
+    async with contextlib.AsyncExitStack() as stack:
+        if database_url.startswith("postgresql"):
+            url = await stack.enter_async_context(scratch_database(database_url, "hogflows_secret_inputs"))
+        else:
+            url = f"sqlite+aiosqlite:///{tmp_path / 'secret_inputs.sqlite3'}"
+        engine = create_engine(url)
+        stack.push_async_callback(engine.dispose)
+        await upgrade_to_head(engine)
+
+        def migrate(target: str, connection: Connection) -> None:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            (command.downgrade if target != "head" else command.upgrade)(config, target)
+
+        async with engine.begin() as connection:
+            await connection.run_sync(partial(migrate, BEFORE_ENCRYPTION))
+        # Rows as they were written before encryption: the secret in clear in every copy of the content.
+        plain = webhook_flow({"auth_header": SECRET, "debug": {"value": True}})
+        content = {"actions": plain["actions"], "trigger": plain["actions"][0]["config"], "edges": plain["edges"]}
+        sessionmaker = create_sessionmaker(engine)
+        async with session_scope(sessionmaker) as session:
+            tenant = await bootstrap_tenant(session)
+            flow = HogFlow(team_id=tenant.team_id, name="old", status="active", draft=content, **content)
+            session.add(flow)
+            await session.flush()
+            session.add(HogFlowRevision(team_id=tenant.team_id, hog_flow_id=flow.id, version=1, content=content))
+            flow_id = str(flow.id)
+        assert "s3cret" in await raw_rows(sessionmaker, flow_id)
+
+        async with engine.begin() as connection:
+            await connection.run_sync(partial(migrate, "head"))
+        assert "s3cret" not in await raw_rows(sessionmaker, flow_id)
+        async with session_scope(sessionmaker) as session:
+            stored = await session.get(HogFlow, uuid.UUID(flow_id))
+            assert stored is not None and stored.draft is not None
+            revision = (await session.execute(text("SELECT content FROM hog_flow_revisions"))).scalar_one()
+            revision = json.loads(revision) if isinstance(revision, str) else revision
+            for inputs in (
+                stored.actions[0]["config"]["inputs"],
+                stored.trigger["inputs"],
+                stored.draft["actions"][0]["config"]["inputs"],
+                revision["actions"][0]["config"]["inputs"],
+            ):
+                assert BOX.open_inputs(inputs) == {"auth_header": SECRET, "debug": {"value": True}}
+
+        async with engine.begin() as connection:
+            await connection.run_sync(partial(migrate, BEFORE_ENCRYPTION))
+        async with session_scope(sessionmaker) as session:
+            reopened = await session.get(HogFlow, uuid.UUID(flow_id))
+            assert reopened is not None
+            assert reopened.actions[0]["config"]["inputs"]["auth_header"] == SECRET
