@@ -5,7 +5,8 @@ For one request's events of one team, in order:
 1. person processing (`$set`, `$set_once`, `$identify`, `$create_alias`);
 2. for each event x active event-triggered flow that names the event (or matches any event; the index in
    app/ingest/flows.py): the trigger filter (`filtered`, `filtering_failed`); events a flow does not
-   name count as `filtered` for it without being evaluated;
+   name count as `filtered` for it without being evaluated. Filters the fast path answers run on the
+   event loop; the others run off it, within one VM budget per request (`app.ingest.vm_budget`);
 3. trigger masking (`masked`; fails closed when the store is unavailable);
 4. the per-flow token bucket (`rate_limited` plus a warn log; fails open);
 5. a queued run per survivor (`triggered`), its state per §2.3 with the event frozen in `state.event`;
