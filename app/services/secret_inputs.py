@@ -25,8 +25,9 @@ import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from app.crypto import SecretBox, is_sealed
+from app.crypto import SecretBox, SecretDecryptionError, is_sealed
 from app.engine.templates import get_template
+from app.errors import ValidationError
 
 MASK: dict[str, Any] = {"secret": True}
 _FUNCTION_TRIGGERS = frozenset({"webhook", "manual", "tracking_pixel"})
@@ -155,16 +156,23 @@ Opened = dict[tuple[str, str], tuple[Any, dict[str, str]]]
 
 
 def open_secret_inputs(actions: list[dict[str, Any]], box: SecretBox) -> Opened:
-    """Decrypt every sealed input of `actions` in place; returns what was opened, for `seal_secret_inputs`."""
+    """Decrypt every sealed input of `actions` in place; returns what was opened, for `seal_secret_inputs`.
+
+    A sealed value that does not open (sent by a client, or sealed with a key no longer configured) is a 400."""
     opened: Opened = {}
-    for action in actions:
+    for index, action in enumerate(actions):
         inputs = (action.get("config") or {}).get("inputs") if isinstance(action, dict) else None
         if not isinstance(inputs, dict):
             continue
         for key, entry in inputs.items():
-            if is_sealed(entry):
+            if not is_sealed(entry):
+                continue
+            try:
                 inputs[key] = box.open_json(entry)
-                opened[(str(action.get("id")), key)] = (copy.deepcopy(inputs[key]), entry)
+            except (SecretDecryptionError, ValueError) as error:
+                detail = "This secret cannot be decrypted with HOGFLOWS_SECRET_KEY; send its value again."
+                raise ValidationError(detail, attr=f"actions__{index}__inputs__{key}") from error
+            opened[(str(action.get("id")), key)] = (copy.deepcopy(inputs[key]), entry)
     return opened
 
 

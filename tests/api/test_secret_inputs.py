@@ -277,3 +277,10 @@ async def test_the_migration_seals_plain_secret_inputs_and_its_downgrade_opens_t
             reopened = await session.get(HogFlow, uuid.UUID(flow_id))
             assert reopened is not None
             assert reopened.actions[0]["config"]["inputs"]["auth_header"] == SECRET
+
+
+async def test_a_forged_sealed_value_is_refused(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    forged = webhook_flow({"auth_header": {"$fernet": "not-a-token"}})
+    response = await client.post(flows_url(tenant), json=forged, headers=auth(tenant))
+    assert response.status_code == 400, response.text
+    assert response.json()["attr"] == "actions__0__inputs__auth_header"
