@@ -67,6 +67,16 @@ async def queue_client(queue_app: Any) -> AsyncIterator[httpx.AsyncClient]:
 # also be served by the in-process runner of the API tests' app, whose settings refuse them).
 
 
+@pytest.fixture(params=["embedded", "worker"])
+def runner(request: pytest.FixtureRequest) -> httpx.AsyncClient:
+    """The API client whose runs execute on the embedded runner, or on a real worker process."""
+    if request.param == "worker":
+        workers: Workers = request.getfixturevalue("workers")
+        workers.start()
+        return request.getfixturevalue("queue_client")
+    return request.getfixturevalue("client")
+
+
 @pytest.fixture(scope="module")
 async def module_database_url(database_url: str) -> AsyncIterator[str]:
     if not database_url.startswith("postgresql"):

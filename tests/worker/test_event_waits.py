@@ -88,16 +88,6 @@ async def registrations(sessionmaker: async_sessionmaker[AsyncSession], run_id: 
         return list((await session.execute(statement)).scalars().all())
 
 
-@pytest.fixture(params=["embedded", "worker"])
-def runner(request: pytest.FixtureRequest) -> httpx.AsyncClient:
-    """The API client whose runs execute on the embedded runner, or on a real worker process."""
-    if request.param == "worker":
-        workers: Workers = request.getfixturevalue("workers")
-        workers.start()
-        return request.getfixturevalue("queue_client")
-    return request.getfixturevalue("client")
-
-
 async def test_a_matching_event_wakes_its_run_and_nothing_else_does(
     runner: httpx.AsyncClient, tenant: Tenant, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:

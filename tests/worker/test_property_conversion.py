@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -20,7 +19,6 @@ from app.services.bootstrap import Tenant
 from tests.api.helpers import auth, flows_url
 from tests.api.ingest_helpers import runs
 from tests.polling import wait_for
-from tests.serving import Workers
 from tests.worker.helpers import create_flow, get_run, trace, wait_for_status
 
 # Only a wake-up can end a run parked this long in time.
@@ -80,16 +78,6 @@ async def stored(
         assert run is not None
         statement = select(HogFlowRunWait).where(HogFlowRunWait.run_id == run.id)
         return run, list((await session.execute(statement)).scalars().all())
-
-
-@pytest.fixture(params=["embedded", "worker"])
-def runner(request: pytest.FixtureRequest) -> httpx.AsyncClient:
-    """The API client whose runs execute on the embedded runner, or on a real worker process."""
-    if request.param == "worker":
-        workers: Workers = request.getfixturevalue("workers")
-        workers.start()
-        return request.getfixturevalue("queue_client")
-    return request.getfixturevalue("client")
 
 
 async def test_a_converting_change_ends_a_run_parked_on_a_delay(

@@ -28,29 +28,8 @@ class SendRepository:
         `ON CONFLICT DO NOTHING` on the unique key makes two concurrent claims safe: one inserts, the
         other reads the winner's row.
         """
-        values = {
-            "run_id": run_id,
-            "action_id": action_id,
-            "attempt": attempt,
-            "call_index": call_index,
-            "kind": kind,
-            "status": PENDING,
-            "created_at": now,
-        }
-        insert = postgresql_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        statement = insert(HogFlowSend).values(**values).on_conflict_do_nothing().returning(HogFlowSend.id)
-        inserted = (await self.session.execute(statement)).scalar_one_or_none()
-        if inserted is not None:
-            return None
-        existing = await self.session.execute(
-            select(HogFlowSend).where(
-                HogFlowSend.run_id == run_id,
-                HogFlowSend.action_id == action_id,
-                HogFlowSend.attempt == attempt,
-                HogFlowSend.call_index == call_index,
-            )
-        )
-        return existing.scalar_one()
+        claimed = await self.claim_many([(run_id, action_id, attempt, call_index, kind)], now)
+        return claimed[(run_id, action_id, attempt, call_index)]
 
     async def claim_many(
         self, claims: Sequence[tuple[UUID, str, int, int, str]], now: datetime
