@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
-import multiprocessing.connection
 import os
 import threading
+import time
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -23,6 +23,7 @@ TIMEOUT_SECONDS = 5.0
 # Starting the processes (an interpreter each, importing the parser) is not parse time: on a loaded
 # machine it takes seconds, and a fresh pool waits for it before any parse is timed.
 START_TIMEOUT_SECONDS = 60.0
+PARENT_CHECK_SECONDS = 1.0
 
 _lock = threading.Lock()
 _pool: concurrent.futures.ProcessPoolExecutor | None = None
@@ -40,13 +41,13 @@ def _child_parse(func_name: str, text: str) -> str:
 
 def _end_with_parent() -> None:
     """Exit when the server does, however it ends: a spawned child holds both ends of the pool's queue,
-    so a SIGKILLed server's children would never see EOF and outlive it."""
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
+    so a SIGKILLed server's children would never see EOF and outlive it. An orphan is adopted by
+    another process, which changes its parent id."""
+    parent = os.getppid()
 
     def watch() -> None:
-        multiprocessing.connection.wait([parent.sentinel])
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
         os._exit(0)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()

@@ -74,6 +74,9 @@ async def _redis(url: str) -> str:
     client = Redis.from_url(url, socket_connect_timeout=CHECK_TIMEOUT_SECONDS, socket_timeout=CHECK_TIMEOUT_SECONDS)
     try:
         await client.ping()
+    except RuntimeError as error:
+        # asyncio's "the handler is closed" when Redis (or a proxy in front of it) hangs up mid-connect.
+        raise RedisConnectionError(str(error)) from error
     finally:
         await client.aclose()
     return "ok"

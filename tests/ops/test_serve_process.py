@@ -67,6 +67,7 @@ def test_parse_processes_end_with_a_killed_server(database_url: str, tmp_path: P
     with serving(env, tmp_path / "serve.log") as serve:
         # The parse pool starts before the server answers; each of its processes is a child of the server.
         children = _children(serve.popen.pid)
-        assert len(children) >= 2, children
+        assert len(children) >= 2 and all(_running(pid) for pid in children), children
+        assert "template_warm_up_incomplete" not in serve.log_text()
         serve.kill()
         assert wait_until(lambda: not any(_running(pid) for pid in children), within=20)
