@@ -6,7 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Path, Request
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.api.errors import AuthenticationFailed, NotAuthenticated, NotFound, PermissionDenied, Throttled
 from app.api.pagination import PG_INTEGER_MAX
@@ -200,7 +200,7 @@ class TeamAccess:
 
 
 def team_access(required_scope: str) -> Callable[..., Awaitable[TeamAccess]]:
-    """`team_with_scope` for routes that read with a connection of their own (`read_connection`): the same
+    """`team_with_scope` for routes that read on the read engine without a session: the same
     checks, answers and throttling, without a session or ORM copies unless the cached principal misses or
     the key's hourly `last_used_at` write is due."""
 
@@ -229,13 +229,6 @@ def team_access(required_scope: str) -> Callable[..., Awaitable[TeamAccess]]:
         return TeamAccess(team_id=team.id)
 
     return dependency
-
-
-def read_connection(request: Request) -> AsyncConnection:
-    """A connection (`async with` it) for reads outside a transaction on PostgreSQL: each statement sees
-    what is committed."""
-    connection: AsyncConnection = request.app.state.read_engine.connect()
-    return connection
 
 
 ReadTeam = Annotated[AuthorizedTeam, Depends(team_with_scope("hog_flow:read"))]

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
-from app.api.deps import AppSettings, DBSession, ReadAccess, WritableFlow, WriteTeam, parse_flow_id, read_connection
+from app.api.deps import AppSettings, DBSession, ReadAccess, WritableFlow, WriteTeam, parse_flow_id
 from app.api.errors import NotFound, ValidationError
 from app.api.pagination import PG_INTEGER_MAX, Pagination
 from app.crypto import SecretBox
@@ -72,9 +72,8 @@ async def list_hog_flows(
         types=service.comma_choices("type", flow_type, service.FLOW_TYPES),
         origin_products=service.comma_choices("origin_product", origin_product, service.ORIGIN_PRODUCTS),
     )
-    async with read_connection(request) as connection:
-        reads = HogFlowReads(connection)
-        count, rows = await reads.page(access.team_id, filters, limit=page.limit, offset=page.offset)
+    reads = HogFlowReads(request.app.state.read_engine)
+    count, rows = await reads.page(access.team_id, filters, limit=page.limit, offset=page.offset)
     next_url, previous_url = page.links(count)
     results = [render_list_item(row) for row in rows]
     # Rendered as `HogFlowPage` would (app/services/hog_flow_views.py), without validating it again.
@@ -97,8 +96,7 @@ async def create_hog_flow(session: DBSession, settings: AppSettings, ctx: WriteT
 @router.get("/{flow_id}/", response_model=HogFlow, responses=ERROR_RESPONSES, summary="Retrieve a hog flow")
 async def retrieve_hog_flow(request: Request, access: ReadAccess, flow_id: str) -> Response:
     """One flow, with every action rendered in full and its schedules nested."""
-    async with read_connection(request) as connection:
-        rows = await HogFlowReads(connection).detail(access.team_id, parse_flow_id(flow_id))
+    rows = await HogFlowReads(request.app.state.read_engine).detail(access.team_id, parse_flow_id(flow_id))
     if not rows:
         raise NotFound()
     return _json(render_detail(rows))
