@@ -5,7 +5,8 @@ cached flow read. `DriverRead` compiles a Core statement once and runs it on the
 connection checked out of the engine's own pool, outside any transaction (each statement sees what is
 committed, as the API's AUTOCOMMIT read engine does). Failures surface as SQLAlchemy's `DBAPIError`, as
 through a `Connection`, and the connection is dropped from the pool (a dead or cancelled connection is
-never handed out again). Other drivers (SQLite) run the statement through a `Connection`.
+never handed out again). Listeners of the engine's `before_cursor_execute` see the statement (without a
+connection, cursor or context). Other drivers (SQLite) run the statement through a `Connection`.
 """
 
 from typing import Any
@@ -31,10 +32,14 @@ class DriverRead:
             compiled = self.statement.compile(dialect=engine.dialect)
             self._compiled = (str(compiled), tuple(compiled.positiontup or ()))
         sql, names = self._compiled
+        arguments = [params[name] for name in names]
+        dispatch = engine.sync_engine.dispatch
+        if dispatch.before_cursor_execute:
+            dispatch.before_cursor_execute(None, None, sql, arguments, None, False)
         raw = await engine.raw_connection()
         driver: Any = raw.driver_connection
         try:
-            records = await driver.fetch(sql, *[params[name] for name in names])
+            records = await driver.fetch(sql, *arguments)
         except BaseException as error:
             raw.invalidate(error if isinstance(error, Exception) else None)
             if isinstance(error, Exception):
