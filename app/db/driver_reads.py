@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 class DriverRead:
+    """A statement whose bound parameters are all named (`bindparam("team_id")`) and given to `dicts`."""
+
     def __init__(self, statement: Select[Any]) -> None:
         self.statement = statement
         self._compiled: tuple[str, tuple[str, ...]] | None = None
