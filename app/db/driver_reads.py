@@ -9,6 +9,7 @@ never handed out again). Listeners of the engine's `before_cursor_execute` see t
 connection, cursor or context). Other drivers (SQLite) run the statement through a `Connection`.
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Select
@@ -17,14 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 class DriverRead:
-    """A statement whose bound parameters are all named (`bindparam("team_id")`) and given to `dicts`."""
+    """A statement whose bound parameters are all named (`bindparam("team_id")`) and given to `rows`."""
 
     def __init__(self, statement: Select[Any]) -> None:
         self.statement = statement
         self._compiled: tuple[str, tuple[str, ...]] | None = None
 
-    async def dicts(self, engine: AsyncEngine, params: dict[str, Any]) -> list[dict[str, Any]]:
-        """The rows as plain dicts (a renderer reads some 30 fields a row: cheaper than any row proxy)."""
+    async def rows(self, engine: AsyncEngine, params: dict[str, Any]) -> list[Mapping[str, Any]]:
+        """The rows as read-only mappings: asyncpg's records (`row["name"]`, `in`, `keys()`, `values()`, as
+        cheap to read as dicts and not copied), plain dicts on other drivers."""
         if engine.dialect.driver != "asyncpg":
             async with engine.connect() as connection:
                 result = await connection.execute(self.statement, params)
@@ -50,4 +52,4 @@ class DriverRead:
             raise
         finally:
             raw.close()
-        return [dict(record) for record in records]
+        return records

@@ -28,7 +28,7 @@ async def one_connection(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 async def _pid(engine: AsyncEngine) -> int:
-    rows = await BACKEND_PID.dicts(engine, {})
+    rows = await BACKEND_PID.rows(engine, {})
     return int(rows[0]["pid"])
 
 
@@ -47,7 +47,7 @@ async def test_an_interrupted_read_leaves_no_busy_connection_behind(
     one_connection: AsyncEngine, engine: AsyncEngine
 ) -> None:
     pid = await _pid(one_connection)
-    sleeping = asyncio.create_task(SLEEP.dicts(one_connection, {}))
+    sleeping = asyncio.create_task(SLEEP.rows(one_connection, {}))
     deadline = time.monotonic() + 10
     async with engine.connect() as admin:
         statement = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid AND query LIKE '%pg_sleep%'")

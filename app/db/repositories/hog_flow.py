@@ -1,7 +1,7 @@
 """Hog flows: reads scoped to a team, writes, and the list filters."""
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -239,27 +239,27 @@ _UNFILTERED_PAGE = DriverRead(
 )
 
 
-def _dicts(result: Result[Any]) -> list[dict[str, Any]]:
+def _dicts(result: Result[Any]) -> list[Mapping[str, Any]]:
     # Plain dicts: a renderer reads some 30 fields a row, several times cheaper than through RowMapping.
     keys = list(result.keys())
     return [dict(zip(keys, row, strict=True)) for row in result]
 
 
 class HogFlowReads:
-    """Flows as plain rows for rendering: the creator's and schedules' columns are prefixed `created_by__` and
-    `schedule__`; JSON columns are text. Reads outside a transaction (`engine` is the API's read engine);
-    the two hot statements run on the driver (app/db/driver_reads.py)."""
+    """Flows as read-only rows (mappings) for rendering: the creator's and schedules' columns are prefixed
+    `created_by__` and `schedule__`; JSON columns are text. Reads outside a transaction (`engine` is the API's
+    read engine); the two hot statements run on the driver (app/db/driver_reads.py)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def detail(self, team_id: int, flow_id: UUID) -> list[dict[str, Any]]:
+    async def detail(self, team_id: int, flow_id: UUID) -> list[Mapping[str, Any]]:
         """The flow's rows, one per schedule; none when the team has no such flow."""
-        return await _DETAIL.dicts(self.engine, {"team_id": team_id, "flow_id": flow_id})
+        return await _DETAIL.rows(self.engine, {"team_id": team_id, "flow_id": flow_id})
 
     async def page(
         self, team_id: int, filters: HogFlowListFilters, *, limit: int, offset: int
-    ) -> tuple[int, list[dict[str, Any]]]:
+    ) -> tuple[int, list[Mapping[str, Any]]]:
         """The count of matching flows and one page of them, newest update first, in one statement."""
         conditions = filter_conditions(filters, self.engine.dialect.name == "postgresql")
         if conditions:
@@ -267,7 +267,7 @@ class HogFlowReads:
             async with self.engine.connect() as connection:
                 rows = _dicts(await connection.execute(statement))
         else:  # one statement, compiled once
-            rows = await _UNFILTERED_PAGE.dicts(self.engine, {"team_id": team_id, "limit": limit, "offset": offset})
+            rows = await _UNFILTERED_PAGE.rows(self.engine, {"team_id": team_id, "limit": limit, "offset": offset})
         if rows:
             return int(rows[0]["total_count"]), rows
         if not offset:
