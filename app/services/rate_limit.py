@@ -132,8 +132,8 @@ class _Allowance:
 
     until: float
     left: int
-    # How many when (its clock, to the hundredth of a second: one argument per request cost more than the
-    # rest of a cached read); recorded in Redis with the next call.
+    # How many when (its clock, to the hundredth of a second: an argument per request cost some 5% of a
+    # cached read); recorded in Redis with the next call.
     admitted: dict[float, int]
 
 
