@@ -45,7 +45,10 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        given = ""
+        for name, value in scope.get("headers") or ():
+            if name == b"x-request-id":
+                given = value.decode("latin-1")  # the last one counts
         request_id = given if _SANE_ID.fullmatch(given) else _new_request_id()
         status = 500
         started_response = False
