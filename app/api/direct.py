@@ -1,11 +1,12 @@
 """`DirectRoute`: hot read routes called without FastAPI's per-request parameter machinery.
 
 FastAPI resolves and validates an endpoint's parameters one by one on every request: some 15% of a cached
-read of a flow, and more for the list's eleven query parameters. An endpoint of a `DirectRoute` takes only the request, string path parameters
-(nothing to validate: a path segment is a string) and at most one query model (`Annotated[Model, Query()]`),
-and returns a `Response`; it is called with those directly. The query model is validated in one call, with
-FastAPI's errors (`("query", name, ...)` locations, no URLs), so a bad value answers the same 400. FastAPI
-still reads the signature for the OpenAPI document, so the route is documented as any other.
+read of a flow, and more for the list's eleven query parameters. An endpoint of a `DirectRoute` takes only
+the request, string path parameters (nothing to validate: a path segment is a string) and at most one query
+model (`Annotated[Model, Query()]`), and returns a `Response`; it is called with those directly. The query
+model is validated in one call, with FastAPI's errors (`("query", name, ...)` locations, no URLs), so a bad
+value answers the same 400. FastAPI still reads the signature for the OpenAPI document, so the route is
+documented as any other.
 """
 
 import inspect
