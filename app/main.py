@@ -94,6 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redirect_slashes=False,
         docs_url=None,  # served offline by install_docs
         redoc_url=None,
+        # No OpenTelemetry here: without this FastAPI asks for its providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_docs(app)
     app.state.settings = settings
@@ -106,10 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.api_rates = api_rates(settings)
     register_error_handlers(app)
     health.register_unavailable_handlers(app)
-    app.include_router(health.router)
     route_methods = RouteMethods()
     route_methods.add_routes(app.router.routes)  # /docs, /openapi.json
-    route_methods.add_routes(health.router.routes)
     team_routers = (
         # Before `/hog_flows/{flow_id}/…`, so `metrics/global` is never read as a flow id.
         hog_flow_global.router,
@@ -131,7 +131,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for router in team_routers:
             app.include_router(router, prefix=prefix)
             route_methods.add_routes(router.routes, prefix)
-    for router in (capture.router, webhooks.router):
+    # Routes are matched in order: probes and scrapes, a few a minute, after the API.
+    for router in (capture.router, webhooks.router, health.router):
         app.include_router(router)
         route_methods.add_routes(router.routes)
     mount_web(app)

@@ -6,7 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Path, Request
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.api.errors import AuthenticationFailed, NotAuthenticated, NotFound, PermissionDenied, Throttled
 from app.api.pagination import PG_INTEGER_MAX
@@ -132,13 +132,16 @@ def _parse_team_id(raw: str, user: User) -> int:
     return int(raw)
 
 
+TeamIdPath = Annotated[str, Path(description="Team (environment) id, or `@current`.")]
+
+
 def team_with_scope(required_scope: str) -> Callable[..., Awaitable[AuthorizedTeam]]:
     """Resolve the URL's team for a caller that holds `required_scope`, in PostHog's check order."""
 
     async def dependency(
         session: DBSession,
         auth: Annotated[Authenticated, Depends(authenticate)],
-        team_id: Annotated[str, Path(description="Team (environment) id, or `@current`.")],
+        team_id: TeamIdPath,
     ) -> AuthorizedTeam:
         return await authorize_team(session, auth, team_id, required_scope)
 
@@ -192,54 +195,34 @@ async def _allowed_team(
     return team
 
 
-@dataclass(frozen=True)
-class TeamAccess:
-    """The URL's team id for an authorized caller, found without a request session (hot read routes)."""
+async def authorize_read(request: Request, raw_team_id: str, required_scope: str) -> int:
+    """The id of the URL's team for a caller holding `required_scope`: `team_with_scope`'s checks, answers
+    and throttling, without a session or ORM copies unless the cached principal misses or the key's hourly
+    `last_used_at` write is due."""
+    found = await _read_key(request)
+    if found is None:
+        raise NotAuthenticated()
+    key_value, source = found
+    key_hash = hash_key(key_value)
+    state = request.app.state
+    principals: PrincipalCache = state.principals
+    principal = principals.cached(key_hash)
+    if principal is None or key_touch_due(principal.key):
+        async with session_scope(state.read_sessionmaker) as session:
+            principal = (await authenticate_key_hash(session, key_hash, source, principals)).principal
+    elif not principal.user.is_active:
+        raise AuthenticationFailed(f"Personal API key found in request {source} is invalid.")
+    await _throttle(request, key_hash)
 
-    team_id: int
+    async def get_team(team_id: int) -> Team | None:
+        async with session_scope(state.read_sessionmaker) as session:
+            return await TenancyRepository(session).get_team(team_id)
 
-
-def team_access(required_scope: str) -> Callable[..., Awaitable[TeamAccess]]:
-    """`team_with_scope` for routes that read with a connection of their own (`read_connection`): the same
-    checks, answers and throttling, without a session or ORM copies unless the cached principal misses or
-    the key's hourly `last_used_at` write is due."""
-
-    async def dependency(
-        request: Request, team_id: Annotated[str, Path(description="Team (environment) id, or `@current`.")]
-    ) -> TeamAccess:
-        found = await _read_key(request)
-        if found is None:
-            raise NotAuthenticated()
-        key_value, source = found
-        key_hash = hash_key(key_value)
-        principals: PrincipalCache = request.app.state.principals
-        principal = principals.cached(key_hash)
-        if principal is None or key_touch_due(principal.key):
-            async with session_scope(request.app.state.read_sessionmaker) as session:
-                principal = (await authenticate_key_hash(session, key_hash, source, principals)).principal
-        elif not principal.user.is_active:
-            raise AuthenticationFailed(f"Personal API key found in request {source} is invalid.")
-        await _throttle(request, key_hash)
-
-        async def get_team(team_id: int) -> Team | None:
-            async with session_scope(request.app.state.read_sessionmaker) as session:
-                return await TenancyRepository(session).get_team(team_id)
-
-        team = await _allowed_team(principal, principal.user, team_id, required_scope, get_team)
-        return TeamAccess(team_id=team.id)
-
-    return dependency
-
-
-def read_connection(request: Request) -> AsyncConnection:
-    """A connection (`async with` it) for reads outside a transaction on PostgreSQL: each statement sees
-    what is committed."""
-    connection: AsyncConnection = request.app.state.read_engine.connect()
-    return connection
+    team = await _allowed_team(principal, principal.user, raw_team_id, required_scope, get_team)
+    return team.id
 
 
 ReadTeam = Annotated[AuthorizedTeam, Depends(team_with_scope("hog_flow:read"))]
-ReadAccess = Annotated[TeamAccess, Depends(team_access("hog_flow:read"))]
 WriteTeam = Annotated[AuthorizedTeam, Depends(team_with_scope("hog_flow:write"))]
 
 

@@ -6,10 +6,20 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
+from pydantic import BaseModel, Field
 
-from app.api.deps import AppSettings, DBSession, ReadAccess, WritableFlow, WriteTeam, parse_flow_id, read_connection
+from app.api.deps import (
+    AppSettings,
+    DBSession,
+    TeamIdPath,
+    WritableFlow,
+    WriteTeam,
+    authorize_read,
+    parse_flow_id,
+)
+from app.api.direct import direct_get
 from app.api.errors import NotFound, ValidationError
-from app.api.pagination import PG_INTEGER_MAX, Pagination
+from app.api.pagination import LIMIT_DESCRIPTION, OFFSET_DESCRIPTION, PG_INTEGER_MAX, page_of
 from app.crypto import SecretBox
 from app.db.json_codec import dumps
 from app.db.repositories.hog_flow import HogFlowListFilters, HogFlowReads
@@ -39,42 +49,47 @@ def _parse_trigger(raw: str | None) -> dict[str, Any] | None:
     return trigger or None
 
 
-@router.get("/", response_model=HogFlowPage, responses=ERROR_RESPONSES, summary="List hog flows")
-async def list_hog_flows(
-    request: Request,
-    access: ReadAccess,
-    page: Pagination,
-    id: UUID | None = None,
-    created_by: int | None = Query(
+class HogFlowListQuery(BaseModel):
+    """The list's query parameters, validated in one go (app/api/direct.py)."""
+
+    id: UUID | None = None
+    created_by: int | None = Field(
         default=None, ge=-PG_INTEGER_MAX - 1, le=PG_INTEGER_MAX, description="User id of the creator."
-    ),
-    created_at: datetime | None = None,
-    updated_at: datetime | None = None,
-    status_filter: Annotated[HogFlowStatus | None, Query(alias="status")] = None,
-    trigger: Annotated[str | None, Query(description='JSON the trigger must contain, e.g. {"type":"webhook"}.')] = None,
-    search: Annotated[
-        str | None, Query(description="Name or description contains it (any case; a space matches `-`, `_`).")
-    ] = None,
-    flow_type: Annotated[
-        str | None, Query(alias="type", description="Comma list of `messaging`, `automation`, `loop`, `broadcast`.")
-    ] = None,
-    origin_product: Annotated[str | None, Query(description="Comma list of `loops`, `broadcasts`.")] = None,
+    )
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    status: HogFlowStatus | None = None
+    trigger: str | None = Field(default=None, description='JSON the trigger must contain, e.g. {"type":"webhook"}.')
+    search: str | None = Field(
+        default=None, description="Name or description contains it (any case; a space matches `-`, `_`)."
+    )
+    type: str | None = Field(default=None, description="Comma list of `messaging`, `automation`, `loop`, `broadcast`.")
+    origin_product: str | None = Field(default=None, description="Comma list of `loops`, `broadcasts`.")
+    # Last, where the `Pagination` dependency's parameters are documented on other lists.
+    limit: str | None = Field(default=None, description=LIMIT_DESCRIPTION)
+    offset: str | None = Field(default=None, description=OFFSET_DESCRIPTION)
+
+
+@direct_get(router, "/", response_model=HogFlowPage, responses=ERROR_RESPONSES, summary="List hog flows")
+async def list_hog_flows(
+    request: Request, team_id: TeamIdPath, query: Annotated[HogFlowListQuery, Query()]
 ) -> Response:
     """Flows of the team, newest update first."""
+    authorized_team_id = await authorize_read(request, team_id, "hog_flow:read")
+    page = page_of(request, query.limit, query.offset)
     filters = HogFlowListFilters(
-        id=id,
-        created_by=created_by,
-        created_at=created_at,
-        updated_at=updated_at,
-        status=status_filter.value if status_filter else None,
-        trigger=_parse_trigger(trigger),
-        search_pattern=service.search_pattern(search),
-        types=service.comma_choices("type", flow_type, service.FLOW_TYPES),
-        origin_products=service.comma_choices("origin_product", origin_product, service.ORIGIN_PRODUCTS),
+        id=query.id,
+        created_by=query.created_by,
+        created_at=query.created_at,
+        updated_at=query.updated_at,
+        status=query.status.value if query.status else None,
+        trigger=_parse_trigger(query.trigger),
+        search_pattern=service.search_pattern(query.search),
+        types=service.comma_choices("type", query.type, service.FLOW_TYPES),
+        origin_products=service.comma_choices("origin_product", query.origin_product, service.ORIGIN_PRODUCTS),
     )
-    async with read_connection(request) as connection:
-        reads = HogFlowReads(connection)
-        count, rows = await reads.page(access.team_id, filters, limit=page.limit, offset=page.offset)
+    reads = HogFlowReads(request.app.state.read_engine)
+    count, rows = await reads.page(authorized_team_id, filters, limit=page.limit, offset=page.offset)
     next_url, previous_url = page.links(count)
     results = [render_list_item(row) for row in rows]
     # Rendered as `HogFlowPage` would (app/services/hog_flow_views.py), without validating it again.
@@ -94,11 +109,11 @@ async def create_hog_flow(session: DBSession, settings: AppSettings, ctx: WriteT
     return await service.with_schedules(session, await service.create_flow(session, ctx.team, ctx.user, payload, box))
 
 
-@router.get("/{flow_id}/", response_model=HogFlow, responses=ERROR_RESPONSES, summary="Retrieve a hog flow")
-async def retrieve_hog_flow(request: Request, access: ReadAccess, flow_id: str) -> Response:
+@direct_get(router, "/{flow_id}/", response_model=HogFlow, responses=ERROR_RESPONSES, summary="Retrieve a hog flow")
+async def retrieve_hog_flow(request: Request, flow_id: str, team_id: TeamIdPath) -> Response:
     """One flow, with every action rendered in full and its schedules nested."""
-    async with read_connection(request) as connection:
-        rows = await HogFlowReads(connection).detail(access.team_id, parse_flow_id(flow_id))
+    authorized_team_id = await authorize_read(request, team_id, "hog_flow:read")
+    rows = await HogFlowReads(request.app.state.read_engine).detail(authorized_team_id, parse_flow_id(flow_id))
     if not rows:
         raise NotFound()
     return _json(render_detail(rows))

@@ -37,7 +37,7 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+        declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await _reject(send)
             return
@@ -100,7 +100,8 @@ class RejectUnstorableText:
             await self.app(scope, receive, send)
             return
         query = scope.get("query_string", b"").decode("latin-1")
-        for name, value in parse_qsl(query, keep_blank_values=True):
+        # Only a percent escape (or a raw NUL) can put such a character in a parameter.
+        for name, value in parse_qsl(query, keep_blank_values=True) if "%" in query or "\x00" in query else ():
             for text in (name, value):
                 if _UNSTORABLE.search(text):
                     await _reject(send, _unstorable_error(text, name).body(), status=400)
@@ -120,8 +121,17 @@ class RejectUnstorableText:
         await self.app(scope, replay, send)
 
 
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    """The last value of a header (as `dict(headers)` keeps it), without building a dict per request."""
+    found = None
+    for key, value in scope.get("headers") or ():
+        if key == name:
+            found = value
+    return found
+
+
 def _is_json(scope: Scope) -> bool:
-    content_type = dict(scope.get("headers") or []).get(b"content-type", b"").decode("latin-1").lower()
+    content_type = (_header(scope, b"content-type") or b"").decode("latin-1").lower()
     return not content_type or "json" in content_type or content_type.startswith("text/plain")
 
 

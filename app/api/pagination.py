@@ -10,6 +10,8 @@ DEFAULT_PAGE_SIZE = 100
 # or clamped before a query sees them, never left to fail there.
 PG_INTEGER_MAX = 2**31 - 1
 PG_BIGINT_MAX = 2**63 - 1
+LIMIT_DESCRIPTION = "Number of results per page (default 100)."
+OFFSET_DESCRIPTION = "Index of the first result."
 
 
 def _non_negative(raw: str | None, default: int) -> int:
@@ -47,9 +49,13 @@ class Page:
 # Async so FastAPI calls it on the loop: a plain `def` dependency costs a hop to the thread pool per request.
 async def page_params(
     request: Request,
-    limit: Annotated[str | None, Query(description="Number of results per page (default 100).")] = None,
-    offset: Annotated[str | None, Query(description="Index of the first result.")] = None,
+    limit: Annotated[str | None, Query(description=LIMIT_DESCRIPTION)] = None,
+    offset: Annotated[str | None, Query(description=OFFSET_DESCRIPTION)] = None,
 ) -> Page:
+    return page_of(request, limit, offset)
+
+
+def page_of(request: Request, limit: str | None, offset: str | None) -> Page:
     size = _non_negative(limit, DEFAULT_PAGE_SIZE) or DEFAULT_PAGE_SIZE
     return Page(request=request, limit=size, offset=_non_negative(offset, 0))
 

@@ -9,6 +9,7 @@ output is the models' in every case.
 The rows carry JSON columns as text. Each column's rendering (decoded, checked, secret inputs masked,
 encoded) depends on nothing but that text, so it is kept per text in a bounded cache and embedded as an
 `orjson.Fragment`: a flow read again costs a dictionary look-up per column instead of a decode and a dump.
+A list item depends on nothing but its row, so it is kept whole, by the row's values, the same way.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -213,29 +214,43 @@ _LIST = {**_COMMON, "trigger_masking": _dict_or_none, "actions": _list_actions}
 _DETAIL = {**_COMMON, "trigger_masking": _detail_trigger_masking, "actions": _detail_actions}
 
 
-class _RenderedColumns:
-    """Rendered JSON columns by (renderer, stored text); the oldest entries go past `max_bytes` (first in,
-    first out: refreshing an entry on every hit would cost more than an occasional re-render)."""
+class _Bounded:
+    """Encoded renderings by key, about `max_bytes` of them; the oldest entries go first (first in, first
+    out: refreshing an entry on every hit would cost more than an occasional re-render)."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.size = 0
-        self._entries: dict[tuple[Callable[[Any], Any], str | None], tuple[orjson.Fragment, int]] = {}
+        self._entries: dict[Any, tuple[orjson.Fragment, int]] = {}
 
-    def get(self, render: Callable[[Any], Any], text: str | None) -> orjson.Fragment:
-        found = self._entries.get((render, text))
-        if found is not None:
-            return found[0]
-        encoded = orjson.Fragment(dumps(render(None if text is None else loads(text))))
-        size = 2 * len(text or "") + 200  # the text, about as much rendered, and the entry itself
-        self._entries[(render, text)] = (encoded, size)
+    def find(self, key: Any) -> orjson.Fragment | None:
+        found = self._entries.get(key)
+        return None if found is None else found[0]
+
+    def keep(self, key: Any, encoded: bytes, size: int) -> orjson.Fragment:
+        fragment = orjson.Fragment(encoded)
+        self._entries[key] = (fragment, size)
         self.size += size
         while self.size > self.max_bytes and self._entries:
             self.size -= self._entries.pop(next(iter(self._entries)))[1]
-        return encoded
+        return fragment
+
+
+class _RenderedColumns(_Bounded):
+    """Rendered JSON columns by (renderer, stored text)."""
+
+    def get(self, render: Callable[[Any], Any], text: str | None) -> orjson.Fragment:
+        found = self.find((render, text))
+        if found is not None:
+            return found
+        encoded = dumps(render(None if text is None else loads(text)))
+        # the text, about as much rendered, and the entry itself
+        return self.keep((render, text), encoded, 2 * len(text or "") + 200)
 
 
 _COLUMNS = _RenderedColumns(max_bytes=32 * 1024 * 1024)
+# Whole list items by the values of their row: a page read again costs a look-up per row.
+_ITEMS = _Bounded(max_bytes=16 * 1024 * 1024)
 
 
 def _render(row: Mapping[Any, Any], renderers: Mapping[str, Callable[[Any], Any]]) -> dict[str, Any]:
@@ -329,10 +344,22 @@ def render_detail(rows: Sequence[Mapping[Any, Any]]) -> dict[str, Any] | orjson.
     return orjson.Fragment(dumps(HogFlow.model_validate(data).model_dump(mode="json")))
 
 
-def render_list_item(row: Mapping[Any, Any]) -> dict[str, Any] | orjson.Fragment:
+def render_list_item(row: Mapping[Any, Any]) -> orjson.Fragment:
     """The list rendering (`HogFlowMinimal`) of one row of `HogFlowReads.page`, ready for
     `app.db.json_codec.dumps`."""
+    key = tuple(row.values())
     try:
-        return _render(row, _LIST)
+        found = _ITEMS.find(key)
+    except TypeError:  # a value that cannot be a key (no column returns one today)
+        return orjson.Fragment(_encoded_list_item(row))
+    if found is not None:
+        return found
+    encoded = _encoded_list_item(row)
+    return _ITEMS.keep(key, encoded, sum(len(value) for value in key if type(value) is str) + len(encoded) + 500)
+
+
+def _encoded_list_item(row: Mapping[Any, Any]) -> bytes:
+    try:
+        return dumps(_render(row, _LIST))
     except _Unexpected:
-        return orjson.Fragment(dumps(HogFlowMinimal.model_validate(_model_data(row)).model_dump(mode="json")))
+        return dumps(HogFlowMinimal.model_validate(_model_data(row)).model_dump(mode="json"))

@@ -88,20 +88,25 @@ class MemoryRateLimiter:
         return max(waits) if waits else None
 
 
-# KEYS: one sorted set per rate. ARGV: a unique member, the number of requests admitted locally since the
-# last call and their ages in seconds, then limit and seconds per rate. The admitted ones are recorded
-# whatever the outcome (they happened); the current request is then decided. Returns per rate its wait as
-# a string ("" = allowed) and how many requests the window still has room for. Redis's clock.
+# KEYS: one sorted set per rate. ARGV: a unique member, the number of (age in seconds, count) pairs of the
+# requests admitted locally since the last call and those pairs, then limit and seconds per rate. The
+# admitted ones are recorded whatever the outcome (they happened); the current request is then decided.
+# Returns per rate its wait as a string ("" = allowed) and how many requests the window still has room for.
+# Redis's clock.
 _SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local admitted = tonumber(ARGV[2])
+local groups = tonumber(ARGV[2])
+local rates_at = 2 + 2 * groups
 local out = {}
 for i, key in ipairs(KEYS) do
-  local limit = tonumber(ARGV[2 + admitted + 2 * i - 1])
-  local seconds = tonumber(ARGV[2 + admitted + 2 * i])
-  for j = 1, admitted do
-    redis.call('ZADD', key, now - tonumber(ARGV[2 + j]), ARGV[1] .. ':' .. j)
+  local limit = tonumber(ARGV[rates_at + 2 * i - 1])
+  local seconds = tonumber(ARGV[rates_at + 2 * i])
+  for j = 1, groups do
+    local at = now - tonumber(ARGV[1 + 2 * j])
+    for k = 1, tonumber(ARGV[2 + 2 * j]) do
+      redis.call('ZADD', key, at, ARGV[1] .. ':' .. j .. ':' .. k)
+    end
   end
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - seconds)
   local count = redis.call('ZCARD', key)
@@ -127,7 +132,9 @@ class _Allowance:
 
     until: float
     left: int
-    admitted: list[float]  # when (its clock); recorded in Redis with the next call
+    # How many when (its clock, to the hundredth of a second: an argument per request cost some 5% of a
+    # cached read); recorded in Redis with the next call.
+    admitted: dict[float, int]
 
 
 class RedisRateLimiter:
@@ -135,9 +142,9 @@ class RedisRateLimiter:
 
     A round-trip per request costs more than the rest of a cached read, so after Redis allows a request the
     process may admit up to a tenth of the smallest limit (never more than the windows still hold) for
-    `slack_seconds` on its own; those requests are added to the logs, at their times, by the next call.
-    Across processes a key may so exceed a limit by at most a tenth of it per process; limits under 10 are
-    asked every time, so small limits stay exact.
+    `slack_seconds` on its own; those requests are added to the logs, at their times (to the hundredth of a
+    second), by the next call. Across processes a key may so exceed a limit by at most a tenth of it per
+    process; limits under 10 are asked every time, so small limits stay exact.
     """
 
     def __init__(
@@ -164,11 +171,14 @@ class RedisRateLimiter:
         allowance = self._allowances.get(ident)
         if allowance is not None and allowance.left > 0 and now < allowance.until:
             allowance.left -= 1
-            allowance.admitted.append(now)
+            at = round(now, 2)
+            allowance.admitted[at] = allowance.admitted.get(at, 0) + 1
             return None
-        admitted = allowance.admitted if allowance is not None else []
+        admitted = allowance.admitted if allowance is not None else {}
         keys = [f"{self.prefix}:{rate.scope}:{ident}" for rate in rates]
-        args: list[Any] = [uuid.uuid4().hex, len(admitted), *(max(0.0, now - at) for at in admitted)]
+        args: list[Any] = [uuid.uuid4().hex, len(admitted)]
+        for at, count in admitted.items():
+            args += [max(0.0, now - at), count]
         for rate in rates:
             args += [rate.limit, rate.seconds]
         try:
@@ -185,5 +195,5 @@ class RedisRateLimiter:
             self._allowances = {
                 key: kept for key, kept in self._allowances.items() if kept.admitted or kept.until > now
             }
-        self._allowances[ident] = _Allowance(until=now + self.slack_seconds, left=room, admitted=[])
+        self._allowances[ident] = _Allowance(until=now + self.slack_seconds, left=room, admitted={})
         return None

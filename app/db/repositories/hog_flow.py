@@ -1,7 +1,7 @@
 """Hog flows: reads scoped to a team, writes, and the list filters."""
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,9 +25,10 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import joinedload
 
+from app.db.driver_reads import DriverRead
 from app.db.models import HogFlow, HogFlowRevision, HogFlowRun, HogFlowSchedule, RunStatus, User
 
 # PostgreSQL `integer`, the type of every version column.
@@ -208,7 +209,7 @@ _FLOW_COLUMNS = [
 ]
 _WITH_CREATOR = _FLOWS.outerjoin(_USERS, _USERS.c.id == _FLOWS.c.created_by_id)
 # The flow once per schedule (oldest first), or once with null schedule columns.
-_DETAIL = (
+_DETAIL = DriverRead(
     select(*_FLOW_COLUMNS, *(_as_text(_SCHEDULES.c[name], f"schedule__{name}") for name in SCHEDULE_COLUMNS))
     .select_from(
         _WITH_CREATOR.outerjoin(
@@ -233,49 +234,48 @@ def _page(conditions: list[ColumnElement[bool]]) -> Select[Any]:
     )
 
 
-_UNFILTERED_PAGE = (
+_UNFILTERED_PAGE = DriverRead(
     _page([_FLOWS.c.team_id == bindparam("team_id")]).limit(bindparam("limit")).offset(bindparam("offset"))
 )
 
 
-def _dicts(result: Result[Any]) -> list[dict[str, Any]]:
+def _dicts(result: Result[Any]) -> list[Mapping[str, Any]]:
     # Plain dicts: a renderer reads some 30 fields a row, several times cheaper than through RowMapping.
     keys = list(result.keys())
     return [dict(zip(keys, row, strict=True)) for row in result]
 
 
 class HogFlowReads:
-    """Flows as plain rows on a connection, for rendering: the creator's and schedules' columns are prefixed
-    `created_by__` and `schedule__`; JSON columns are text."""
+    """Flows as read-only rows (mappings) for rendering: the creator's and schedules' columns are prefixed
+    `created_by__` and `schedule__`; JSON columns are text. Reads outside a transaction (`engine` is the API's
+    read engine); the two hot statements run on the driver (app/db/driver_reads.py)."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
-        self.connection = connection
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
 
-    async def detail(self, team_id: int, flow_id: UUID) -> list[dict[str, Any]]:
+    async def detail(self, team_id: int, flow_id: UUID) -> list[Mapping[str, Any]]:
         """The flow's rows, one per schedule; none when the team has no such flow."""
-        return _dicts(await self.connection.execute(_DETAIL, {"team_id": team_id, "flow_id": flow_id}))
+        return await _DETAIL.rows(self.engine, {"team_id": team_id, "flow_id": flow_id})
 
     async def page(
         self, team_id: int, filters: HogFlowListFilters, *, limit: int, offset: int
-    ) -> tuple[int, list[dict[str, Any]]]:
+    ) -> tuple[int, list[Mapping[str, Any]]]:
         """The count of matching flows and one page of them, newest update first, in one statement."""
-        is_postgresql = self.connection.dialect.name == "postgresql"
-        conditions = filter_conditions(filters, is_postgresql)
+        conditions = filter_conditions(filters, self.engine.dialect.name == "postgresql")
         if conditions:
             statement = _page([_FLOWS.c.team_id == team_id, *conditions]).limit(limit).offset(offset)
-            result = await self.connection.execute(statement)
-        else:  # one statement object, compiled once
-            result = await self.connection.execute(
-                _UNFILTERED_PAGE, {"team_id": team_id, "limit": limit, "offset": offset}
-            )
-        rows = _dicts(result)
+            async with self.engine.connect() as connection:
+                rows = _dicts(await connection.execute(statement))
+        else:  # one statement, compiled once
+            rows = await _UNFILTERED_PAGE.rows(self.engine, {"team_id": team_id, "limit": limit, "offset": offset})
         if rows:
             return int(rows[0]["total_count"]), rows
         if not offset:
             return 0, rows
         # A page past the end has no row to carry the count.
         conditions.append(_FLOWS.c.team_id == team_id)
-        count = await self.connection.scalar(select(func.count()).select_from(_FLOWS).where(*conditions))
+        async with self.engine.connect() as connection:
+            count = await connection.scalar(select(func.count()).select_from(_FLOWS).where(*conditions))
         return int(count or 0), rows
 
 
