@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from app.engine.functions.calls import RETRIABLE_STATUSES, CallOutcome, no_response
-from app.engine.functions.network_guard import AddressNotAllowed, public_only_transport
+from app.engine.functions.http_pool import StreamBackend
+from app.engine.functions.network_guard import AddressNotAllowed, pooled_transport, public_only_transport
 from app.observability import metrics
 from app.storable import storable
 
@@ -149,7 +150,7 @@ class HttpFetcher:
 
     def _transport(self) -> httpx.AsyncHTTPTransport:
         if self.settings.allow_private:
-            return httpx.AsyncHTTPTransport(verify=_ssl_context(), trust_env=False, limits=LIMITS)
+            return pooled_transport(_ssl_context(), LIMITS, StreamBackend())
         return public_only_transport(_ssl_context(), LIMITS)
 
     async def _send(self, url: str, request: FetchRequest) -> CallOutcome:

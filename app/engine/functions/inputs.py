@@ -1,7 +1,6 @@
 """The globals a function template runs with, and its inputs resolved in order (executor.md §6.2)."""
 
 import asyncio
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -11,7 +10,7 @@ from app.engine.functions.calls import IntegrationResolver
 from app.engine.functions.liquid import LiquidBudget, LiquidError, render_liquid
 from app.engine.invocation import Invocation
 from app.engine.messages import person_display_name
-from app.engine.templates import FunctionTemplate
+from app.engine.templates import FunctionTemplate, get_template
 from app.hog import HogVMError, Limits, execute, from_hog_value
 from app.hog.budget import bounded, time_budget
 from app.hog.templates import compile_template
@@ -157,17 +156,24 @@ def _plain_bytecode(entry: dict[str, Any], schema: dict[str, Any]) -> bool:
 
 def _omitted_defaults(template: FunctionTemplate, given: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """Inputs left out of the step take the template's default (e.g. the webhook's JSON headers), as in
-    PostHog; a default with `{...}` templates is compiled once per template and key."""
-    return [
-        (str(item["key"]), {"bytecode": _compiled_default(json.dumps(item["default"]))})
+    PostHog; compiled once per template and set of omitted keys (templates are constants, by id)."""
+    omitted = tuple(
+        str(item["key"])
         for item in template.inputs_schema
         if item.get("key") not in given and item.get("default") is not None
-    ]
+    )
+    if not omitted:
+        return []
+    if get_template(template.id) is not template:  # not from the catalog: nothing to cache it by
+        return [(key, {"bytecode": compile_template((template.schema_for(key) or {})["default"])}) for key in omitted]
+    return list(_catalog_defaults(template.id, omitted))
 
 
 @lru_cache(maxsize=256)
-def _compiled_default(default_json: str) -> Any:
-    return compile_template(json.loads(default_json))
+def _catalog_defaults(template_id: str, keys: tuple[str, ...]) -> tuple[tuple[str, dict[str, Any]], ...]:
+    template = get_template(template_id)
+    assert template is not None
+    return tuple((key, {"bytecode": compile_template((template.schema_for(key) or {})["default"])}) for key in keys)
 
 
 async def _resolve(
