@@ -97,8 +97,16 @@ async def session_driver_connection(session: AsyncSession) -> Any:
     raw = await connection.get_raw_connection()
     adapter: Any = raw.dbapi_connection
     if adapter._transaction is None:
-        # SQLAlchemy's asyncpg adapter begins its transaction lazily, at its first statement.
-        await adapter._start_transaction()
+        # SQLAlchemy's asyncpg adapter begins its transaction lazily, at its first statement. BEGIN is the
+        # first round-trip of the unit of work: a pooled connection found dead here is a disconnect.
+        try:
+            await adapter._start_transaction()
+        except Exception as error:
+            driver: Any = raw.driver_connection
+            if driver is None or not driver.is_closed():
+                raise
+            await _invalidate(connection)
+            raise DBAPIError(None, None, error, connection_invalidated=True) from error
     return raw.driver_connection
 
 

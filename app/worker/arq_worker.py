@@ -16,6 +16,7 @@ from arq.worker import Function, Worker, func
 from app.batch.tasks import batch_cron_jobs, batch_functions
 from app.config import Settings
 from app.crypto import warn_if_default_key
+from app.db import json_codec
 from app.db.session import create_engine, create_sessionmaker
 from app.logging import configure_logging
 from app.observability.outage import Outage
@@ -31,7 +32,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     configure_logging(settings.log_level, json_output=settings.log_json)
     warn_if_default_key(settings.secret_key, is_sqlite=settings.is_sqlite)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, json_deserializer=json_codec.loads)
     sessionmaker = create_sessionmaker(engine)
     scheduler = ArqScheduler(ctx["redis"], settings.queue_name)
     processor = RunProcessor(

@@ -1,11 +1,12 @@
 """One pickup of a run: claim it with what the engine needs, execute, persist, schedule the next.
 
-A pickup is two short transactions around the execution:
+A pickup is two short units of work around the execution:
 1. the claim: an `UPDATE … RETURNING` that leases the run (or several runs at once, fairly across teams,
-   see `RunPool`), then the flows, persons and last step numbers of all claimed runs in one multi-row
-   read each;
-2. the result: the run's new state (only if the lease is still ours: fencing), its steps, logs and
-   metrics as multi-row inserts, and the completion of its send records.
+   see `RunPool`), then the persons and last step numbers of all claimed runs in one multi-row read each.
+   Flows are kept per (id, updated_at) and read only when they changed (on PostgreSQL the claim returns
+   each flow's `updated_at`; it is one statement committed when it returns, the reads need no transaction);
+2. the result, in one transaction: the run's new state (only if the lease is still ours: fencing), its
+   steps, logs and metrics as multi-row inserts, and the completion of its send records.
 A send record's pending row is committed on its own before its request leaves (see `function_steps`).
 The lease taken by the claim keeps other workers off the run meanwhile and is renewed by the pool's
 heartbeat; a pickup that lost its lease stores nothing but its send completions.
@@ -35,6 +36,7 @@ from app.db.repositories.runs import (
     RunRepository,
     cancels_requested_pg,
     claim_pickups_pg,
+    fence_pg,
     finish_pickups_pg,
     insert_steps_pg,
 )
@@ -280,7 +282,9 @@ class RunProcessor:
         now = self.options.clock()
         async with session_scope(self.sessionmaker) as session:
             runs = RunRepository(session)
-            owned = await runs.fence([(r.pickup.run.id, r.pickup.run.pickups) for r in results], self.owner)
+            connection = await session_driver_connection(session) if self.postgres else None
+            held = [(r.pickup.run.id, r.pickup.run.pickups) for r in results]
+            owned = await (fence_pg(connection, held, self.owner) if connection else runs.fence(held, self.owner))
             await store_completions(session, [c for result in results for c in result.completions])
             kept = [result for result in results if result.pickup.run.id in owned]
             for result in kept:
@@ -307,8 +311,7 @@ class RunProcessor:
                 for r in kept
                 for offset, step in enumerate(r.outcome.steps)
             ]
-            if self.postgres:
-                connection = await session_driver_connection(session)
+            if connection is not None:
                 await finish_pickups_pg(connection, finished, now)
                 await insert_steps_pg(connection, steps)
             else:

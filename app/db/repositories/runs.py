@@ -595,6 +595,9 @@ class RunRepository:
 # none goes through SQLAlchemy's compile and ORM layers (most of a pickup's database CPU otherwise).
 
 _CANCELS_PG = "SELECT id, cancel_requested FROM hog_flow_runs WHERE id = ANY($1::uuid[])"
+_FENCE_PG = """
+SELECT id, pickups, cancel_requested FROM hog_flow_runs WHERE id = ANY($1::uuid[]) AND lease_owner = $2 FOR UPDATE
+"""
 _FINISH_PG = """
 UPDATE hog_flow_runs r SET status = c.status, state = c.state::jsonb, next_run_at = c.next_run_at, error = c.error,
   current_action_id = c.current_action_id, lease_owner = NULL, lease_expires_at = NULL, updated_at = $8,
@@ -627,6 +630,15 @@ async def cancels_requested_pg(connection: Any, run_ids: Sequence[UUID]) -> dict
     """`RunRepository.cancels_requested` on an asyncpg connection."""
     found = {row[0]: bool(row[1]) for row in await connection.fetch(_CANCELS_PG, list(run_ids))}
     return {run_id: found.get(run_id, False) for run_id in run_ids}
+
+
+async def fence_pg(connection: Any, owned: Sequence[tuple[UUID, int]], owner: str) -> dict[UUID, bool]:
+    """`RunRepository.fence` on an asyncpg connection, in the caller's transaction."""
+    if not owned:
+        return {}
+    wanted = dict(owned)
+    rows = await connection.fetch(_FENCE_PG, list(wanted), owner)
+    return {row[0]: bool(row[2]) for row in rows if wanted.get(row[0]) == row[1]}
 
 
 async def finish_pickups_pg(connection: Any, results: Sequence[dict[str, Any]], now: datetime) -> None:
