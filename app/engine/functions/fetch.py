@@ -103,6 +103,14 @@ class _NoCookies(CookieJar):
         return None
 
 
+class _DiscardedCookies(httpx.Cookies):
+    """The client's cookies: none kept, and no per-response parsing of `Set-Cookie` to find that out (httpx
+    builds urllib request and response adapters for every response before the jar can refuse them)."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
 # One client per event loop and kind (SSRF-guarded or not, timeout), shared by every fetch of the process:
 # connections are reused across requests; each new one goes through the guard (network_guard.py).
 _CLIENTS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[bool, float], httpx.AsyncClient]]" = (
@@ -129,6 +137,7 @@ class HttpFetcher:
                 trust_env=False,
                 cookies=_NoCookies(),
             )
+            client._cookies = _DiscardedCookies(_NoCookies())
         return client
 
     @metrics.timed_fetch
