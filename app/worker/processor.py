@@ -284,7 +284,10 @@ class RunProcessor:
             runs = RunRepository(session)
             connection = await session_driver_connection(session) if self.postgres else None
             held = [(r.pickup.run.id, r.pickup.run.pickups) for r in results]
-            owned = await (fence_pg(connection, held, self.owner) if connection else runs.fence(held, self.owner))
+            if connection is not None:
+                owned = await fence_pg(connection, held, self.owner)
+            else:
+                owned = await runs.fence(held, self.owner)
             await store_completions(session, [c for result in results for c in result.completions])
             kept = [result for result in results if result.pickup.run.id in owned]
             for result in kept:
