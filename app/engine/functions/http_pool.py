@@ -3,9 +3,10 @@
 httpcore's pool rescans its connections on every request: it counts every connection once per connection
 (quadratic in the pool's size) and asks each idle one whether its socket is readable through anyio, which
 builds a fresh attribute map per question. With twenty requests in flight that was about half of a request's
-CPU. Here the idle connections are counted once per pass and each stream keeps its socket at hand. The
-behaviour is httpcore's, except that surplus idle connections are counted as idle (httpcore counts every
-connection, so a busy pool closed the idle ones it would reuse next).
+CPU. Here the idle connections are counted once per pass, a pass runs only when a request waits for a
+connection, and each stream keeps its socket at hand. The behaviour is httpcore's, except that surplus idle
+connections are counted as idle (httpcore counts every connection, so a busy pool closed the idle ones it
+would reuse next) and that expired or surplus connections are closed by the next request, not at once.
 """
 
 import socket
@@ -79,7 +80,11 @@ class StreamBackend(httpcore.AsyncNetworkBackend):
 
 class ConnectionPool(httpcore.AsyncConnectionPool):
     def _assign_requests_to_connections(self) -> list[httpcore.AsyncConnectionInterface]:
-        # httpcore 1.0's method with the idle connections counted once (see the module docstring).
+        # httpcore 1.0's method with the idle connections counted once (see the module docstring), and no
+        # pass at all while no request waits (a response was closed): the next request's pass cleans up.
+        queued = [request for request in self._requests if request.is_queued()]
+        if not queued:
+            return []
         closing = []
         idle = sum(1 for connection in self._connections if connection.is_idle())
         for connection in list(self._connections):
@@ -93,7 +98,7 @@ class ConnectionPool(httpcore.AsyncConnectionPool):
                 idle -= 1
                 self._connections.remove(connection)
                 closing.append(connection)
-        for pool_request in [request for request in self._requests if request.is_queued()]:
+        for pool_request in queued:
             origin = pool_request.request.url.origin
             available = next((c for c in self._connections if c.can_handle_request(origin) and c.is_available()), None)
             if available is not None:
