@@ -22,9 +22,9 @@ from app.config import Settings
 from app.crypto import SecretBox
 from app.db.models import HogFlowSend
 from app.db.repositories.integrations import IntegrationRepository
-from app.db.repositories.sends import DONE, SendRepository
+from app.db.repositories.sends import DONE, SendRepository, claim_many_pg, complete_many_pg
 from app.db.repositories.tenancy import TenancyRepository
-from app.db.session import session_scope
+from app.db.session import driver_connection, session_driver_connection, session_scope
 from app.engine.functions import (
     CallOutcome,
     FetchSettings,
@@ -62,7 +62,9 @@ def deferred_completions() -> Iterator[list[tuple[SendKey, CallOutcome]]]:
 
 
 async def store_completions(session: AsyncSession, completions: list[tuple[SendKey, CallOutcome]]) -> None:
-    """Mark sends done, all in one statement (executemany)."""
+    """Mark sends done, all in one statement."""
+    if not completions:
+        return
     items = [
         {
             "run_id": UUID(key.run_id),
@@ -73,7 +75,10 @@ async def store_completions(session: AsyncSession, completions: list[tuple[SendK
         }
         for key, outcome in completions
     ]
-    await SendRepository(session).complete_many(items, datetime.now(UTC))
+    if session.get_bind().dialect.name == "postgresql":
+        await complete_many_pg(await session_driver_connection(session), items, datetime.now(UTC))
+    else:
+        await SendRepository(session).complete_many(items, datetime.now(UTC))
 
 
 class DatabaseSendLedger:
@@ -95,10 +100,8 @@ class DatabaseSendLedger:
         engine: AsyncEngine = self.sessionmaker.kw["bind"]
         if engine.dialect.name == "postgresql":
             # One round-trip, committed when it returns: no BEGIN/COMMIT around a single INSERT.
-            async with engine.connect() as connection:
-                await connection.execution_options(isolation_level="AUTOCOMMIT")
-                async with AsyncSession(bind=connection) as session:
-                    existing = await SendRepository(session).claim_many(rows, now)
+            async with driver_connection(engine, transaction=False) as connection:
+                existing = await claim_many_pg(connection, rows, now)
         else:
             async with session_scope(self.sessionmaker) as session:
                 existing = await SendRepository(session).claim_many(rows, now)

@@ -1,11 +1,12 @@
 """One pickup of a run: claim it with what the engine needs, execute, persist, schedule the next.
 
-A pickup is two short transactions around the execution:
+A pickup is two short units of work around the execution:
 1. the claim: an `UPDATE … RETURNING` that leases the run (or several runs at once, fairly across teams,
-   see `RunPool`), then the flows, persons and last step numbers of all claimed runs in one multi-row
-   read each;
-2. the result: the run's new state (only if the lease is still ours: fencing), its steps, logs and
-   metrics as multi-row inserts, and the completion of its send records.
+   see `RunPool`), then the persons and last step numbers of all claimed runs in one multi-row read each.
+   Flows are kept per (id, updated_at) and read only when they changed (on PostgreSQL the claim returns
+   each flow's `updated_at`; it is one statement committed when it returns, the reads need no transaction);
+2. the result, in one transaction: the run's new state (only if the lease is still ours: fencing), its
+   steps, logs and metrics as multi-row inserts, and the completion of its send records.
 A send record's pending row is committed on its own before its request leaves (see `function_steps`).
 The lease taken by the claim keeps other workers off the run meanwhile and is renewed by the pool's
 heartbeat; a pickup that lost its lease stores nothing but its send completions.
@@ -29,9 +30,18 @@ from app.config import Settings
 from app.db.models import HogFlow, HogFlowRun, Person, RunStatus
 from app.db.repositories.hog_flow import HogFlowRevisionRepository
 from app.db.repositories.observability import ObservabilityRepository
-from app.db.repositories.runs import ClaimedPickup, RunRepository
+from app.db.repositories.runs import (
+    ClaimedPickup,
+    FlowKey,
+    RunRepository,
+    cancels_requested_pg,
+    claim_pickups_pg,
+    fence_pg,
+    finish_pickups_pg,
+    insert_steps_pg,
+)
 from app.db.repositories.waits import WaitRepository, wake_runs
-from app.db.session import retry_on_disconnect, session_scope
+from app.db.session import driver_connection, retry_on_disconnect, session_driver_connection, session_scope
 from app.engine.cancel import cancelled_late, cancelled_outcome
 from app.engine.executor import ExecutorOptions, execute_pickup
 from app.engine.functions import CallOutcome, SendKey
@@ -47,6 +57,8 @@ from app.worker.scheduling import RUNS_PER_JOB, Scheduler
 logger = structlog.get_logger(__name__)
 
 DEFAULT_LEASE = timedelta(seconds=10)
+# Flows (and their snapshots) a worker keeps between claims; past this many the cache starts over.
+FLOW_CACHE_SIZE = 1000
 
 
 def worker_identity() -> str:
@@ -111,12 +123,16 @@ class RunProcessor:
 
     def __post_init__(self) -> None:
         self._results = _ResultBatcher(self._persist)
+        self._flow_cache: dict[UUID, HogFlow] = {}
+        self._snapshots: dict[tuple[UUID, datetime], FlowSnapshot] = {}
         self._cancels: Coalescer[UUID, bool] = Coalescer(self._cancels_requested)
         # Single statements need no transaction: on PostgreSQL they skip BEGIN and COMMIT (two round-trips).
-        engine: AsyncEngine = self.sessionmaker.kw["bind"]
+        self.engine: AsyncEngine = self.sessionmaker.kw["bind"]
+        # PostgreSQL runs the hot statements on the asyncpg connection (see the end of app/db/repositories/runs.py).
+        self.postgres = self.engine.dialect.name == "postgresql"
         self.autocommit = (
-            async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
-            if engine.dialect.name == "postgresql"
+            async_sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+            if self.postgres
             else self.sessionmaker
         )
         if self.options.run_function is None:
@@ -139,14 +155,57 @@ class RunProcessor:
         """Claim up to `limit` due runs fairly across teams (see `RunRepository.claim_due`)."""
 
         async def claim() -> list[ClaimedPickup]:
+            now = self.options.clock()
+            if self.postgres:
+                async with driver_connection(self.engine, transaction=False) as connection:
+                    return await claim_pickups_pg(
+                        connection,
+                        self.owner,
+                        now,
+                        self.lease,
+                        limit=limit,
+                        per_team=per_team,
+                        allowances=allowances,
+                        flows=self._flows,
+                    )
             async with session_scope(self.sessionmaker) as session:
                 runs = RunRepository(session)
                 claimed = await runs.claim_due(
-                    self.owner, self.options.clock(), self.lease, limit=limit, per_team=per_team, allowances=allowances
+                    self.owner, now, self.lease, limit=limit, per_team=per_team, allowances=allowances
                 )
                 return await runs.load_pickups(claimed)
 
         return await retry_on_disconnect(claim)
+
+    async def _flows(self, keys: Sequence[FlowKey]) -> dict[UUID, HogFlow]:
+        """Flows by (id, updated_at): every change to a flow moves its `updated_at`, so a flow is read again
+        only after it changed (a deleted one has no `updated_at` and is not found)."""
+        found: dict[UUID, HogFlow] = {}
+        missing = []
+        for flow_id, updated_at in keys:
+            cached = self._flow_cache.get(flow_id)
+            if cached is not None and updated_at is not None and cached.updated_at == updated_at:
+                found[flow_id] = cached
+            else:
+                missing.append(flow_id)
+        if missing:
+            if len(self._flow_cache) > FLOW_CACHE_SIZE:
+                self._flow_cache.clear()
+                self._snapshots.clear()
+            async with session_scope(self.sessionmaker) as session:
+                for flow in await RunRepository(session).flows(missing):
+                    self._flow_cache[flow.id] = found[flow.id] = flow
+        return found
+
+    def _snapshot(self, flow: HogFlow) -> FlowSnapshot:
+        """The current version's snapshot, built once per flow and `updated_at` (the engine only reads it)."""
+        key = (flow.id, flow.updated_at)
+        snapshot = self._snapshots.get(key)
+        if snapshot is None:
+            if len(self._snapshots) > FLOW_CACHE_SIZE:
+                self._snapshots.clear()
+            snapshot = self._snapshots[key] = flow_snapshot(flow)
+        return snapshot
 
     async def run_claimed(self, pickup: ClaimedPickup) -> str:
         """Execute a claimed pickup and store what it produced; logs one line for it."""
@@ -177,6 +236,9 @@ class RunProcessor:
 
     async def _cancels_requested(self, run_ids: Sequence[UUID]) -> dict[UUID, bool]:
         # The step-boundary checks of every pickup in flight, one query for all that are waiting.
+        if self.postgres:
+            async with driver_connection(self.engine, transaction=False) as connection:
+                return await cancels_requested_pg(connection, run_ids)
         async with session_scope(self.autocommit) as session:
             return await RunRepository(session).cancels_requested(run_ids)
 
@@ -186,12 +248,13 @@ class RunProcessor:
         if flow is None:
             return Outcome(status=RunStatus.FAILED, state=run.state, error="Workflow not found"), (False, 0)
         person = run_person_globals(pickup.person, run.distinct_id) if pickup.person is not None else None
-        content = None
         if run.version is not None and run.version != flow.version:
             # Only runs that outlived a publish pay for this read: the graph of the version they started on.
             async with session_scope(self.sessionmaker) as session:
                 content = await _version_content(session, run, flow)
-        snapshot = flow_snapshot(flow, content)
+            snapshot = flow_snapshot(flow, content)
+        else:
+            snapshot = self._snapshot(flow)
         registered = may_be_registered(run.state, snapshot)
         woken_by: list[Wake] = []
         if registered:
@@ -218,9 +281,14 @@ class RunProcessor:
         """Store the results of several pickups in one transaction, each only if its lease is still ours."""
         now = self.options.clock()
         async with session_scope(self.sessionmaker) as session:
-            await store_completions(session, [c for result in results for c in result.completions])
             runs = RunRepository(session)
-            owned = await runs.fence([(r.pickup.run.id, r.pickup.run.pickups) for r in results], self.owner)
+            connection = await session_driver_connection(session) if self.postgres else None
+            held = [(r.pickup.run.id, r.pickup.run.pickups) for r in results]
+            if connection is not None:
+                owned = await fence_pg(connection, held, self.owner)
+            else:
+                owned = await runs.fence(held, self.owner)
+            await store_completions(session, [c for result in results for c in result.completions])
             kept = [result for result in results if result.pickup.run.id in owned]
             for result in kept:
                 if owned[result.pickup.run.id] and result.outcome.status not in RunStatus.FINISHED:
@@ -230,27 +298,28 @@ class RunProcessor:
                     result.outcome = cancelled_late(
                         run.team_id, source_id, str(run.id), result.outcome, self.options.clock
                     )
-            await runs.finish_pickups(
-                [
-                    {
-                        "id": r.pickup.run.id,
-                        "status": r.outcome.status,
-                        "state": r.outcome.state,
-                        "next_run_at": r.outcome.next_run_at,
-                        "error": r.outcome.error,
-                    }
-                    for r in kept
-                ],
-                now,
-            )
-            await runs.insert_steps(
-                [
-                    {"run_id": r.pickup.run.id, "seq": r.pickup.last_seq + 1 + offset, "pickup": r.pickup.run.pickups}
-                    | step.__dict__
-                    for r in kept
-                    for offset, step in enumerate(r.outcome.steps)
-                ]
-            )
+            finished = [
+                {
+                    "id": r.pickup.run.id,
+                    "status": r.outcome.status,
+                    "state": r.outcome.state,
+                    "next_run_at": r.outcome.next_run_at,
+                    "error": r.outcome.error,
+                }
+                for r in kept
+            ]
+            steps = [
+                {"run_id": r.pickup.run.id, "seq": r.pickup.last_seq + 1 + offset, "pickup": r.pickup.run.pickups}
+                | step.__dict__
+                for r in kept
+                for offset, step in enumerate(r.outcome.steps)
+            ]
+            if connection is not None:
+                await finish_pickups_pg(connection, finished, now)
+                await insert_steps_pg(connection, steps)
+            else:
+                await runs.finish_pickups(finished, now)
+                await runs.insert_steps(steps)
             waits = WaitRepository(session)
             for r in kept:
                 if await _store_waits(waits, r, now):

@@ -1,6 +1,6 @@
 """Runs of flows: creation, leased pickups, persisting what a pickup produced, and reads."""
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import json_codec
 from app.db.models import (
     HogFlow,
     HogFlowRun,
@@ -65,6 +66,26 @@ class ClaimedPickup:
     flow: HogFlow | None
     person: Person | None
     last_seq: int
+
+
+def _assemble(
+    runs: Sequence[HogFlowRun],
+    flows: Mapping[UUID, HogFlow],
+    by_distinct: Mapping[tuple[int, str], Person],
+    by_id: Mapping[UUID, Person],
+    last_seqs: Mapping[UUID, int],
+) -> list[ClaimedPickup]:
+    pickups = []
+    for run in runs:
+        flow = flows.get(run.hog_flow_id)
+        if flow is not None and flow.team_id != run.team_id:
+            flow = None
+        person: Person | None = by_distinct.get((run.team_id, run.distinct_id)) if run.distinct_id else None
+        if person is None and run.person_id is not None:
+            candidate = by_id.get(run.person_id)
+            person = candidate if candidate is not None and candidate.team_id == run.team_id else None
+        pickups.append(ClaimedPickup(run, flow, person, last_seqs.get(run.id) or 0))
+    return pickups
 
 
 class RunRepository:
@@ -334,6 +355,9 @@ class RunRepository:
         )
         return list((await self.session.execute(statement)).scalars())
 
+    async def flows(self, flow_ids: Sequence[UUID]) -> list[HogFlow]:
+        return list((await self.session.execute(select(HogFlow).where(HogFlow.id.in_(list(flow_ids))))).scalars())
+
     async def load_pickups(self, runs: Sequence[HogFlowRun]) -> list[ClaimedPickup]:
         """Flows, persons and last step numbers of claimed runs: three multi-row reads, whatever the count."""
         if not runs:
@@ -375,17 +399,7 @@ class RunRepository:
             if run_ids
             else {}
         )
-        pickups = []
-        for run in runs:
-            flow = flows.get(run.hog_flow_id)
-            if flow is not None and flow.team_id != run.team_id:
-                flow = None
-            person: Person | None = by_distinct.get((run.team_id, run.distinct_id)) if run.distinct_id else None
-            if person is None and run.person_id is not None:
-                candidate = by_id.get(run.person_id)
-                person = candidate if candidate is not None and candidate.team_id == run.team_id else None
-            pickups.append(ClaimedPickup(run, flow, person, last_seqs.get(run.id) or 0))
-        return pickups
+        return _assemble(runs, flows, by_distinct, by_id, last_seqs)
 
     async def renew_leases(self, run_ids: Sequence[UUID], owner: str, until: datetime) -> None:
         """The heartbeat: push the lease of every run this worker is still working on."""
@@ -574,3 +588,200 @@ class RunRepository:
     async def steps(self, run_id: UUID) -> Sequence[HogFlowRunStep]:
         statement = select(HogFlowRunStep).where(HogFlowRunStep.run_id == run_id).order_by(HogFlowRunStep.seq)
         return (await self.session.execute(statement)).scalars().all()
+
+
+# --- The worker's hot statements on PostgreSQL, on the asyncpg connection (`app.db.session.driver_connection`
+# or `session_driver_connection`): arrays in, so each is one prepared statement whatever the batch size, and
+# none goes through SQLAlchemy's compile and ORM layers (most of a pickup's database CPU otherwise).
+
+_CANCELS_PG = "SELECT id, cancel_requested FROM hog_flow_runs WHERE id = ANY($1::uuid[])"
+_FENCE_PG = """
+SELECT id, pickups, cancel_requested FROM hog_flow_runs WHERE id = ANY($1::uuid[]) AND lease_owner = $2 FOR UPDATE
+"""
+_FINISH_PG = """
+UPDATE hog_flow_runs r SET status = c.status, state = c.state::jsonb, next_run_at = c.next_run_at, error = c.error,
+  current_action_id = c.current_action_id, lease_owner = NULL, lease_expires_at = NULL, updated_at = $8,
+  finished_at = c.finished_at
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::timestamptz[])
+  AS c(id, status, state, next_run_at, error, current_action_id, finished_at)
+WHERE r.id = c.id
+"""
+_STEPS_PG = """
+INSERT INTO hog_flow_run_steps
+  (run_id, seq, pickup, action_id, action_type, outcome, next_action_id, error, started_at, finished_at)
+SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+  $9::timestamptz[], $10::timestamptz[])
+"""
+_STEP_COLUMNS = (
+    "run_id",
+    "seq",
+    "pickup",
+    "action_id",
+    "action_type",
+    "outcome",
+    "next_action_id",
+    "error",
+    "started_at",
+    "finished_at",
+)
+
+
+async def cancels_requested_pg(connection: Any, run_ids: Sequence[UUID]) -> dict[UUID, bool]:
+    """`RunRepository.cancels_requested` on an asyncpg connection."""
+    found = {row[0]: bool(row[1]) for row in await connection.fetch(_CANCELS_PG, list(run_ids))}
+    return {run_id: found.get(run_id, False) for run_id in run_ids}
+
+
+async def fence_pg(connection: Any, owned: Sequence[tuple[UUID, int]], owner: str) -> dict[UUID, bool]:
+    """`RunRepository.fence` on an asyncpg connection, in the caller's transaction."""
+    if not owned:
+        return {}
+    wanted = dict(owned)
+    rows = await connection.fetch(_FENCE_PG, list(wanted), owner)
+    return {row[0]: bool(row[2]) for row in rows if wanted.get(row[0]) == row[1]}
+
+
+async def finish_pickups_pg(connection: Any, results: Sequence[dict[str, Any]], now: datetime) -> None:
+    """`RunRepository.finish_pickups` on an asyncpg connection, in the caller's transaction."""
+    if not results:
+        return
+    await connection.execute(
+        _FINISH_PG,
+        [result["id"] for result in results],
+        [result["status"] for result in results],
+        [json_codec.dumps(result["state"]).decode() for result in results],
+        [result["next_run_at"] for result in results],
+        [result["error"] for result in results],
+        [(result["state"].get("currentAction") or {}).get("id") for result in results],
+        [now if result["status"] in RunStatus.FINISHED else None for result in results],
+        now,
+    )
+
+
+async def insert_steps_pg(connection: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """`RunRepository.insert_steps` on an asyncpg connection, in the caller's transaction."""
+    if rows:
+        await connection.execute(_STEPS_PG, *([row[column] for row in rows] for column in _STEP_COLUMNS))
+
+
+_RUN_COLUMNS = (
+    "id",
+    "team_id",
+    "hog_flow_id",
+    "parent_run_id",
+    "status",
+    "version",
+    "state",
+    "current_action_id",
+    "distinct_id",
+    "person_id",
+    "next_run_at",
+    "lease_owner",
+    "lease_expires_at",
+    "pickups",
+    "is_manual",
+    "error",
+    "cancel_requested",
+    "idempotency_key",
+    "attempts",
+    "rerun_job_id",
+    "created_at",
+    "updated_at",
+    "finished_at",
+)
+_DUE_PG = "((r.status = ANY($1::text[]) AND r.next_run_at <= $2) OR (r.status = $9 AND r.lease_expires_at < $2))"
+# `RunRepository.claim_due` (PostgreSQL) in one statement: each team's oldest due runs through its index, ranked
+# across teams, capped per team, locked with SKIP LOCKED and leased; with each run's flow's `updated_at`, which
+# keys the worker's cache of flows. Autocommit: the lease is taken when it returns.
+_CLAIM_DUE_PG = f"""
+WITH ranked AS (
+  SELECT o.id, o.team_id, o.next_run_at,
+         row_number() OVER (PARTITION BY o.team_id ORDER BY o.next_run_at) AS rank
+  FROM teams t
+  CROSS JOIN LATERAL (
+    SELECT r.id, r.team_id, r.next_run_at FROM hog_flow_runs r
+    WHERE r.team_id = t.id AND {_DUE_PG}
+    ORDER BY r.next_run_at LIMIT $3
+  ) o
+  WHERE t.id <> ALL($4::int[])
+), picked AS (
+  SELECT ranked.id FROM ranked
+  LEFT JOIN unnest($5::int[], $6::int[]) AS a(team_id, cap) ON a.team_id = ranked.team_id
+  WHERE ranked.rank <= COALESCE(a.cap, $3)
+  ORDER BY ranked.rank, ranked.next_run_at
+  LIMIT $7
+), locked AS (
+  SELECT r.id FROM hog_flow_runs r WHERE r.id IN (SELECT id FROM picked) AND {_DUE_PG}
+  FOR UPDATE SKIP LOCKED
+)
+UPDATE hog_flow_runs r
+SET status = $9, lease_owner = $8, lease_expires_at = $10, pickups = r.pickups + 1, updated_at = $2
+FROM locked WHERE r.id = locked.id
+RETURNING {", ".join(f"r.{column}" for column in _RUN_COLUMNS)},
+  (SELECT f.updated_at FROM hog_flows f WHERE f.id = r.hog_flow_id) AS flow_updated_at
+"""
+_PERSONS_PG = """
+SELECT p.id, p.team_id, p.properties, p.created_at, p.updated_at, d.distinct_id
+FROM persons p LEFT JOIN person_distinct_ids d ON d.person_id = p.id
+WHERE (d.team_id, d.distinct_id) IN (SELECT * FROM unnest($1::int[], $2::text[])) OR p.id = ANY($3::uuid[])
+"""
+_LAST_SEQS_PG = "SELECT run_id, max(seq) FROM hog_flow_run_steps WHERE run_id = ANY($1::uuid[]) GROUP BY run_id"
+
+FlowKey = tuple[UUID, datetime | None]
+
+
+async def claim_pickups_pg(
+    connection: Any,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    *,
+    limit: int,
+    per_team: int,
+    allowances: dict[int, int],
+    flows: Callable[[Sequence[FlowKey]], Awaitable[Mapping[UUID, HogFlow]]],
+) -> list[ClaimedPickup]:
+    """`RunRepository.claim_due` then `load_pickups`, on an asyncpg connection in autocommit: the claim is
+    one statement, then persons and last step numbers one each when there are any. `flows` answers the
+    claimed runs' (flow id, updated_at) pairs, from the caller's cache or the database."""
+    if limit <= 0 or per_team <= 0:
+        return []
+    skip = [team for team, allowance in allowances.items() if allowance <= 0]
+    partial = {team: allowance for team, allowance in allowances.items() if 0 < allowance < per_team}
+    rows = await connection.fetch(
+        _CLAIM_DUE_PG,
+        list(RunStatus.PENDING),
+        now,
+        per_team,
+        skip,
+        list(partial),
+        list(partial.values()),
+        limit,
+        owner,
+        RunStatus.RUNNING,
+        now + lease,
+    )
+    if not rows:
+        return []
+    runs = []
+    for row in rows:
+        runs.append(HogFlowRun(**{column: row[index] for index, column in enumerate(_RUN_COLUMNS)}))
+    found = await flows(list({(row[2], row[len(_RUN_COLUMNS)]) for row in rows}))
+    by_distinct: dict[tuple[int, str], Person] = {}
+    by_id: dict[UUID, Person] = {}
+    keys = {(run.team_id, run.distinct_id) for run in runs if run.distinct_id}
+    person_ids = [run.person_id for run in runs if run.person_id is not None]
+    if keys or person_ids:
+        teams, distinct_ids = (list(column) for column in zip(*keys, strict=True)) if keys else ([], [])
+        for row in await connection.fetch(_PERSONS_PG, teams, distinct_ids, person_ids):
+            person = by_id.get(row[0])
+            if person is None:
+                properties = row[2] if row[2] is not None else {}
+                person = Person(id=row[0], team_id=row[1], properties=properties, created_at=row[3], updated_at=row[4])
+                by_id[row[0]] = person
+            if row[5] is not None:
+                by_distinct[(person.team_id, row[5])] = person
+    # Steps are stored with a pickup's result, so a run on its first pickup (counted by the claim) has none.
+    later = [run.id for run in runs if run.pickups > 1]
+    last_seqs = {row[0]: row[1] for row in await connection.fetch(_LAST_SEQS_PG, later)} if later else {}
+    return _assemble(runs, found, by_distinct, by_id, last_seqs)

@@ -10,10 +10,66 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import json_codec
 from app.db.models import HogFlowSend
 
 PENDING = "pending"
 DONE = "done"
+
+SendKeyRow = tuple[UUID, str, int, int]
+
+# The worker's statements on PostgreSQL, run on the asyncpg connection (`app.db.session.driver_connection`):
+# arrays in, so each is one prepared statement whatever the batch size.
+_CLAIM_PG = """
+INSERT INTO hog_flow_sends (run_id, action_id, attempt, call_index, kind, status, created_at)
+SELECT run_id, action_id, attempt, call_index, kind, 'pending', $6
+FROM unnest($1::uuid[], $2::text[], $3::int[], $4::int[], $5::text[])
+  AS c(run_id, action_id, attempt, call_index, kind)
+ON CONFLICT DO NOTHING
+RETURNING run_id, action_id, attempt, call_index
+"""
+_EXISTING_PG = """
+SELECT s.run_id, s.action_id, s.attempt, s.call_index, s.status, s.response
+FROM hog_flow_sends s
+JOIN unnest($1::uuid[], $2::text[], $3::int[], $4::int[]) AS c(run_id, action_id, attempt, call_index)
+  ON (s.run_id, s.action_id, s.attempt, s.call_index) = (c.run_id, c.action_id, c.attempt, c.call_index)
+"""
+_COMPLETE_PG = """
+UPDATE hog_flow_sends s SET status = 'done', response = c.response::jsonb, completed_at = $6
+FROM unnest($1::uuid[], $2::text[], $3::int[], $4::int[], $5::text[])
+  AS c(run_id, action_id, attempt, call_index, response)
+WHERE (s.run_id, s.action_id, s.attempt, s.call_index) = (c.run_id, c.action_id, c.attempt, c.call_index)
+"""
+
+
+async def claim_many_pg(
+    connection: Any, claims: Sequence[tuple[UUID, str, int, int, str]], now: datetime
+) -> dict[SendKeyRow, HogFlowSend | None]:
+    """`SendRepository.claim_many` on an asyncpg connection (autocommit: durable when it returns)."""
+    if not claims:
+        return {}
+    columns = list(zip(*claims, strict=True))
+    inserted = await connection.fetch(_CLAIM_PG, *columns, now)
+    ours = {(row[0], row[1], row[2], row[3]) for row in inserted}
+    answers: dict[SendKeyRow, HogFlowSend | None] = {key: None for key in ours}
+    others = [claim[:4] for claim in claims if claim[:4] not in ours]
+    if others:
+        for row in await connection.fetch(_EXISTING_PG, *zip(*others, strict=True)):
+            send = HogFlowSend(
+                run_id=row[0], action_id=row[1], attempt=row[2], call_index=row[3], status=row[4], response=row[5]
+            )
+            answers[(row[0], row[1], row[2], row[3])] = send
+    return answers
+
+
+async def complete_many_pg(connection: Any, completions: list[dict[str, Any]], now: datetime) -> None:
+    """`SendRepository.complete_many` on an asyncpg connection, in the caller's transaction."""
+    if not completions:
+        return
+    keys = ("run_id", "action_id", "attempt", "call_index")
+    columns = [[item[key] for item in completions] for key in keys]
+    responses = [json_codec.dumps(item["response"]).decode() for item in completions]
+    await connection.execute(_COMPLETE_PG, *columns, responses, now)
 
 
 class SendRepository:

@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from app.engine.functions.calls import RETRIABLE_STATUSES, CallOutcome, no_response
-from app.engine.functions.network_guard import AddressNotAllowed, public_only_transport
+from app.engine.functions.http_pool import StreamBackend
+from app.engine.functions.network_guard import AddressNotAllowed, pooled_transport, public_only_transport
 from app.observability import metrics
 from app.storable import storable
 
@@ -102,6 +103,14 @@ class _NoCookies(CookieJar):
         return None
 
 
+class _DiscardedCookies(httpx.Cookies):
+    """The client's cookies: none kept, and no per-response parsing of `Set-Cookie` to find that out (httpx
+    builds urllib request and response adapters for every response before the jar can refuse them)."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
 # One client per event loop and kind (SSRF-guarded or not, timeout), shared by every fetch of the process:
 # connections are reused across requests; each new one goes through the guard (network_guard.py).
 _CLIENTS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[bool, float], httpx.AsyncClient]]" = (
@@ -128,6 +137,7 @@ class HttpFetcher:
                 trust_env=False,
                 cookies=_NoCookies(),
             )
+            client._cookies = _DiscardedCookies(_NoCookies())
         return client
 
     @metrics.timed_fetch
@@ -149,7 +159,7 @@ class HttpFetcher:
 
     def _transport(self) -> httpx.AsyncHTTPTransport:
         if self.settings.allow_private:
-            return httpx.AsyncHTTPTransport(verify=_ssl_context(), trust_env=False, limits=LIMITS)
+            return pooled_transport(_ssl_context(), LIMITS, StreamBackend())
         return public_only_transport(_ssl_context(), LIMITS)
 
     async def _send(self, url: str, request: FetchRequest) -> CallOutcome:

@@ -1,25 +1,52 @@
 """The globals a function template runs with, and its inputs resolved in order (executor.md §6.2)."""
 
 import asyncio
-import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from app.engine.functions.calls import IntegrationResolver
 from app.engine.functions.liquid import LiquidBudget, LiquidError, render_liquid
 from app.engine.invocation import Invocation
 from app.engine.messages import person_display_name
-from app.engine.templates import FunctionTemplate
-from app.hog import HogVMError, Limits, execute, from_hog_value
+from app.engine.templates import FunctionTemplate, get_template
+from app.hog import HogTimeoutError, HogVMError, Limits, execute, from_hog_value
 from app.hog.budget import bounded, time_budget
 from app.hog.templates import compile_template
 
 # Inputs are small expressions: all of a step's inputs together get this much time (not each of
-# them: thirty slow leaves must not add up to thirty seconds), run in a thread off the event loop.
+# them: thirty slow leaves must not add up to thirty seconds), run off the event loop unless brief.
 INPUT_LIMITS = Limits(timeout_s=1.0, max_async_steps=0)
 INPUT_BUDGET_SECONDS = 1.0
+# Hog work first runs on the event loop for at most this long (see `briefly_inline`).
+INLINE_SECONDS = 0.003
+
+T = TypeVar("T")
+
+
+async def briefly_inline(work: Callable[[], T], undo: Callable[[], None] | None = None) -> T:
+    """Run Hog work on the event loop under a budget of `INLINE_SECONDS`; if it needs longer, undo what the
+    attempt did and run it again in a thread, off the loop, under its full limits.
+
+    Most inputs and templates take a fraction of a millisecond: a hop to a thread and back costs more
+    than that. A program never changes its globals (the VM copies what it reads), so running it again
+    gives the outcome it would have had; `undo` takes back what the caller's own callbacks recorded.
+    `work` must cut its time limit with `app.hog.budget.bounded`, which reads the budget set here.
+    """
+    try:
+        with time_budget(INLINE_SECONDS):
+            return work()
+    except Exception as error:
+        # Out of time, as such or as the cause of the error the work reports it with (an input's).
+        if not isinstance(error, HogTimeoutError) and not isinstance(error.__cause__, HogTimeoutError):
+            raise
+        if undo is not None:
+            undo()
+    return await asyncio.to_thread(work)
+
+
 _BYTECODE_MARKERS = ("_H", "_h")
 _EXTEND_OBJECT = "$$_extend_object"
 
@@ -143,7 +170,13 @@ async def _resolve_all(
             for key, entry, schema in run:
                 store(key, schema, _evaluate(key, entry["bytecode"], values))
 
-        await asyncio.to_thread(evaluate_run)
+        stored, secrets_before = dict(values["inputs"]), len(secrets)
+
+        def undo(stored: dict[str, Any] = stored, secrets_before: int = secrets_before) -> None:
+            values["inputs"] = stored
+            del secrets[secrets_before:]
+
+        await briefly_inline(evaluate_run, undo)
 
 
 def _plain_bytecode(entry: dict[str, Any], schema: dict[str, Any]) -> bool:
@@ -157,17 +190,24 @@ def _plain_bytecode(entry: dict[str, Any], schema: dict[str, Any]) -> bool:
 
 def _omitted_defaults(template: FunctionTemplate, given: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """Inputs left out of the step take the template's default (e.g. the webhook's JSON headers), as in
-    PostHog; a default with `{...}` templates is compiled once per template and key."""
-    return [
-        (str(item["key"]), {"bytecode": _compiled_default(json.dumps(item["default"]))})
+    PostHog; compiled once per template and set of omitted keys (templates are constants, by id)."""
+    omitted = tuple(
+        str(item["key"])
         for item in template.inputs_schema
         if item.get("key") not in given and item.get("default") is not None
-    ]
+    )
+    if not omitted:
+        return []
+    if get_template(template.id) is not template:  # not from the catalog: nothing to cache it by
+        return [(key, {"bytecode": compile_template((template.schema_for(key) or {})["default"])}) for key in omitted]
+    return list(_catalog_defaults(template.id, omitted))
 
 
 @lru_cache(maxsize=256)
-def _compiled_default(default_json: str) -> Any:
-    return compile_template(json.loads(default_json))
+def _catalog_defaults(template_id: str, keys: tuple[str, ...]) -> tuple[tuple[str, dict[str, Any]], ...]:
+    template = get_template(template_id)
+    assert template is not None
+    return tuple((key, {"bytecode": compile_template((template.schema_for(key) or {})["default"])}) for key in keys)
 
 
 async def _resolve(

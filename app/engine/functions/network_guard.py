@@ -16,6 +16,8 @@ from collections.abc import Iterable
 import httpcore
 import httpx
 
+from app.engine.functions.http_pool import ConnectionPool, StreamBackend
+
 _IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -72,7 +74,7 @@ class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
     """An httpcore network backend that connects only to checked public addresses."""
 
     def __init__(self) -> None:
-        self._inner = httpcore.AnyIOBackend()
+        self._inner = StreamBackend()
 
     async def connect_tcp(
         self,
@@ -108,20 +110,26 @@ class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-def public_only_transport(ssl_context: ssl.SSLContext, limits: httpx.Limits | None = None) -> httpx.AsyncHTTPTransport:
-    """An httpx transport whose connections go through `PublicOnlyBackend`.
+def pooled_transport(
+    ssl_context: ssl.SSLContext, limits: httpx.Limits, backend: httpcore.AsyncNetworkBackend
+) -> httpx.AsyncHTTPTransport:
+    """An httpx transport whose connections go through `backend`, pooled by `http_pool.ConnectionPool`.
 
-    httpx has no parameter for the network backend, so the transport's connection pool (httpcore's
-    public API) is replaced by one built with it. A pooled connection is reused only for the origin
-    (scheme, host, port) it was opened and checked for.
+    httpx has no parameter for the network backend nor the pool, so the transport's connection pool
+    (httpcore's public API) is replaced by one built with it.
     """
-    limits = limits or httpx.Limits(max_connections=10)
     transport = httpx.AsyncHTTPTransport(verify=ssl_context, trust_env=False)
-    transport._pool = httpcore.AsyncConnectionPool(
+    transport._pool = ConnectionPool(
         ssl_context=ssl_context,
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,
         keepalive_expiry=limits.keepalive_expiry,
-        network_backend=PublicOnlyBackend(),
+        network_backend=backend,
     )
     return transport
+
+
+def public_only_transport(ssl_context: ssl.SSLContext, limits: httpx.Limits | None = None) -> httpx.AsyncHTTPTransport:
+    """An httpx transport whose connections go through `PublicOnlyBackend`. A pooled connection is reused
+    only for the origin (scheme, host, port) it was opened and checked for."""
+    return pooled_transport(ssl_context, limits or httpx.Limits(max_connections=10), PublicOnlyBackend())

@@ -41,12 +41,13 @@ from app.engine.functions.calls import (
     SendLedger,
     no_response,
 )
-from app.engine.functions.inputs import InputResolutionError, build_globals, event_url
+from app.engine.functions.inputs import InputResolutionError, briefly_inline, build_globals, event_url
 from app.engine.functions.state import FunctionState
 from app.engine.invocation import Invocation, to_millis
 from app.engine.templates import get_template
-from app.engine.templates.base import template_bytecode
+from app.engine.templates.base import compiled_bytecode, template_bytecode
 from app.hog import ExecResult, HogVMError, Limits, UncaughtHogError, execute, from_hog_value, resume
+from app.hog.budget import bounded
 from app.hog.limits import deep_size
 from app.observability import metrics
 
@@ -148,14 +149,16 @@ class _FunctionStep:
             self.state.secrets = built.secrets
             self.runner.secrets_seen.update(built.secrets)
             self.state.memory_bytes = deep_size([built.values])
-            # Compiled on first use (cached): in the thread too.
+            # Compiled on first use (cached), in a thread: compiling takes milliseconds.
+            compiled = compiled_bytecode(template)
+            bytecode = compiled if compiled is not None else await asyncio.to_thread(template_bytecode, template)
             result = await self._run_vm(
                 lambda: execute(
-                    template_bytecode(template),
+                    bytecode,
                     built.values,
                     functions=self._host_functions(),
                     async_functions=VM_ASYNC_FUNCTIONS,
-                    limits=self.runner.limits,
+                    limits=bounded(self.runner.limits),
                 )
             )
         return await self._drive(result)
@@ -269,7 +272,7 @@ class _FunctionStep:
                 value,
                 functions=self._host_functions(),
                 async_functions=VM_ASYNC_FUNCTIONS,
-                limits=self.runner.limits,
+                limits=bounded(self.runner.limits),
             )
         )
 
@@ -300,9 +303,14 @@ class _FunctionStep:
             return no_response(kind, "InternalError", f"{type(error).__name__}: {error}", retriable=False)
 
     async def _run_vm(self, run: Callable[[], ExecResult]) -> ExecResult:
+        captured = len(self.captured)
+
+        def undo() -> None:
+            del self.captured[captured:]
+
         try:
-            # In a thread: the loop keeps serving other runs and requests while the VM works.
-            return await asyncio.to_thread(run)
+            # Brief runs stay on the loop; longer ones go to a thread, so the loop keeps serving other runs.
+            return await briefly_inline(run, undo)
         except HogVMError as error:
             self._log_prints(error.prints)
             uuid = self.invocation.event.get("uuid")

@@ -31,6 +31,11 @@ class FunctionTemplate:
 _BYTECODE: dict[str, list[Any]] = {}
 
 
+def compiled_bytecode(template: FunctionTemplate) -> list[Any] | None:
+    """The template's bytecode if it was compiled already, else None."""
+    return _BYTECODE.get(template.id)
+
+
 def template_bytecode(template: FunctionTemplate) -> list[Any]:
     """The template's Hog compiled once per process (templates are constants, compiling costs ms)."""
     cached = _BYTECODE.get(template.id)
