@@ -2,12 +2,16 @@
 
 Authenticated by the project token (`api_key` / `token` in the body, the query string, or the events'
 properties). Answers `{"status": 1}`; refusals use PostHog's `{type, code, detail, attr}` shape.
+
+`CaptureFastPath` serves their POSTs ahead of FastAPI's routing (the app's innermost middleware, see
+app/main.py); the routes below stay for GET, OPTIONS and the OpenAPI document, and answer the same.
 """
 
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.db.base import utcnow
 from app.db.repositories.tenancy import TenancyRepository
@@ -57,8 +61,11 @@ async def capture(request: Request) -> Response:
         )
         if not decoded.token:
             raise missing_token()
-        async with session_scope(request.app.state.sessionmaker) as session:
-            team = await request.app.state.ingest.teams.get(TenancyRepository(session), decoded.token)
+        teams = request.app.state.ingest.teams
+        team = teams.cached(decoded.token)
+        if team is None:
+            async with session_scope(request.app.state.sessionmaker) as session:
+                team = await teams.get(TenancyRepository(session), decoded.token)
         if team is None:
             raise invalid_token()
         events = [normalize_event(raw, sent_at=decoded.sent_at, now=now) for raw in decoded.events]
@@ -114,3 +121,44 @@ def _register() -> None:
 
 
 _register()
+
+_FAST_PATHS = frozenset(variant for path in CAPTURE_PATHS for variant in (path, path + "/"))
+
+
+class CaptureFastPath:
+    """ASGI middleware: `POST` on a capture path goes straight to `capture`.
+
+    FastAPI would first match the path against every route of the app and run its request machinery;
+    capture, the busiest endpoint by far, needs neither. Installed as the innermost middleware, so request
+    ids, the access log, HTTP metrics and the body cap apply as before. An exception is answered by the
+    app's handler for its type (a database that does not answer is a 503), as FastAPI's routing would;
+    anything else propagates to the request middleware (500)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in _FAST_PATHS:
+            await self.app(scope, receive, send)
+            return
+        scope["endpoint"] = capture  # the request middleware labels metrics by it
+        request = Request(scope, receive)
+        try:
+            response = await capture(request)
+        except Exception as error:
+            handler = _exception_handler(scope["app"].exception_handlers, error)
+            if handler is None:
+                raise
+            response = await handler(request, error)
+        await response(scope, receive, send)
+
+
+def _exception_handler(handlers: dict[Any, Any], error: Exception) -> Any:
+    # Starlette's lookup, by the error's class hierarchy; the catch-all `Exception` handler sits in the
+    # outermost layer, after the request middleware, and is left to it.
+    for cls in type(error).__mro__:
+        if cls is Exception:
+            return None
+        if cls in handlers:
+            return handlers[cls]
+    return None

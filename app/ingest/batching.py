@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.base import utcnow
 from app.db.models import Team
-from app.db.session import session_scope
+from app.db.repositories.pg import write_session
 from app.ingest.events import IncomingEvent
 from app.ingest.pipeline import IngestServices, ingest_events
 from app.worker.scheduling import Scheduler, schedule_runs, schedule_woken_runs
@@ -130,7 +130,7 @@ class IngestBatcher:
         now = self.clock()
         events = [event for request in group for event in request.events]
         woken: list[tuple[UUID, int]] = []
-        async with session_scope(self.sessionmaker) as session:
+        async with write_session(self.sessionmaker) as session:
             run_ids = await ingest_events(session, team, events, self.services, now, woken)
         _settle(group, None, self._schedule(run_ids, woken, now) if run_ids or woken else None)
 

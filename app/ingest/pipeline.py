@@ -11,8 +11,8 @@ For one request's events of one team, in order:
 4. the per-flow token bucket (`rate_limited` plus a warn log; fails open);
 5. a queued run per survivor (`triggered`), its state per §2.3 with the event frozen in `state.event`;
 6. right after step 1, whether or not any flow triggers: runs parked on a wait (or listening for a
-   conversion) that these events match, or whose person they changed, wake (`app.ingest.waits`,
-   one indexed query per request).
+   conversion) that these events match, or whose person they changed, wake (`app.ingest.waits`:
+   one indexed query per request, none when step 1 found that no person of the request has any).
 
 Masking runs before rate limiting on purpose (PostHog does the reverse): invocations a frequency cap
 drops anyway should not use up the flow's tokens. Everything is written in the caller's transaction;
@@ -30,10 +30,10 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import uuid7
-from app.db.models import Person, Team
+from app.db.models import Team
 from app.db.repositories.ingest import IngestRepository, NewRun
 from app.db.repositories.observability import ObservabilityRepository
-from app.db.repositories.persons import PersonRepository
+from app.db.repositories.persons import PersonRepository, PersonRow
 from app.engine.invocation import initial_state
 from app.engine.records import LogRecord, MetricRecord
 from app.filters import FilterResult, build_filter_globals, evaluate_filters_fast
@@ -81,7 +81,7 @@ class _Candidate:
     flow: EventFlow
     event: IncomingEvent
     globals: dict[str, Any]
-    person: Person | None
+    person: PersonRow | None
     invocation_id: UUID = field(default_factory=uuid7)
 
 
@@ -110,7 +110,7 @@ def project_url(site_url: str, team_id: int) -> str:
     return f"{site_url.rstrip('/')}/project/{team_id}"
 
 
-def masking_person_globals(person: Person, distinct_id: str, project: str) -> dict[str, Any]:
+def masking_person_globals(person: PersonRow, distinct_id: str, project: str) -> dict[str, Any]:
     """The `person` a masking hash sees (PostHog's HogFunction person globals)."""
     properties = dict(person.properties or {})
     name = properties.get("email") or properties.get("name") or distinct_id
@@ -170,7 +170,7 @@ async def _match(
     team: Team,
     events: Sequence[IncomingEvent],
     flows: FlowIndex,
-    persons: dict[str, Person],
+    persons: dict[str, PersonRow],
     store: TriggerStore,
     project: str,
     records: _Records,

@@ -1,4 +1,5 @@
-"""What ingestion reads and writes: the flows events can start, and runs created in bulk."""
+"""What ingestion reads and writes: the flows events can start, and runs created in bulk (one statement of
+arrays on the asyncpg connection on PostgreSQL, see `app.db.repositories.pg`)."""
 
 import json
 from collections.abc import Sequence
@@ -11,9 +12,20 @@ from sqlalchemy import func, insert, select, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import json_codec
 from app.db.models import HogFlow, HogFlowRun, RunStatus
+from app.db.repositories.pg import driver
 
 EVENT_TRIGGER = {"type": "event"}
+
+# The columns `create_runs` sets; the others keep their server defaults or NULL, as with the ORM insert.
+_INSERT_RUNS = """
+INSERT INTO hog_flow_runs (id, team_id, hog_flow_id, version, state, status, next_run_at, distinct_id, person_id,
+                           pickups, is_manual, created_at, updated_at)
+SELECT id, $1, hog_flow_id, version, state, $2, $3, distinct_id, person_id, 0, false, $3, $3
+FROM unnest($4::uuid[], $5::uuid[], $6::integer[], $7::jsonb[], $8::varchar[], $9::uuid[])
+    AS t (id, hog_flow_id, version, state, distinct_id, person_id)
+"""
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,21 @@ class IngestRepository:
     async def create_runs(self, runs: Sequence[NewRun], now: datetime) -> None:
         """One INSERT for every run an ingested batch started; all are queued and due now."""
         if not runs:
+            return
+        connection = await driver(self.session)
+        if connection is not None and len({run.team_id for run in runs}) == 1:
+            await connection.execute(
+                _INSERT_RUNS,
+                runs[0].team_id,
+                RunStatus.QUEUED,
+                now,
+                [run.id for run in runs],
+                [run.hog_flow_id for run in runs],
+                [run.version for run in runs],
+                [json_codec.dumps(run.state).decode() for run in runs],
+                [run.distinct_id for run in runs],
+                [run.person_id for run in runs],
+            )
             return
         rows = [
             {

@@ -13,11 +13,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import BigInteger, ColumnElement, Integer, Select, cast, func, insert, select, text
+from sqlalchemy import BigInteger, ColumnElement, Integer, Select, cast, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.db.models import AppMetric, LogEntry
+from app.db.repositories.pg import driver
 from app.engine.records import LOG_SOURCE, LogRecord, MetricRecord
 from app.storable import storable_text
 
@@ -101,12 +102,17 @@ def _slice_seconds(bucket_starts: Sequence[datetime]) -> int:
     return size
 
 
-_INSERT_METRICS_UNNEST = text(
-    "INSERT INTO app_metrics (team_id, app_source, app_source_id, instance_id, metric_kind, metric_name, count, "
-    "timestamp) SELECT * FROM unnest(CAST(:team_id AS integer[]), CAST(:app_source AS varchar[]), "
-    "CAST(:app_source_id AS varchar[]), CAST(:instance_id AS varchar[]), CAST(:metric_kind AS varchar[]), "
-    "CAST(:metric_name AS varchar[]), CAST(:count AS integer[]), CAST(:timestamp AS timestamptz[]))"
-)
+# One statement of arrays (a capture request can carry a `filtered` row for each of a thousand flows), sent on
+# the asyncpg connection (`app.db.repositories.pg`).
+_INSERT_METRICS = """
+INSERT INTO app_metrics (team_id, app_source, app_source_id, instance_id, metric_kind, metric_name, count, timestamp)
+SELECT $1, $2, * FROM unnest($3::varchar[], $4::varchar[], $5::varchar[], $6::varchar[], $7::integer[],
+                             $8::timestamptz[])
+"""
+_INSERT_LOGS = """
+INSERT INTO log_entries (team_id, log_source, log_source_id, instance_id, timestamp, level, message)
+SELECT $1, $2, * FROM unnest($3::varchar[], $4::varchar[], $5::timestamptz[], $6::varchar[], $7::text[])
+"""
 
 
 class ObservabilityRepository:
@@ -118,7 +124,21 @@ class ObservabilityRepository:
     async def add_logs(self, records: Sequence[LogRecord]) -> list[LogRecord]:
         """Insert a batch of log lines; returns them with the timestamps as stored (see `nudge_log_timestamps`)."""
         stored = nudge_log_timestamps(records)
-        if stored:
+        if not stored:
+            return stored
+        connection = await driver(self.session)
+        if connection is not None and len({record.team_id for record in stored}) == 1:
+            await connection.execute(
+                _INSERT_LOGS,
+                stored[0].team_id,
+                LOG_SOURCE,
+                [record.log_source_id for record in stored],
+                [record.instance_id for record in stored],
+                [record.timestamp for record in stored],
+                [record.level for record in stored],
+                [storable_text(record.message) for record in stored],
+            )
+        else:
             rows = [
                 {
                     "team_id": record.team_id,
@@ -135,23 +155,22 @@ class ObservabilityRepository:
         return stored
 
     async def add_metrics(self, records: Sequence[MetricRecord]) -> None:
-        """Insert a batch of metric increments: one statement of arrays on PostgreSQL (a capture request
-        can carry a `filtered` row for each of a thousand flows), a multi-row insert elsewhere."""
+        """Insert a batch of metric increments: one statement of arrays on PostgreSQL, a multi-row insert
+        elsewhere."""
         if not records:
             return
-        if self.session.get_bind().dialect.name == "postgresql":
-            await self.session.execute(
-                _INSERT_METRICS_UNNEST,
-                {
-                    "team_id": [record.team_id for record in records],
-                    "app_source": [APP_SOURCE] * len(records),
-                    "app_source_id": [record.app_source_id for record in records],
-                    "instance_id": [record.instance_id for record in records],
-                    "metric_kind": [record.metric_kind for record in records],
-                    "metric_name": [record.metric_name for record in records],
-                    "count": [record.count for record in records],
-                    "timestamp": [record.timestamp.astimezone(UTC) for record in records],
-                },
+        connection = await driver(self.session)
+        if connection is not None and len({record.team_id for record in records}) == 1:
+            await connection.execute(
+                _INSERT_METRICS,
+                records[0].team_id,
+                APP_SOURCE,
+                [record.app_source_id for record in records],
+                [record.instance_id for record in records],
+                [record.metric_kind for record in records],
+                [record.metric_name for record in records],
+                [record.count for record in records],
+                [record.timestamp for record in records],
             )
             return
         rows = [
