@@ -32,7 +32,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.base import uuid7
 from app.db.models import Team
 from app.db.repositories.ingest import IngestRepository, NewRun
-from app.db.repositories.observability import ObservabilityRepository
 from app.db.repositories.persons import PersonRepository, PersonRow
 from app.engine.invocation import initial_state
 from app.engine.records import LogRecord, MetricRecord
@@ -158,11 +157,8 @@ async def ingest_events(
     ]
     for candidate in candidates:
         records.count(candidate.flow, "triggered")
-    await repo.create_runs(runs, now)
+    await repo.write_outcome(team.id, runs, records.logs, records.metrics(), now)
     metrics.event_trigger_outcomes(records.counts)
-    observability = ObservabilityRepository(session)
-    await observability.add_logs(records.logs)
-    await observability.add_metrics(records.metrics())
     return [run.id for run in runs]
 
 

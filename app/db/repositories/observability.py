@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.db.models import AppMetric, LogEntry
-from app.db.repositories.pg import driver
+from app.db.repositories.pg import begin, driver
 from app.engine.records import LOG_SOURCE, LogRecord, MetricRecord
 from app.storable import storable_text
 
@@ -115,6 +115,29 @@ SELECT $1, $2, * FROM unnest($3::varchar[], $4::varchar[], $5::timestamptz[], $6
 """
 
 
+def log_columns(records: Sequence[LogRecord]) -> list[list[Any]]:
+    """`_INSERT_LOGS`'s arrays (records already nudged)."""
+    return [
+        [record.log_source_id for record in records],
+        [record.instance_id for record in records],
+        [record.timestamp for record in records],
+        [record.level for record in records],
+        [storable_text(record.message) for record in records],
+    ]
+
+
+def metric_columns(records: Sequence[MetricRecord]) -> list[list[Any]]:
+    """`_INSERT_METRICS`'s arrays."""
+    return [
+        [record.app_source_id for record in records],
+        [record.instance_id for record in records],
+        [record.metric_kind for record in records],
+        [record.metric_name for record in records],
+        [record.count for record in records],
+        [record.timestamp for record in records],
+    ]
+
+
 class ObservabilityRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -128,16 +151,8 @@ class ObservabilityRepository:
             return stored
         connection = await driver(self.session)
         if connection is not None and len({record.team_id for record in stored}) == 1:
-            await connection.execute(
-                _INSERT_LOGS,
-                stored[0].team_id,
-                LOG_SOURCE,
-                [record.log_source_id for record in stored],
-                [record.instance_id for record in stored],
-                [record.timestamp for record in stored],
-                [record.level for record in stored],
-                [storable_text(record.message) for record in stored],
-            )
+            await begin(self.session)
+            await connection.execute(_INSERT_LOGS, stored[0].team_id, LOG_SOURCE, *log_columns(stored))
         else:
             rows = [
                 {
@@ -161,17 +176,8 @@ class ObservabilityRepository:
             return
         connection = await driver(self.session)
         if connection is not None and len({record.team_id for record in records}) == 1:
-            await connection.execute(
-                _INSERT_METRICS,
-                records[0].team_id,
-                APP_SOURCE,
-                [record.app_source_id for record in records],
-                [record.instance_id for record in records],
-                [record.metric_kind for record in records],
-                [record.metric_name for record in records],
-                [record.count for record in records],
-                [record.timestamp for record in records],
-            )
+            await begin(self.session)
+            await connection.execute(_INSERT_METRICS, records[0].team_id, APP_SOURCE, *metric_columns(records))
             return
         rows = [
             {

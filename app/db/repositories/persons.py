@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import json_codec
 from app.db.base import utcnow, uuid7
 from app.db.models import HogFlowRunWait, Person, PersonDistinctId
-from app.db.repositories.pg import driver
+from app.db.repositories.pg import begin, driver
 
 # Keeps each `IN (...)` list well under database parameter limits.
 _CHUNK = 1000
@@ -164,6 +164,7 @@ class PersonRepository:
         now = utcnow()
         missing = [change for distinct_id, change in merged.items() if distinct_id not in found]
         if missing:
+            await begin(self.session)
             created = [PersonRow(uuid7(), apply_update({}, change), waiting=False) for change in missing]
             status = await connection.execute(
                 _CREATE_ROWS,
@@ -187,6 +188,7 @@ class PersonRepository:
                 row.properties = properties
                 changed[row.id] = row
         if changed:
+            await begin(self.session)
             rows = list(changed.values())
             await connection.execute(_UPDATE_ROWS, now, [row.id for row in rows], [_json(r.properties) for r in rows])
         return found

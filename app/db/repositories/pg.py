@@ -5,31 +5,48 @@ connection (building, compiling, binding, result rows); capture sends a few per 
 so its repositories send those few directly, on the connection of the session's transaction, and
 keep SQLAlchemy for everything else (and for SQLite, where `driver` answers None).
 
-`write_session` is that transaction for the capture write: asyncpg holds it, and the session (bound
-to the same connection, which SQLAlchemy sees in autocommit) runs its ORM statements inside it, so
-both kinds of statement commit or roll back together, with no BEGIN or session machinery spent when
-the ORM is not needed.
+`WriteConnections.session` is the unit of work of a capture write. asyncpg holds its transaction,
+begun only when needed: reads run before it, and a write that is one statement on its own (the usual
+group: runs, logs and metrics in one statement) needs neither BEGIN nor COMMIT, two round trips fewer.
+A write that must commit with another calls `begin(session)` first; any statement the session itself
+sends (ORM or Core) begins it too, so ORM writes can never escape it. SQLAlchemy sees the connection in
+autocommit and sends its statements inside that same transaction.
 """
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Connection, event, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction
 
 from app.db.session import session_scope
 
 _DRIVER = "hogflows_asyncpg"
+_LAZY = "hogflows_lazy_transaction"
+
+
+class _LazyTransaction:
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.transaction: Any = None
+
+    async def begin(self) -> None:
+        if self.transaction is None:
+            transaction = self.raw.transaction()
+            await transaction.start()
+            self.transaction = transaction
 
 
 async def driver(session: AsyncSession) -> Any | None:
-    """The asyncpg connection inside the session's transaction, or None when the database is not PostgreSQL."""
+    """The asyncpg connection of the session, or None when the database is not PostgreSQL. Statements sent
+    on it are inside the session's transaction (for `write_session`, once `begin` was called)."""
     cached = session.info.get(_DRIVER)
     if cached is not None:
         return cached
-    bind = session.get_bind()
-    if bind.dialect.name != "postgresql":
+    if session.get_bind().dialect.name != "postgresql":
         return None
     connection = await session.connection()
     raw: Any = (await connection.get_raw_connection()).driver_connection
@@ -39,26 +56,71 @@ async def driver(session: AsyncSession) -> Any | None:
     return raw
 
 
-@asynccontextmanager
-async def write_session(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One unit of work, like `session_scope`: committed on success, rolled back on any exception."""
-    engine = sessionmaker.kw.get("bind")
-    if engine is None or engine.dialect.name != "postgresql":
-        async with session_scope(sessionmaker) as session:
-            yield session
-        return
-    async with engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        raw: Any = (await connection.get_raw_connection()).driver_connection
+async def begin(session: AsyncSession) -> None:
+    """Call before a write that must commit with the session's other writes. Sessions other than
+    `write_session`'s are always in a transaction: nothing to do."""
+    lazy: _LazyTransaction | None = session.info.get(_LAZY)
+    if lazy is not None:
+        await lazy.begin()
+
+
+@event.listens_for(Session, "after_begin")
+def _begin_before_the_session_sends(session: Session, _transaction: SessionTransaction, connection: Connection) -> None:
+    lazy: _LazyTransaction | None = session.info.get(_LAZY)
+    if lazy is not None and lazy.transaction is None:
+        # Called in SQLAlchemy's greenlet before the statement that began the session goes out.
+        connection.connection.dbapi_connection.run_async(lambda _raw: lazy.begin())  # type: ignore[union-attr]
+
+
+class WriteConnections:
+    """Capture writes that follow each other (a busy team's groups) on one connection of the engine's pool,
+    checked out and set up once for the run of them rather than once per write. A write that fails gives
+    its connection back; the next one takes a fresh one. `close` when the run is over."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+        self._held: tuple[AsyncConnection, Any] | None = None
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work, like `session_scope`: committed on success, rolled back on any exception."""
+        engine = self.sessionmaker.kw.get("bind")
+        if engine is None or engine.dialect.name != "postgresql":
+            async with session_scope(self.sessionmaker) as session:
+                yield session
+            return
+        if self._held is None:
+            connection = await engine.connect()
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            self._held = (connection, (await connection.get_raw_connection()).driver_connection)
+        connection, raw = self._held
+        lazy = _LazyTransaction(raw)
         session = AsyncSession(bind=connection, expire_on_commit=False)
         session.info[_DRIVER] = raw
+        session.info[_LAZY] = lazy
+        done = False
         try:
-            async with raw.transaction():
-                yield session
-                if session.new or session.dirty or session.deleted:
-                    await session.flush()
+            yield session
+            if session.new or session.dirty or session.deleted:
+                await session.flush()
+            if lazy.transaction is not None:
+                await lazy.transaction.commit()
+            done = True
+        except BaseException:
+            if lazy.transaction is not None and raw.is_in_transaction():
+                with contextlib.suppress(Exception):
+                    await lazy.transaction.rollback()
+            raise
         finally:
             if session.in_transaction():
                 await session.close()
-            if raw.is_in_transaction():  # a rollback that failed: the connection must not go back to the pool
-                await connection.invalidate()
+            if not done:
+                self._held = None
+                if raw.is_in_transaction():  # a rollback that failed: the connection must not go back to the pool
+                    await connection.invalidate()
+                await connection.close()
+
+    async def close(self) -> None:
+        if self._held is not None:
+            connection, self._held = self._held[0], None
+            await connection.close()
