@@ -180,6 +180,9 @@ async def _match(
     evaluated: Counter[UUID] = Counter()
     pause = LoopYielder()
     for event in events:
+        event_flows = flows.for_event(event.event)
+        if not event_flows:  # most events name no flow: nothing to build for them
+            continue
         person = persons.get(event.distinct_id) if event.process_person else None
         frozen = event_globals(event, project)
         filter_person = {"id": str(person.id), "properties": dict(person.properties or {})} if person else None
@@ -189,7 +192,7 @@ async def _match(
             if kind in groups
         }
         filter_globals = build_filter_globals(frozen, filter_person, event_groups)
-        for flow in flows.for_event(event.event):
+        for flow in event_flows:
             evaluated[flow.id] += 1
             result = evaluate_filters_fast(flow.filters, filter_globals, limits=TRIGGER_FILTER_LIMITS)
             if result is None:
