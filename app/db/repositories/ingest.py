@@ -16,9 +16,11 @@ from app.db import json_codec
 from app.db.models import HogFlow, HogFlowRun, RunStatus
 from app.db.repositories.observability import (
     APP_SOURCE,
+    LOG_RECORDSET,
+    METRIC_RECORDSET,
     ObservabilityRepository,
-    log_columns,
-    metric_columns,
+    log_rows,
+    metric_rows,
     nudge_log_timestamps,
 )
 from app.db.repositories.pg import begin, driver
@@ -26,24 +28,23 @@ from app.engine.records import LOG_SOURCE, LogRecord, MetricRecord
 
 EVENT_TRIGGER = {"type": "event"}
 
-# The columns `create_runs` sets; the others keep their server defaults or NULL, as with the ORM insert.
+# The columns `create_runs` sets; the others keep their server defaults or NULL, as with the ORM insert. The
+# rows go as one JSON array (see app/db/repositories/observability.py).
 _RUN_ROWS = """
 INSERT INTO hog_flow_runs (id, team_id, hog_flow_id, version, state, status, next_run_at, distinct_id, person_id,
                            pickups, is_manual, created_at, updated_at)
-SELECT id, $1, hog_flow_id, version, state, $2, $3, distinct_id, person_id, 0, false, $3, $3
-FROM unnest($4::uuid[], $5::uuid[], $6::integer[], $7::jsonb[], $8::varchar[], $9::uuid[])
-    AS t (id, hog_flow_id, version, state, distinct_id, person_id)
+SELECT r.id, $1, r.hog_flow_id, r.version, r.state, $2, $3, r.distinct_id, r.person_id, 0, false, $3, $3
+FROM json_to_recordset($4::json)
+    AS r (id uuid, hog_flow_id uuid, version integer, state jsonb, distinct_id varchar, person_id uuid)
 """
 # Runs, log lines and metrics of a capture group in one statement: alone, it needs no transaction of its own.
-# (Empty arrays insert nothing.)
 _INSERT_OUTCOME = f"""
 WITH runs AS ({_RUN_ROWS}), logs AS (
     INSERT INTO log_entries (team_id, log_source, log_source_id, instance_id, timestamp, level, message)
-    SELECT $1, $10, * FROM unnest($11::varchar[], $12::varchar[], $13::timestamptz[], $14::varchar[], $15::text[])
+    SELECT $1, $5, l.* FROM {LOG_RECORDSET.format("$6::json")}
 )
 INSERT INTO app_metrics (team_id, app_source, app_source_id, instance_id, metric_kind, metric_name, count, timestamp)
-SELECT $1, $16, * FROM unnest($17::varchar[], $18::varchar[], $19::varchar[], $20::varchar[], $21::integer[],
-                              $22::timestamptz[])
+SELECT $1, $7, m.* FROM {METRIC_RECORDSET.format("$8::json")}
 """
 
 
@@ -92,7 +93,7 @@ class IngestRepository:
         connection = await driver(self.session)
         if connection is not None and len({run.team_id for run in runs}) == 1:
             await begin(self.session)
-            await connection.execute(_RUN_ROWS, runs[0].team_id, RunStatus.QUEUED, now, *_run_columns(runs))
+            await connection.execute(_RUN_ROWS, runs[0].team_id, RunStatus.QUEUED, now, _run_rows(runs))
             return
         rows = [
             {
@@ -139,20 +140,25 @@ class IngestRepository:
             team_id,
             RunStatus.QUEUED,
             now,
-            *_run_columns(runs),
+            _run_rows(runs),
             LOG_SOURCE,
-            *log_columns(stored),
+            log_rows(stored),
             APP_SOURCE,
-            *metric_columns(metrics),
+            metric_rows(metrics),
         )
 
 
-def _run_columns(runs: Sequence[NewRun]) -> list[list[Any]]:
-    return [
-        [run.id for run in runs],
-        [run.hog_flow_id for run in runs],
-        [run.version for run in runs],
-        [json_codec.dumps(run.state).decode() for run in runs],
-        [run.distinct_id for run in runs],
-        [run.person_id for run in runs],
-    ]
+def _run_rows(runs: Sequence[NewRun]) -> str:
+    return json_codec.dumps(
+        [
+            {
+                "id": str(run.id),
+                "hog_flow_id": str(run.hog_flow_id),
+                "version": run.version,
+                "state": run.state,
+                "distinct_id": run.distinct_id,
+                "person_id": str(run.person_id) if run.person_id is not None else None,
+            }
+            for run in runs
+        ]
+    ).decode()

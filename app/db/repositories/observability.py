@@ -17,6 +17,7 @@ from sqlalchemy import BigInteger, ColumnElement, Integer, Select, cast, func, i
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from app.db import json_codec
 from app.db.models import AppMetric, LogEntry
 from app.db.repositories.pg import begin, driver
 from app.engine.records import LOG_SOURCE, LogRecord, MetricRecord
@@ -102,40 +103,58 @@ def _slice_seconds(bucket_starts: Sequence[datetime]) -> int:
     return size
 
 
-# One statement of arrays (a capture request can carry a `filtered` row for each of a thousand flows), sent on
-# the asyncpg connection (`app.db.repositories.pg`).
-_INSERT_METRICS = """
+# One statement each, whatever the number of rows (a capture request can carry a `filtered` row for each of a
+# thousand flows), sent on the asyncpg connection (`app.db.repositories.pg`). The rows go as one JSON array:
+# asyncpg encodes a parameter array element by element, several times slower than orjson writes it.
+METRIC_RECORDSET = (
+    "json_to_recordset({}) AS m (app_source_id varchar, instance_id varchar, metric_kind varchar, "
+    "metric_name varchar, count integer, timestamp timestamptz)"
+)
+LOG_RECORDSET = (
+    "json_to_recordset({}) AS l (log_source_id varchar, instance_id varchar, timestamp timestamptz, "
+    "level varchar, message text)"
+)
+_INSERT_METRICS = f"""
 INSERT INTO app_metrics (team_id, app_source, app_source_id, instance_id, metric_kind, metric_name, count, timestamp)
-SELECT $1, $2, * FROM unnest($3::varchar[], $4::varchar[], $5::varchar[], $6::varchar[], $7::integer[],
-                             $8::timestamptz[])
+SELECT $1, $2, m.* FROM {METRIC_RECORDSET.format("$3::json")}
 """
-_INSERT_LOGS = """
+_INSERT_LOGS = f"""
 INSERT INTO log_entries (team_id, log_source, log_source_id, instance_id, timestamp, level, message)
-SELECT $1, $2, * FROM unnest($3::varchar[], $4::varchar[], $5::timestamptz[], $6::varchar[], $7::text[])
+SELECT $1, $2, l.* FROM {LOG_RECORDSET.format("$3::json")}
 """
 
 
-def log_columns(records: Sequence[LogRecord]) -> list[list[Any]]:
-    """`_INSERT_LOGS`'s arrays (records already nudged)."""
-    return [
-        [record.log_source_id for record in records],
-        [record.instance_id for record in records],
-        [record.timestamp for record in records],
-        [record.level for record in records],
-        [storable_text(record.message) for record in records],
-    ]
+def log_rows(records: Sequence[LogRecord]) -> str:
+    """`LOG_RECORDSET`'s JSON (records already nudged)."""
+    return json_codec.dumps(
+        [
+            {
+                "log_source_id": record.log_source_id,
+                "instance_id": record.instance_id,
+                "timestamp": record.timestamp.isoformat(),
+                "level": record.level,
+                "message": storable_text(record.message),
+            }
+            for record in records
+        ]
+    ).decode()
 
 
-def metric_columns(records: Sequence[MetricRecord]) -> list[list[Any]]:
-    """`_INSERT_METRICS`'s arrays."""
-    return [
-        [record.app_source_id for record in records],
-        [record.instance_id for record in records],
-        [record.metric_kind for record in records],
-        [record.metric_name for record in records],
-        [record.count for record in records],
-        [record.timestamp for record in records],
-    ]
+def metric_rows(records: Sequence[MetricRecord]) -> str:
+    """`METRIC_RECORDSET`'s JSON."""
+    return json_codec.dumps(
+        [
+            {
+                "app_source_id": record.app_source_id,
+                "instance_id": record.instance_id,
+                "metric_kind": record.metric_kind,
+                "metric_name": record.metric_name,
+                "count": record.count,
+                "timestamp": record.timestamp.isoformat(),
+            }
+            for record in records
+        ]
+    ).decode()
 
 
 class ObservabilityRepository:
@@ -152,7 +171,7 @@ class ObservabilityRepository:
         connection = await driver(self.session)
         if connection is not None and len({record.team_id for record in stored}) == 1:
             await begin(self.session)
-            await connection.execute(_INSERT_LOGS, stored[0].team_id, LOG_SOURCE, *log_columns(stored))
+            await connection.execute(_INSERT_LOGS, stored[0].team_id, LOG_SOURCE, log_rows(stored))
         else:
             rows = [
                 {
@@ -177,7 +196,7 @@ class ObservabilityRepository:
         connection = await driver(self.session)
         if connection is not None and len({record.team_id for record in records}) == 1:
             await begin(self.session)
-            await connection.execute(_INSERT_METRICS, records[0].team_id, APP_SOURCE, *metric_columns(records))
+            await connection.execute(_INSERT_METRICS, records[0].team_id, APP_SOURCE, metric_rows(records))
             return
         rows = [
             {
