@@ -2,6 +2,7 @@
 connection and the session's own ORM statements commit or roll back together, and the connection held
 across writes survives a failed one."""
 
+import asyncio
 import uuid
 
 import pytest
@@ -72,3 +73,25 @@ async def test_writes_in_a_row_share_a_connection_and_each_commits(
     assert rows[first].properties == {"n": 2, "once": True} and rows[second].properties == {}
     person = await person_of(sessionmaker, tenant, first)
     assert person is not None and person.properties == {"n": 2, "once": True}  # type: ignore[attr-defined]
+
+
+async def test_concurrent_capture_writers_share_one_person(
+    sessionmaker: async_sessionmaker[AsyncSession], tenant: Tenant
+) -> None:
+    distinct_id = did()
+
+    async def create(value: int) -> uuid.UUID:
+        connections = WriteConnections(sessionmaker)
+        try:
+            async with connections.session() as session:
+                rows = await PersonRepository(session).upsert_rows(
+                    tenant.team_id, [PersonUpdate(distinct_id, {"v": value})]
+                )
+                return rows[distinct_id].id
+        finally:
+            await connections.close()
+
+    ids = set(await asyncio.gather(*(create(n) for n in range(5))))
+    assert len(ids) == 1
+    person = await person_of(sessionmaker, tenant, distinct_id)
+    assert person is not None and person.id in ids  # type: ignore[attr-defined]

@@ -67,7 +67,8 @@ def _json(value: Any) -> str:
     return json_codec.dumps(value).decode()
 
 
-# Capture's statements (PostgreSQL). `waiting`: any unmatched registration of the person (index on team, person).
+# Capture's statements (PostgreSQL); rows go as one JSON array (see app/db/repositories/observability.py).
+# `waiting`: any unmatched registration of the person (index on team, person).
 _SELECT_ROWS = """
 SELECT d.distinct_id, p.id, p.properties, EXISTS (
     SELECT 1 FROM hog_flow_run_waits w WHERE w.team_id = $1 AND w.person_id = p.id AND w.matched_at IS NULL
@@ -78,8 +79,8 @@ WHERE d.team_id = $1 AND d.distinct_id = ANY($2::varchar[])
 # A person is inserted only with the distinct id it claimed: one that another writer claimed first keeps its
 # person (re-read after), and no orphan is left. The foreign key is checked at the end of the statement.
 _CREATE_ROWS = """
-WITH input (id, distinct_id, properties) AS (
-    SELECT * FROM unnest($2::uuid[], $3::varchar[], $4::jsonb[])
+WITH input AS (
+    SELECT * FROM json_to_recordset($2::json) AS r (id uuid, distinct_id varchar, properties jsonb)
 ), claimed AS (
     INSERT INTO person_distinct_ids (team_id, distinct_id, person_id)
     SELECT $1, distinct_id, id FROM input
@@ -87,11 +88,11 @@ WITH input (id, distinct_id, properties) AS (
     RETURNING distinct_id
 )
 INSERT INTO persons (id, team_id, properties, created_at, updated_at)
-SELECT input.id, $1, input.properties, $5, $5 FROM input JOIN claimed USING (distinct_id)
+SELECT input.id, $1, input.properties, $3, $3 FROM input JOIN claimed USING (distinct_id)
 """
 _UPDATE_ROWS = """
 UPDATE persons SET properties = v.properties, updated_at = $1
-FROM unnest($2::uuid[], $3::jsonb[]) AS v (id, properties) WHERE persons.id = v.id
+FROM json_to_recordset($2::json) AS v (id uuid, properties jsonb) WHERE persons.id = v.id
 """
 
 
@@ -169,9 +170,12 @@ class PersonRepository:
             status = await connection.execute(
                 _CREATE_ROWS,
                 team_id,
-                [row.id for row in created],
-                [change.distinct_id for change in missing],
-                [_json(row.properties) for row in created],
+                _json(
+                    [
+                        {"id": str(row.id), "distinct_id": change.distinct_id, "properties": row.properties}
+                        for change, row in zip(missing, created, strict=True)
+                    ]
+                ),
                 now,
             )
             if int(status.rsplit(" ", 1)[1]) == len(missing):
@@ -190,7 +194,9 @@ class PersonRepository:
         if changed:
             await begin(self.session)
             rows = list(changed.values())
-            await connection.execute(_UPDATE_ROWS, now, [row.id for row in rows], [_json(r.properties) for r in rows])
+            await connection.execute(
+                _UPDATE_ROWS, now, _json([{"id": str(row.id), "properties": row.properties} for row in rows])
+            )
         return found
 
     async def _rows(self, connection: Any, team_id: int, distinct_ids: list[str]) -> dict[str, PersonRow]:
