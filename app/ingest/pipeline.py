@@ -157,8 +157,9 @@ async def ingest_events(
     ]
     for candidate in candidates:
         records.count(candidate.flow, "triggered")
-    await repo.write_outcome(team.id, runs, records.logs, records.metrics(), now)
     metrics.event_trigger_outcomes(records.counts)
+    # The last write: on PostgreSQL it may commit on its own (app/db/repositories/pg.py), so nothing may fail after it.
+    await repo.write_outcome(team.id, runs, records.logs, records.metrics(), now)
     return [run.id for run in runs]
 
 
