@@ -90,7 +90,7 @@ class IngestRepository:
         """One INSERT for every run an ingested batch started; all are queued and due now."""
         if not runs:
             return
-        connection = await driver(self.session)
+        connection = driver(self.session)
         if connection is not None and len({run.team_id for run in runs}) == 1:
             await begin(self.session)
             await connection.execute(_RUN_ROWS, runs[0].team_id, RunStatus.QUEUED, now, _run_rows(runs))
@@ -125,7 +125,7 @@ class IngestRepository:
     ) -> None:
         """The last writes of a capture group, all of `team_id`: its runs, log lines and metrics. One
         statement on PostgreSQL, so a group that wrote nothing before needs no BEGIN/COMMIT for it."""
-        connection = await driver(self.session)
+        connection = driver(self.session)
         if connection is None:
             observability = ObservabilityRepository(self.session)
             await self.create_runs(runs, now)

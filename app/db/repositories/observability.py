@@ -168,7 +168,7 @@ class ObservabilityRepository:
         stored = nudge_log_timestamps(records)
         if not stored:
             return stored
-        connection = await driver(self.session)
+        connection = driver(self.session)
         if connection is not None and len({record.team_id for record in stored}) == 1:
             await begin(self.session)
             await connection.execute(_INSERT_LOGS, stored[0].team_id, LOG_SOURCE, log_rows(stored))
@@ -193,7 +193,7 @@ class ObservabilityRepository:
         elsewhere."""
         if not records:
             return
-        connection = await driver(self.session)
+        connection = driver(self.session)
         if connection is not None and len({record.team_id for record in records}) == 1:
             await begin(self.session)
             await connection.execute(_INSERT_METRICS, records[0].team_id, APP_SOURCE, metric_rows(records))

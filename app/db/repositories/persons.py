@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import json_codec
 from app.db.base import utcnow, uuid7
 from app.db.models import HogFlowRunWait, Person, PersonDistinctId
-from app.db.repositories.pg import begin, driver
+from app.db.repositories.pg import Driver, begin, driver
 
 # Keeps each `IN (...)` list well under database parameter limits.
 _CHUNK = 1000
@@ -156,7 +156,7 @@ class PersonRepository:
     async def upsert_rows(self, team_id: int, changes: Sequence[PersonUpdate]) -> dict[str, PersonRow]:
         """`upsert_many` for capture: the same writes, returned as rows. Persons whose properties do not change
         are not written."""
-        connection = await driver(self.session)
+        connection = driver(self.session)
         if connection is None:
             people = await self.upsert_many(team_id, changes)
             return {distinct_id: PersonRow(p.id, p.properties or {}) for distinct_id, p in people.items()}
@@ -199,7 +199,7 @@ class PersonRepository:
             )
         return found
 
-    async def _rows(self, connection: Any, team_id: int, distinct_ids: list[str]) -> dict[str, PersonRow]:
+    async def _rows(self, connection: Driver, team_id: int, distinct_ids: list[str]) -> dict[str, PersonRow]:
         rows = await connection.fetch(_SELECT_ROWS, team_id, distinct_ids)
         people: dict[UUID, PersonRow] = {}
         found: dict[str, PersonRow] = {}

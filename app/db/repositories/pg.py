@@ -3,7 +3,7 @@
 Through SQLAlchemy a statement costs several times the CPU of the same statement sent on the asyncpg
 connection (building, compiling, binding, result rows); capture sends a few per group of requests,
 so its repositories send those few directly, on the connection of the session's transaction, and
-keep SQLAlchemy for everything else (and for SQLite, where `driver` answers None).
+keep SQLAlchemy for everything else (other sessions, and SQLite, where `driver` answers None).
 
 `WriteConnections.session` is the unit of work of a capture write. asyncpg holds its transaction,
 begun only when needed: reads run before it, and a write that is one statement on its own (the usual
@@ -18,7 +18,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -40,20 +41,34 @@ class _LazyTransaction:
             self.transaction = transaction
 
 
-async def driver(session: AsyncSession) -> Any | None:
-    """The asyncpg connection of the session, or None when the database is not PostgreSQL. Statements sent
-    on it are inside the session's transaction (for `write_session`, once `begin` was called)."""
-    cached = session.info.get(_DRIVER)
-    if cached is not None:
-        return cached
-    if session.get_bind().dialect.name != "postgresql":
-        return None
-    connection = await session.connection()
-    raw: Any = (await connection.get_raw_connection()).driver_connection
-    if not raw.is_in_transaction():
-        # SQLAlchemy's asyncpg adapter sends BEGIN with the session's first statement.
-        await session.execute(text("SELECT 1"))
-    return raw
+class Driver:
+    """The asyncpg connection of a capture session. Its errors surface as SQLAlchemy's `DBAPIError`, as they
+    would through the session: a database that does not answer is a 503, and no message shows parameters."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        try:
+            return str(await self.raw.execute(sql, *args))
+        except Exception as error:
+            raise DBAPIError.instance(sql, None, error, Exception, hide_parameters=True) from error
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        try:
+            return list(await self.raw.fetch(sql, *args))
+        except Exception as error:
+            raise DBAPIError.instance(sql, None, error, Exception, hide_parameters=True) from error
+
+
+def driver(session: AsyncSession) -> Driver | None:
+    """The asyncpg connection of a capture session (`WriteConnections.session`), or None: other sessions (and
+    SQLite) keep SQLAlchemy, whose handling of lost connections the worker's retries rely on. Statements
+    sent on it are inside the session's transaction once `begin` was called."""
+    driver: Driver | None = session.info.get(_DRIVER)
+    return driver
 
 
 async def begin(session: AsyncSession) -> None:
@@ -96,7 +111,7 @@ class WriteConnections:
         connection, raw = self._held
         lazy = _LazyTransaction(raw)
         session = AsyncSession(bind=connection, expire_on_commit=False)
-        session.info[_DRIVER] = raw
+        session.info[_DRIVER] = Driver(raw)
         session.info[_LAZY] = lazy
         done = False
         try:
@@ -115,9 +130,10 @@ class WriteConnections:
             if session.in_transaction():
                 await session.close()
             if not done:
+                # A failed write may have lost its connection (asyncpg's errors do not tell the pool): it is
+                # never handed out again.
                 self._held = None
-                if raw.is_in_transaction():  # a rollback that failed: the connection must not go back to the pool
-                    await connection.invalidate()
+                await connection.invalidate()
                 await connection.close()
 
     async def close(self) -> None:
