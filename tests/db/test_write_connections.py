@@ -6,11 +6,12 @@ import asyncio
 import uuid
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from app.db.repositories.persons import PersonRepository, PersonUpdate
 from app.db.repositories.pg import WriteConnections
-from app.db.session import session_scope
+from app.db.session import create_sessionmaker, session_scope
 from app.services.bootstrap import Tenant
 
 
@@ -95,3 +96,20 @@ async def test_concurrent_capture_writers_share_one_person(
     assert len(ids) == 1
     person = await person_of(sessionmaker, tenant, distinct_id)
     assert person is not None and person.id in ids  # type: ignore[attr-defined]
+
+
+async def test_the_connection_goes_back_to_the_pool_as_it_came(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("capture holds its transaction on asyncpg only on PostgreSQL")
+    engine = create_async_engine(database_url, pool_size=1, max_overflow=0)  # one connection: the same one again
+    try:
+        connections = WriteConnections(create_sessionmaker(engine))
+        async with connections.session():
+            pass
+        await connections.close()
+        async with engine.connect() as connection:  # not autocommit any more: a rollback undoes
+            await connection.execute(text("CREATE TEMPORARY TABLE rolled_back (x int)"))
+            await connection.rollback()
+            assert await connection.scalar(text("SELECT to_regclass('pg_temp.rolled_back')")) is None
+    finally:
+        await engine.dispose()
