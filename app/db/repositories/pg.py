@@ -67,13 +67,13 @@ def driver(session: AsyncSession) -> Driver | None:
     """The asyncpg connection of a capture session (`WriteConnections.session`), or None: other sessions (and
     SQLite) keep SQLAlchemy, whose handling of lost connections the worker's retries rely on. Statements
     sent on it are inside the session's transaction once `begin` was called."""
-    driver: Driver | None = session.info.get(_DRIVER)
-    return driver
+    found: Driver | None = session.info.get(_DRIVER)
+    return found
 
 
 async def begin(session: AsyncSession) -> None:
-    """Call before a write that must commit with the session's other writes. Sessions other than
-    `write_session`'s are always in a transaction: nothing to do."""
+    """Call before a write that must commit with the session's other writes. Sessions other than capture's
+    (`WriteConnections.session`) are always in a transaction: nothing to do."""
     lazy: _LazyTransaction | None = session.info.get(_LAZY)
     if lazy is not None:
         await lazy.begin()
