@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import BigInteger, ColumnElement, Integer, Select, cast, func, insert, select
+from sqlalchemy import BigInteger, ColumnElement, Integer, Select, cast, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -124,6 +124,15 @@ SELECT $1, $2, l.* FROM {LOG_RECORDSET.format("$3::json")}
 """
 
 
+# Other sessions on PostgreSQL (the worker's): one statement of arrays, through the session.
+_INSERT_METRICS_UNNEST = text(
+    "INSERT INTO app_metrics (team_id, app_source, app_source_id, instance_id, metric_kind, metric_name, count, "
+    "timestamp) SELECT * FROM unnest(CAST(:team_id AS integer[]), CAST(:app_source AS varchar[]), "
+    "CAST(:app_source_id AS varchar[]), CAST(:instance_id AS varchar[]), CAST(:metric_kind AS varchar[]), "
+    "CAST(:metric_name AS varchar[]), CAST(:count AS integer[]), CAST(:timestamp AS timestamptz[]))"
+)
+
+
 def log_rows(records: Sequence[LogRecord]) -> str:
     """`LOG_RECORDSET`'s JSON (records already nudged)."""
     return json_codec.dumps(
@@ -189,14 +198,28 @@ class ObservabilityRepository:
         return stored
 
     async def add_metrics(self, records: Sequence[MetricRecord]) -> None:
-        """Insert a batch of metric increments: one statement of arrays on PostgreSQL, a multi-row insert
-        elsewhere."""
+        """Insert a batch of metric increments: one statement on PostgreSQL, a multi-row insert elsewhere."""
         if not records:
             return
         connection = driver(self.session)
         if connection is not None and len({record.team_id for record in records}) == 1:
             await begin(self.session)
             await connection.execute(_INSERT_METRICS, records[0].team_id, APP_SOURCE, metric_rows(records))
+            return
+        if self.session.get_bind().dialect.name == "postgresql":
+            await self.session.execute(
+                _INSERT_METRICS_UNNEST,
+                {
+                    "team_id": [record.team_id for record in records],
+                    "app_source": [APP_SOURCE] * len(records),
+                    "app_source_id": [record.app_source_id for record in records],
+                    "instance_id": [record.instance_id for record in records],
+                    "metric_kind": [record.metric_kind for record in records],
+                    "metric_name": [record.metric_name for record in records],
+                    "count": [record.count for record in records],
+                    "timestamp": [record.timestamp.astimezone(UTC) for record in records],
+                },
+            )
             return
         rows = [
             {
