@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.base import utcnow
 from app.db.models import Team
-from app.db.session import session_scope
+from app.db.repositories.pg import WriteConnections
 from app.ingest.events import IncomingEvent
 from app.ingest.pipeline import IngestServices, ingest_events
 from app.worker.scheduling import Scheduler, schedule_runs, schedule_woken_runs
@@ -94,18 +94,20 @@ class IngestBatcher:
 
     async def _drain(self, queue: _TeamQueue) -> None:
         group: list[_Request] = []
+        # The groups of one drain follow each other: they share a connection.
+        connections = WriteConnections(self.sessionmaker)
         try:
             while queue.pending:
                 group = self._take(queue)
                 try:
-                    await self._write(queue.team, group)
+                    await self._write(queue.team, group, connections)
                 except Exception as error:
                     if len(group) == 1:
                         _settle(group, error)
                         continue
                     for request in group:
                         try:
-                            await self._write(queue.team, [request])
+                            await self._write(queue.team, [request], connections)
                         except Exception as single:
                             _settle([request], single)
         except BaseException as error:  # cancelled (shutdown): nobody may wait forever
@@ -116,6 +118,7 @@ class IngestBatcher:
             queue.writing = False
             if not queue.pending:
                 self._queues.pop(queue.team.id, None)
+            await connections.close()
 
     def _take(self, queue: _TeamQueue) -> list[_Request]:
         group: list[_Request] = []
@@ -126,11 +129,11 @@ class IngestBatcher:
             size += len(request.events)
         return group
 
-    async def _write(self, team: Team, group: list[_Request]) -> None:
+    async def _write(self, team: Team, group: list[_Request], connections: WriteConnections) -> None:
         now = self.clock()
         events = [event for request in group for event in request.events]
         woken: list[tuple[UUID, int]] = []
-        async with session_scope(self.sessionmaker) as session:
+        async with connections.session() as session:
             run_ids = await ingest_events(session, team, events, self.services, now, woken)
         _settle(group, None, self._schedule(run_ids, woken, now) if run_ids or woken else None)
 

@@ -17,6 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
@@ -40,8 +41,8 @@ class EventFlow:
     order: int = 0
     version: int | None = None
 
-    @property
-    def source_id(self) -> str:
+    @cached_property
+    def source_id(self) -> str:  # every metric of every group names it: made once
         return str(self.id)
 
 

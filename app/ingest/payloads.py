@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
+import orjson
+
+from app.db.json_codec import _has_long_integer
 from app.ingest.errors import CaptureError, invalid_payload, no_data
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -93,6 +96,13 @@ def _reject_constant(name: str) -> Any:
 
 
 def _parse_json(payload: bytes) -> Any:
+    # orjson where it reads exactly what `json` reads (not integers past 64 bits, which it makes floats);
+    # whatever it refuses, `json` decides, and words the error.
+    if not _has_long_integer(payload):
+        try:
+            return orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            pass
     try:
         return json.loads(payload.decode("utf-8"), parse_constant=_reject_constant)
     except UnicodeDecodeError as error:

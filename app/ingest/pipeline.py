@@ -11,8 +11,8 @@ For one request's events of one team, in order:
 4. the per-flow token bucket (`rate_limited` plus a warn log; fails open);
 5. a queued run per survivor (`triggered`), its state per §2.3 with the event frozen in `state.event`;
 6. right after step 1, whether or not any flow triggers: runs parked on a wait (or listening for a
-   conversion) that these events match, or whose person they changed, wake (`app.ingest.waits`,
-   one indexed query per request).
+   conversion) that these events match, or whose person they changed, wake (`app.ingest.waits`:
+   one indexed query per request, none when step 1 found that no person of the request has any).
 
 Masking runs before rate limiting on purpose (PostHog does the reverse): invocations a frequency cap
 drops anyway should not use up the flow's tokens. Everything is written in the caller's transaction;
@@ -30,10 +30,9 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import uuid7
-from app.db.models import Person, Team
+from app.db.models import Team
 from app.db.repositories.ingest import IngestRepository, NewRun
-from app.db.repositories.observability import ObservabilityRepository
-from app.db.repositories.persons import PersonRepository
+from app.db.repositories.persons import PersonRepository, PersonRow
 from app.engine.invocation import initial_state
 from app.engine.records import LogRecord, MetricRecord
 from app.filters import FilterResult, build_filter_globals, evaluate_filters_fast
@@ -81,7 +80,7 @@ class _Candidate:
     flow: EventFlow
     event: IncomingEvent
     globals: dict[str, Any]
-    person: Person | None
+    person: PersonRow | None
     invocation_id: UUID = field(default_factory=uuid7)
 
 
@@ -110,7 +109,7 @@ def project_url(site_url: str, team_id: int) -> str:
     return f"{site_url.rstrip('/')}/project/{team_id}"
 
 
-def masking_person_globals(person: Person, distinct_id: str, project: str) -> dict[str, Any]:
+def masking_person_globals(person: PersonRow, distinct_id: str, project: str) -> dict[str, Any]:
     """The `person` a masking hash sees (PostHog's HogFunction person globals)."""
     properties = dict(person.properties or {})
     name = properties.get("email") or properties.get("name") or distinct_id
@@ -158,11 +157,9 @@ async def ingest_events(
     ]
     for candidate in candidates:
         records.count(candidate.flow, "triggered")
-    await repo.create_runs(runs, now)
     metrics.event_trigger_outcomes(records.counts)
-    observability = ObservabilityRepository(session)
-    await observability.add_logs(records.logs)
-    await observability.add_metrics(records.metrics())
+    # The last write: on PostgreSQL it may commit on its own (app/db/repositories/pg.py), so nothing may fail after it.
+    await repo.write_outcome(team.id, runs, records.logs, records.metrics(), now)
     return [run.id for run in runs]
 
 
@@ -170,7 +167,7 @@ async def _match(
     team: Team,
     events: Sequence[IncomingEvent],
     flows: FlowIndex,
-    persons: dict[str, Person],
+    persons: dict[str, PersonRow],
     store: TriggerStore,
     project: str,
     records: _Records,
@@ -184,6 +181,9 @@ async def _match(
     evaluated: Counter[UUID] = Counter()
     pause = LoopYielder()
     for event in events:
+        event_flows = flows.for_event(event.event)
+        if not event_flows:  # most events name no flow: nothing to build for them
+            continue
         person = persons.get(event.distinct_id) if event.process_person else None
         frozen = event_globals(event, project)
         filter_person = {"id": str(person.id), "properties": dict(person.properties or {})} if person else None
@@ -193,7 +193,7 @@ async def _match(
             if kind in groups
         }
         filter_globals = build_filter_globals(frozen, filter_person, event_groups)
-        for flow in flows.for_event(event.event):
+        for flow in event_flows:
             evaluated[flow.id] += 1
             result = evaluate_filters_fast(flow.filters, filter_globals, limits=TRIGGER_FILTER_LIMITS)
             if result is None:

@@ -24,12 +24,19 @@ class TeamTokenCache:
         self.clock = clock
         self._entries: OrderedDict[str, tuple[Team, tuple[int, int], float]] = OrderedDict()
 
-    async def get(self, repo: TenancyRepository, token: str) -> Team | None:
-        now = self.clock()
+    def cached(self, token: str) -> Team | None:
+        """The team while its entry is fresh, without touching the database (None: ask `get`)."""
         entry = self._entries.get(token)
-        if entry is not None and entry[1] == TENANCY.stamp() and now - entry[2] < self.ttl_seconds:
+        if entry is not None and entry[1] == TENANCY.stamp() and self.clock() - entry[2] < self.ttl_seconds:
             self._entries.move_to_end(token)
             return entry[0]
+        return None
+
+    async def get(self, repo: TenancyRepository, token: str) -> Team | None:
+        team = self.cached(token)
+        if team is not None:
+            return team
+        now = self.clock()
         stamp = TENANCY.stamp()
         team = await repo.get_team_by_token(token)
         if team is None:

@@ -1,7 +1,8 @@
 """The capture pipeline's wait step: wake the runs that this batch's events were waiting for.
 
 1. one indexed query for the unmatched registrations of the batch's persons, for the batch's event
-   names or for any change to the person (`app.db.repositories.waits.WaitRepository.candidates`);
+   names or for any change to the person (`app.db.repositories.waits.WaitRepository.candidates`),
+   skipped when the person lookup found none of them with any (`PersonRow.waiting`);
 2. an event matches a registration of its person and name when it passes the entry's compiled filters
    and, for a correlated wait (our extension), yields the same correlation value as the trigger did;
    the first matching event wins, and the row keeps it as `matched_event` for the run's next step;
@@ -22,6 +23,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import HogFlowRunWait, Person
+from app.db.repositories.persons import PersonRow
 from app.db.repositories.waits import WaitRepository, wake_runs
 from app.engine.waits import CORRELATION_LIMITS, correlation_key
 from app.filters import build_filter_globals, evaluate_filters, evaluate_filters_fast
@@ -38,14 +40,14 @@ async def wake_waiting_runs(
     session: AsyncSession,
     team_id: int,
     events: Sequence[IncomingEvent],
-    persons: dict[str, Person],
+    persons: dict[str, PersonRow],
     project: str,
     now: datetime,
     budget: VmBudget | None = None,
 ) -> list[tuple[UUID, int]]:
     """Mark what the events matched and make those runs due; returns (run id, pickups) of woken runs."""
     located = [(event, persons[event.distinct_id]) for event in events if event.distinct_id in persons]
-    if not located:
+    if not any(person.waiting for _, person in located):
         return []
     repo = WaitRepository(session)
     candidates = await repo.candidates(team_id, {person.id for _, person in located}, {e.event for e, _ in located})
@@ -78,7 +80,7 @@ async def wake_waiting_runs(
 
 async def person_change_wakes(
     waits: Sequence[HogFlowRunWait],
-    located: Sequence[tuple[IncomingEvent, Person]],
+    located: Sequence[tuple[IncomingEvent, PersonRow]],
     project: str,
     budget: VmBudget,
 ) -> set[UUID]:
@@ -117,7 +119,7 @@ def may_satisfy(wait: HogFlowRunWait, person: Person, event: dict[str, Any] | No
     return evaluate_filters(wait.filters, globals, limits=WAIT_FILTER_LIMITS).matched
 
 
-def _person_filter_globals(person: Person, event: dict[str, Any]) -> dict[str, Any]:
+def _person_filter_globals(person: Person | PersonRow, event: dict[str, Any]) -> dict[str, Any]:
     return build_filter_globals(event, {"id": str(person.id), "properties": dict(person.properties or {})})
 
 

@@ -96,7 +96,10 @@ def events_received(count: int) -> None:
 
 def event_trigger_outcomes(counts: Mapping[tuple[str, str, str], int]) -> None:
     """From the pipeline's per-(flow, kind, name) app-metric counts; each `triggered` is a run created."""
+    by_name: dict[str, int] = {}
     for (_flow, _kind, name), count in counts.items():
+        by_name[name] = by_name.get(name, 0) + count
+    for name, count in by_name.items():  # one labelled child per name, not per flow
         EVENT_TRIGGERS.labels(name).inc(count)
         if name == "triggered":
             RUNS_CREATED.labels("event").inc(count)

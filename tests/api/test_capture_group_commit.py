@@ -7,7 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -30,6 +31,16 @@ def counted_batcher(app: Any, engine: AsyncEngine) -> tuple[IngestBatcher, list[
     return IngestBatcher(sessionmaker, app.state.ingest, WakeUpScheduler()), commits
 
 
+async def transactions(engine: AsyncEngine, flow_id: str, commits: list[int]) -> int:
+    """How many transactions wrote the flow's runs: told by the rows' `xmin` on PostgreSQL (where capture's
+    transaction is held on the asyncpg connection, not by the session), by the session's commits elsewhere."""
+    if engine.dialect.name != "postgresql":
+        return len(commits)
+    statement = text("SELECT count(DISTINCT xmin::text) FROM hog_flow_runs WHERE hog_flow_id = CAST(:id AS uuid)")
+    async with engine.connect() as connection:
+        return int(await connection.scalar(statement, {"id": flow_id}) or 0)
+
+
 async def load_team(app: Any, tenant: Tenant) -> Team:
     async with session_scope(app.state.sessionmaker) as session:
         team = await session.get(Team, tenant.team_id)
@@ -50,13 +61,13 @@ async def test_concurrent_requests_of_a_team_are_one_transaction(
     batcher, commits = counted_batcher(app, engine)
     team = await load_team(app, tenant)
     await asyncio.gather(*(batcher.ingest(team, one_event(f"user-{n}")) for n in range(10)))
-    assert len(commits) == 1
+    assert await transactions(engine, flow_id, commits) == 1
     assert sorted(run["distinct_id"] for run in await runs(client, tenant, flow_id)) == sorted(
         f"user-{n}" for n in range(10)
     )
     # An idle process writes a lone request at once, in a transaction of its own.
     await batcher.ingest(team, one_event("user-late"))
-    assert len(commits) == 2
+    assert await transactions(engine, flow_id, commits) == 2
 
 
 @pytest.mark.postgres_only
@@ -71,5 +82,7 @@ async def test_a_request_the_database_refuses_fails_alone(
     requests = [one_event("user-a"), bad, one_event("user-b")]
     results = await asyncio.gather(*(batcher.ingest(team, events) for events in requests), return_exceptions=True)
     assert results[0] is None and results[2] is None
-    assert isinstance(results[1], Exception)
+    # As through SQLAlchemy (so the request middleware logs it without its values, and an unreachable
+    # database answers 503): asyncpg's errors on capture's own statements come wrapped.
+    assert isinstance(results[1], DBAPIError)
     assert sorted(run["distinct_id"] for run in await runs(client, tenant, flow_id)) == ["user-a", "user-b"]

@@ -1,4 +1,9 @@
-"""Persons by distinct id or id, and upserts of their properties."""
+"""Persons by distinct id or id, and upserts of their properties.
+
+`upsert_rows` is capture's form of `upsert_many`: plain rows instead of ORM objects, a few statements
+sent on the asyncpg connection on PostgreSQL (`app.db.repositories.pg`), and no write at all for the
+persons an event leaves unchanged.
+"""
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -11,8 +16,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import json_codec
 from app.db.base import utcnow, uuid7
 from app.db.models import HogFlowRunWait, Person, PersonDistinctId
+from app.db.repositories.pg import Driver, begin, driver
 
 # Keeps each `IN (...)` list well under database parameter limits.
 _CHUNK = 1000
@@ -33,6 +40,62 @@ def apply_update(properties: dict[str, Any], change: PersonUpdate) -> dict[str, 
     return merged
 
 
+@dataclass(slots=True)
+class PersonRow:
+    """A person as capture reads it. `waiting`: it may have unmatched wait registrations (False only when
+    known to have none), so capture looks for them only then."""
+
+    id: UUID
+    properties: dict[str, Any]
+    waiting: bool = True
+
+
+def _merged_changes(changes: Sequence[PersonUpdate]) -> dict[str, PersonUpdate]:
+    """One update per distinct id, in first-seen order: later `$set` wins, earlier `$set_once` wins."""
+    merged: dict[str, PersonUpdate] = {}
+    for change in changes:
+        previous = merged.get(change.distinct_id)
+        if previous is None:
+            merged[change.distinct_id] = PersonUpdate(change.distinct_id, dict(change.set), dict(change.set_once))
+        else:
+            previous.set.update(change.set)
+            previous.set_once = {**change.set_once, **previous.set_once}
+    return merged
+
+
+def _json(value: Any) -> str:
+    return json_codec.dumps(value).decode()
+
+
+# Capture's statements (PostgreSQL); rows go as one JSON array (see app/db/repositories/observability.py).
+# `waiting`: any unmatched registration of the person (index on team, person).
+_SELECT_ROWS = """
+SELECT d.distinct_id, p.id, p.properties, EXISTS (
+    SELECT 1 FROM hog_flow_run_waits w WHERE w.team_id = $1 AND w.person_id = p.id AND w.matched_at IS NULL
+)
+FROM person_distinct_ids d JOIN persons p ON p.id = d.person_id
+WHERE d.team_id = $1 AND d.distinct_id = ANY($2::varchar[])
+"""
+# A person is inserted only with the distinct id it claimed: one that another writer claimed first keeps its
+# person (re-read after), and no orphan is left. The foreign key is checked at the end of the statement.
+_CREATE_ROWS = """
+WITH input AS (
+    SELECT * FROM json_to_recordset($2::json) AS r (id uuid, distinct_id varchar, properties jsonb)
+), claimed AS (
+    INSERT INTO person_distinct_ids (team_id, distinct_id, person_id)
+    SELECT $1, distinct_id, id FROM input
+    ON CONFLICT (team_id, distinct_id) DO NOTHING
+    RETURNING distinct_id
+)
+INSERT INTO persons (id, team_id, properties, created_at, updated_at)
+SELECT input.id, $1, input.properties, $3, $3 FROM input JOIN claimed USING (distinct_id)
+"""
+_UPDATE_ROWS = """
+UPDATE persons SET properties = v.properties, updated_at = $1
+FROM json_to_recordset($2::json) AS v (id uuid, properties jsonb) WHERE persons.id = v.id
+"""
+
+
 class PersonRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -46,6 +109,8 @@ class PersonRepository:
             select(Person)
             .join(PersonDistinctId, PersonDistinctId.person_id == Person.id)
             .where(PersonDistinctId.team_id == team_id, PersonDistinctId.distinct_id == distinct_id)
+            # `upsert_rows` writes around the ORM: an object it loaded before must not keep old properties.
+            .execution_options(populate_existing=True)
         )
         return (await self.session.execute(statement)).scalar_one_or_none()
 
@@ -72,14 +137,7 @@ class PersonRepository:
 
     async def upsert_many(self, team_id: int, changes: Sequence[PersonUpdate]) -> dict[str, Person]:
         """Bulk form of `upsert`: a few statements per thousand distinct ids, whatever the batch size."""
-        merged: dict[str, PersonUpdate] = {}
-        for change in changes:
-            previous = merged.get(change.distinct_id)
-            if previous is None:
-                merged[change.distinct_id] = PersonUpdate(change.distinct_id, dict(change.set), dict(change.set_once))
-            else:
-                previous.set.update(change.set)
-                previous.set_once = {**change.set_once, **previous.set_once}
+        merged = _merged_changes(changes)
         existing = await self._by_distinct_ids(team_id, merged)
         missing = [distinct_id for distinct_id in merged if distinct_id not in existing]
         if missing:
@@ -94,6 +152,64 @@ class PersonRepository:
                 person.updated_at = now
         await self.session.flush()
         return existing
+
+    async def upsert_rows(self, team_id: int, changes: Sequence[PersonUpdate]) -> dict[str, PersonRow]:
+        """`upsert_many` for capture: the same writes, returned as rows. Persons whose properties do not change
+        are not written."""
+        connection = driver(self.session)
+        if connection is None:
+            people = await self.upsert_many(team_id, changes)
+            return {distinct_id: PersonRow(p.id, p.properties or {}) for distinct_id, p in people.items()}
+        merged = _merged_changes(changes)
+        found = await self._rows(connection, team_id, list(merged))
+        now = utcnow()
+        missing = [change for distinct_id, change in merged.items() if distinct_id not in found]
+        if missing:
+            await begin(self.session)
+            created = [PersonRow(uuid7(), apply_update({}, change), waiting=False) for change in missing]
+            status = await connection.execute(
+                _CREATE_ROWS,
+                team_id,
+                _json(
+                    [
+                        {"id": str(row.id), "distinct_id": change.distinct_id, "properties": row.properties}
+                        for change, row in zip(missing, created, strict=True)
+                    ]
+                ),
+                now,
+            )
+            if int(status.rsplit(" ", 1)[1]) == len(missing):
+                found.update((change.distinct_id, row) for change, row in zip(missing, created, strict=True))
+            else:  # another writer created some of them first
+                found.update(await self._rows(connection, team_id, [change.distinct_id for change in missing]))
+        changed: dict[UUID, PersonRow] = {}
+        for distinct_id, change in merged.items():
+            if not (change.set or change.set_once):
+                continue
+            row = found[distinct_id]  # distinct ids of one person share it: their changes add up
+            properties = apply_update(row.properties, change)
+            if properties != row.properties:
+                row.properties = properties
+                changed[row.id] = row
+        if changed:
+            await begin(self.session)
+            rows = list(changed.values())
+            await connection.execute(
+                _UPDATE_ROWS, now, _json([{"id": str(row.id), "properties": row.properties} for row in rows])
+            )
+        return found
+
+    async def _rows(self, connection: Driver, team_id: int, distinct_ids: list[str]) -> dict[str, PersonRow]:
+        rows = await connection.fetch(_SELECT_ROWS, team_id, distinct_ids)
+        people: dict[UUID, PersonRow] = {}
+        found: dict[str, PersonRow] = {}
+        for distinct_id, person_id, properties, waiting in rows:
+            # Distinct ids of one person share its row, as ORM objects share an identity.
+            row = people.get(person_id)
+            if row is None:
+                row = people[person_id] = PersonRow(person_id, properties or {}, waiting)
+            found[distinct_id] = row
+        return found
 
     async def _by_distinct_ids(self, team_id: int, distinct_ids: Iterable[str]) -> dict[str, Person]:
         found: dict[str, Person] = {}
