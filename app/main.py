@@ -137,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         route_methods.add_routes(router.routes)
     mount_web(app)
     route_methods.add_routes(web_router.routes)
+    app.add_middleware(capture.CaptureFastPath)  # innermost: capture's POSTs skip the routing
     app.add_middleware(AnswerOptions, routes=route_methods)
     app.add_middleware(OptionalTrailingSlash)
     app.add_middleware(RejectUnstorableText)
