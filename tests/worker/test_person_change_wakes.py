@@ -1,9 +1,11 @@
-"""A person change that lands while the person's run is mid-step wakes the run once it parks.
+"""What a change to a person wakes, through the persons API.
 
-The persons API wakes parked runs whose property waits may now be satisfied; a run in the middle of a
-pickup is not parked, so the pickup itself must notice, when it parks, that the person it read has changed.
+The API wakes parked runs whose property waits the change may satisfy. A run in the middle of a pickup is
+not parked, so the pickup itself must notice, when it parks, that the person it read has changed. And an
+upsert that checks many waits' filters must not hold the event loop while it does.
+
 Pickups run by hand in this process (as a worker runs them) on the module's own database, so nothing else
-takes the run; the persons API is the real app's.
+takes a run; the persons API is the real app's, in this process (its event loop is the test's).
 """
 
 import asyncio
@@ -19,11 +21,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.db.models import HogFlowRun
-from app.db.session import create_engine, create_sessionmaker
+from app.db.repositories.persons import PersonRepository
+from app.db.repositories.runs import RunRepository
+from app.db.repositories.waits import WaitRepository
+from app.db.session import create_engine, create_sessionmaker, session_scope
+from app.engine.waits import WaitRegistration, person_only
+from app.filters import compile_filters
 from app.services.bootstrap import Tenant
 from app.worker.processor import RunProcessor
 from app.worker.scheduling import WakeUpScheduler
 from tests.api.helpers import auth
+from tests.engine.flows import action, chain
+from tests.functions.db_helpers import store_flow
 from tests.functions.servers import LocalHttpServer, Reply
 from tests.polling import wait_for
 from tests.worker.helpers import create_flow, get_run, start_run, trace
@@ -129,3 +138,69 @@ async def test_a_change_while_the_run_is_mid_step_wakes_it_when_it_parks(
     assert await worker.process(UUID(ada)) == "completed"
     run = await get_run(client, tenant, flow_id, ada)
     assert trace(run)[-2:] == [("nap", "succeeded"), ("done", "finished")]
+
+
+# A person-only conversion goal with a long list of values: each check costs the filter's size in work.
+MANY_PLANS = [f"plan-{i}" for i in range(20_000)] + ["pro"]
+WAITING_PERSONS = 30
+FAR_AWAY = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+async def park_runs_on_plans(sessionmaker: async_sessionmaker[AsyncSession], tenant: Tenant) -> dict[str, UUID]:
+    """A run per person, parked until 2100 on a property conversion registration with MANY_PLANS."""
+    filters = {"properties": [{"key": "plan", "type": "person", "operator": "exact", "value": MANY_PLANS}]}
+    registration = WaitRegistration(
+        kind="conversion", event_name=None, filters=person_only(compile_filters(filters)), expires_at=None
+    )
+    assert registration.filters is not None
+    flow = await store_flow(sessionmaker, tenant.team_id, [action("done", "exit")], chain("trigger", "done"))
+    runs: dict[str, UUID] = {}
+    async with session_scope(sessionmaker) as session:
+        people, waits = PersonRepository(session), WaitRepository(session)
+        for i in range(WAITING_PERSONS):
+            person = await people.get_by_distinct_id(tenant.team_id, f"user-{i}")
+            assert person is not None
+            run = await RunRepository(session).create(
+                team_id=tenant.team_id, hog_flow_id=flow.id, state={}, now=FAR_AWAY, distinct_id=f"user-{i}"
+            )
+            run.status = "waiting"
+            await waits.store(run, person.id, step_waits=None, conversion_waits=[registration], now=FAR_AWAY)
+            runs[f"user-{i}"] = run.id
+    return runs
+
+
+async def test_an_upsert_checking_many_waits_does_not_hold_the_loop(
+    module_client: httpx.AsyncClient,
+    module_tenant: Tenant,
+    module_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    client, tenant, sessionmaker = module_client, module_tenant, module_sessionmaker
+    persons_url = f"/api/projects/{tenant.team_id}/persons/"
+    everyone = [{"distinct_id": f"user-{i}", "properties": {"plan": "free"}} for i in range(WAITING_PERSONS)]
+    assert (await client.post(persons_url, json={"persons": everyone}, headers=auth(tenant))).status_code == 200
+    runs = await park_runs_on_plans(sessionmaker, tenant)
+
+    # Every other person moves to "pro"; the rest change to a plan the goal does not list.
+    changes = [
+        {"distinct_id": f"user-{i}", "properties": {"plan": "pro" if i % 2 else "team"}} for i in range(WAITING_PERSONS)
+    ]
+    loop = asyncio.get_running_loop()
+    stalls: list[float] = []
+    upsert = asyncio.create_task(client.post(persons_url, json={"persons": changes}, headers=auth(tenant)))
+    started = loop.time()
+    while not upsert.done():
+        before = loop.time()
+        await asyncio.sleep(0.005)
+        stalls.append(loop.time() - before)
+    took = loop.time() - started
+    response = upsert.result()
+    assert response.status_code == 200, response.text
+
+    # Checking the filters is most of the request's work; held on the loop, it would be one long stall.
+    assert max(stalls) < took / 3, f"the loop stalled {max(stalls):.2f} s of a {took:.2f} s upsert"
+    async with session_scope(sessionmaker) as session:
+        stored = {user: await session.get(HogFlowRun, run_id) for user, run_id in runs.items()}
+    woken = {user for user, run in stored.items() if run is not None and run.next_run_at != FAR_AWAY}
+    # Each run whose person now converts is woken (a check the request's budget left undecided wakes its
+    # run too: the pickup decides).
+    assert woken >= {f"user-{i}" for i in range(WAITING_PERSONS) if i % 2}
