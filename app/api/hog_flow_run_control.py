@@ -3,14 +3,15 @@
 The rules live in `app.services.run_control`.
 """
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, BackgroundTasks, Header, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 
-from app.api.deps import DBSession, ReadableFlow, ReadTeam, WritableFlow
+from app.api.deps import AuthorizedTeam, DBSession, ReadableFlow, ReadTeam, WritableFlow
 from app.api.hog_flows import ERROR_RESPONSES
 from app.db.base import utcnow
 from app.errors import ValidationError
@@ -78,24 +79,6 @@ async def rerun_invocations(
     return result.body()
 
 
-def _results_query(
-    status: str | None,
-    distinct_id: str | None,
-    error_message_contains: str | None,
-    after: str,
-    before: str | None,
-    ctx: Any,
-) -> service.ResultsQuery:
-    dates = TeamDates.of(ctx.team)
-    return service.ResultsQuery(
-        status=status,
-        distinct_id=distinct_id,
-        error_message_contains=error_message_contains,
-        after=dates.parse(after, "after"),
-        before=dates.parse_given(before, "before"),
-    )
-
-
 StatusParam = Annotated[
     str | None,
     Query(
@@ -123,6 +106,51 @@ BeforeParam = Annotated[
 ]
 
 
+@dataclass(frozen=True)
+class _ResultsFilter:
+    """The filters `invocation_results/` and its count share. Dates are read when the route asks (after
+    FastAPI has checked every parameter), in the team's time zone."""
+
+    ctx: AuthorizedTeam
+    status: str | None
+    distinct_id: str | None
+    error_message_contains: str | None
+    after: str
+    before: str | None
+
+    def query(self) -> service.ResultsQuery:
+        dates = TeamDates.of(self.ctx.team)
+        return service.ResultsQuery(
+            status=self.status,
+            distinct_id=self.distinct_id,
+            error_message_contains=self.error_message_contains,
+            after=dates.parse(self.after, "after"),
+            before=dates.parse_given(self.before, "before"),
+        )
+
+
+def _results_filter(
+    ctx: ReadTeam,
+    status: StatusParam = None,
+    distinct_id: DistinctIdParam = None,
+    error_message_contains: ErrorParam = None,
+    after: AfterParam = "-7d",
+    before: BeforeParam = None,
+) -> _ResultsFilter:
+    return _ResultsFilter(ctx, status, distinct_id, error_message_contains, after, before)
+
+
+def _results_limit(
+    limit: Annotated[int, Query(ge=1, le=500, description="Maximum number of invocations (1-500).")] = 50,
+) -> int:
+    return limit
+
+
+# Dependencies in the order the routes name them: their parameters keep their places in the schema and errors.
+ResultsFilter = Annotated[_ResultsFilter, Depends(_results_filter)]
+ResultsLimit = Annotated[int, Depends(_results_limit)]
+
+
 @router.get(
     "/{flow_id}/invocation_results/",
     response_model=list[InvocationResult],
@@ -130,19 +158,10 @@ BeforeParam = Annotated[
     summary="List run results",
 )
 async def list_invocation_results(
-    session: DBSession,
-    ctx: ReadTeam,
-    flow: ReadableFlow,
-    status: StatusParam = None,
-    distinct_id: DistinctIdParam = None,
-    error_message_contains: ErrorParam = None,
-    after: AfterParam = "-7d",
-    before: BeforeParam = None,
-    limit: Annotated[int, Query(ge=1, le=500, description="Maximum number of invocations (1-500).")] = 50,
+    session: DBSession, filters: ResultsFilter, flow: ReadableFlow, limit: ResultsLimit
 ) -> Any:
     """The flow's runs, newest first, each in PostHog's invocation-result shape (a bare list, no pagination)."""
-    query = _results_query(status, distinct_id, error_message_contains, after, before, ctx)
-    return await service.invocation_results(session, flow, query, limit)
+    return await service.invocation_results(session, flow, filters.query(), limit)
 
 
 @router.get(
@@ -151,19 +170,9 @@ async def list_invocation_results(
     responses=ERROR_RESPONSES,
     summary="Count run results",
 )
-async def count_invocation_results(
-    session: DBSession,
-    ctx: ReadTeam,
-    flow: ReadableFlow,
-    status: StatusParam = None,
-    distinct_id: DistinctIdParam = None,
-    error_message_contains: ErrorParam = None,
-    after: AfterParam = "-7d",
-    before: BeforeParam = None,
-) -> Any:
+async def count_invocation_results(session: DBSession, filters: ResultsFilter, flow: ReadableFlow) -> Any:
     """How many runs the same filters as `invocation_results/` select, without its row cap."""
-    query = _results_query(status, distinct_id, error_message_contains, after, before, ctx)
-    return {"count": await service.invocation_results_count(session, flow, query)}
+    return {"count": await service.invocation_results_count(session, flow, filters.query())}
 
 
 @router.get(

@@ -1,16 +1,19 @@
 """The persons API: upsert one person or thousands at once, list and read them."""
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
-from app.db.models import Person
+from app.db.models import HogFlowRunWait, Person
 from app.db.repositories.persons import PersonRepository, PersonUpdate
 from app.db.repositories.waits import WaitRepository, wake_runs
 from app.errors import NotFound, ValidationError
-from app.ingest.waits import may_satisfy
+from app.filters import build_filter_globals, evaluate_filters_fast
+from app.ingest.vm_budget import LoopYielder, VmBudget, filter_on_vm
+from app.ingest.waits import WAIT_FILTER_LIMITS
 from app.schemas.persons import PersonsUpsert
 
 _NAME_KEYS = ("email", "Email", "name", "Name", "username", "Username", "UserName")
@@ -74,17 +77,45 @@ async def upsert_persons(
     by_id = {person.id: person for person in people.values()}
     now = utcnow()
     waits = await WaitRepository(session).person_change_waits(team_id, list(by_id))
-    waiting = {
-        wait.run_id
-        for wait in waits
-        if (wait.expires_at is None or wait.expires_at > now) and may_satisfy(wait, by_id[wait.person_id])
-    }
+    live = [wait for wait in waits if wait.expires_at is None or wait.expires_at > now]
+    waiting = await _may_be_satisfied(live, by_id)
     if waiting and woken is not None:
         woken.extend(await wake_runs(session, waiting, now))
     if bulk:
         return {"upserted": len(people)}
     person = people[changes[0].distinct_id]
     return render(person, await repo.distinct_ids(person.id))
+
+
+async def _may_be_satisfied(waits: Sequence[HogFlowRunWait], persons: dict[UUID, Person]) -> set[UUID]:
+    """Runs whose person-change registrations the persons as they are now may satisfy (a row without
+    filters: always). Filters run as at capture (`app.ingest.vm_budget`): the fast path on the loop, handing
+    it over every few milliseconds, and what needs the VM off it under one budget for the request, so an
+    upsert of thousands of persons with many waiting runs does not hold the loop. A check left undecided
+    (past the budget, or failed) wakes its run: the pickup decides, as for a row without filters."""
+    woken: set[UUID] = set()
+    slow: list[tuple[HogFlowRunWait, dict[str, Any]]] = []
+    handover = LoopYielder()
+    for wait in waits:
+        if wait.run_id in woken:
+            continue
+        if not wait.filters:
+            woken.add(wait.run_id)
+            continue
+        person = persons[wait.person_id]
+        globals = build_filter_globals({}, {"id": str(person.id), "properties": dict(person.properties or {})})
+        result = evaluate_filters_fast(wait.filters, globals, limits=WAIT_FILTER_LIMITS)
+        if result is None:
+            slow.append((wait, globals))
+        elif result.matched or result.error:
+            woken.add(wait.run_id)
+        await handover()
+    if slow:
+        results = await VmBudget().run(
+            lambda: [filter_on_vm(wait.filters, globals, WAIT_FILTER_LIMITS) for wait, globals in slow]
+        )
+        woken.update(wait.run_id for (wait, _), r in zip(slow, results, strict=True) if r.matched or r.error)
+    return woken
 
 
 async def list_persons(

@@ -1,7 +1,6 @@
 """The arq worker pool: `hogflows worker` runs this with settings from the environment."""
 
 import asyncio
-import contextlib
 import dataclasses
 import gc
 import signal
@@ -194,6 +193,9 @@ def run_worker(settings: Settings) -> None:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         worker.loop.add_signal_handler(signum, on_signal, signum)
-    # arq's close() re-raises a job task's cancellation; by then every run has been stored or handed back.
-    with contextlib.suppress(asyncio.CancelledError):
+    try:
         worker.run()
+    except asyncio.CancelledError:
+        # arq's close() re-raises the cancellation of a job it cut short (a cron or a batch slice) before it
+        # calls on_shutdown. By then every run has been stored or handed back; the engine still needs closing.
+        worker.loop.run_until_complete(shutdown(worker.ctx))

@@ -362,7 +362,7 @@ class _Result:
 
 
 async def _store_waits(waits: WaitRepository, result: _Result, now: datetime) -> bool:
-    """Keep the run's wait registrations in step with the pickup; True when a match is already waiting.
+    """Keep the run's wait registrations in step with the pickup; True when something may already wake it.
 
     Runs that had none and make none cost no query."""
     run, outcome = result.pickup.run, result.outcome
@@ -379,8 +379,12 @@ async def _store_waits(waits: WaitRepository, result: _Result, now: datetime) ->
         )
     elif outcome.step_waits is not None:
         await waits.clear(run.id)
-    # A match that landed while this pickup ran (after it read them) would otherwise wait for the deadline.
-    return outcome.status == RunStatus.WAITING and await waits.match_count(run.id) > result.seen_matches
+    if outcome.status != RunStatus.WAITING:
+        return False
+    # A match, or a change to the person, that landed while this pickup ran (after it read them) found the
+    # run running and woke nothing: the run would otherwise wait for its deadline.
+    matched, person_changed = await waits.since_pickup(run.id, person)
+    return matched > result.seen_matches or person_changed
 
 
 class _ResultBatcher:

@@ -1,30 +1,25 @@
 """Secret inputs (`secret: true` in the template's inputs_schema): sealed at rest, masked on every read,
 kept on update."""
 
-import contextlib
 import json
 import uuid
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from alembic import command
 from sqlalchemy import Uuid, bindparam, text
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.crypto import DEFAULT_SECRET_KEY, SecretBox, is_sealed
-from app.db.migrate import alembic_config, upgrade_to_head
 from app.db.models import HogFlow, HogFlowRevision
-from app.db.scratch import scratch_database
-from app.db.session import create_engine, create_sessionmaker, session_scope
+from app.db.session import create_sessionmaker, session_scope
 from app.main import create_app
 from app.services.bootstrap import Tenant, bootstrap_tenant
 from tests.api.helpers import auth, flows_url
 from tests.api.ingest_helpers import create_flow, webhook_flow
+from tests.api.migration_helpers import migrate, own_database
 
 MASK = {"secret": True}
 SECRET = {"value": "Bearer s3cret"}
@@ -225,23 +220,8 @@ BEFORE_ENCRYPTION = "95439483ed35"
 async def test_the_migration_seals_plain_secret_inputs_and_its_downgrade_opens_them(
     database_url: str, tmp_path: Path
 ) -> None:
-    # A database of its own: the migration rewrites every flow.
-    async with contextlib.AsyncExitStack() as stack:
-        if database_url.startswith("postgresql"):
-            url = await stack.enter_async_context(scratch_database(database_url, "hogflows_secret_inputs"))
-        else:
-            url = f"sqlite+aiosqlite:///{tmp_path / 'secret_inputs.sqlite3'}"
-        engine = create_engine(url)
-        stack.push_async_callback(engine.dispose)
-        await upgrade_to_head(engine)
-
-        def migrate(target: str, connection: Connection) -> None:
-            config = alembic_config()
-            config.attributes["connection"] = connection
-            (command.downgrade if target != "head" else command.upgrade)(config, target)
-
-        async with engine.begin() as connection:
-            await connection.run_sync(partial(migrate, BEFORE_ENCRYPTION))
+    async with own_database(database_url, tmp_path, "hogflows_secret_inputs") as engine:
+        await migrate(engine, BEFORE_ENCRYPTION)
         # Rows as they were written before encryption: the secret in clear in every copy of the content.
         plain = webhook_flow({"auth_header": SECRET, "debug": {"value": True}})
         content = {"actions": plain["actions"], "trigger": plain["actions"][0]["config"], "edges": plain["edges"]}
@@ -255,8 +235,7 @@ async def test_the_migration_seals_plain_secret_inputs_and_its_downgrade_opens_t
             flow_id = str(flow.id)
         assert "s3cret" in await raw_rows(sessionmaker, flow_id)
 
-        async with engine.begin() as connection:
-            await connection.run_sync(partial(migrate, "head"))
+        await migrate(engine, "head")
         assert "s3cret" not in await raw_rows(sessionmaker, flow_id)
         async with session_scope(sessionmaker) as session:
             stored = await session.get(HogFlow, uuid.UUID(flow_id))
@@ -271,8 +250,7 @@ async def test_the_migration_seals_plain_secret_inputs_and_its_downgrade_opens_t
             ):
                 assert BOX.open_inputs(inputs) == {"auth_header": SECRET, "debug": {"value": True}}
 
-        async with engine.begin() as connection:
-            await connection.run_sync(partial(migrate, BEFORE_ENCRYPTION))
+        await migrate(engine, BEFORE_ENCRYPTION)
         async with session_scope(sessionmaker) as session:
             reopened = await session.get(HogFlow, uuid.UUID(flow_id))
             assert reopened is not None

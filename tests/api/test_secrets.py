@@ -1,28 +1,23 @@
 """Integration tokens: encrypted at rest, rotatable keys, never in an answer, a log or a run's state."""
 
-import contextlib
 import json
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from alembic import command
 from sqlalchemy import text
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.crypto import SecretBox, SecretDecryptionError, split_keys, warn_if_default_key
-from app.db.migrate import alembic_config, upgrade_to_head
 from app.db.models import Integration
 from app.db.repositories.integrations import IntegrationRepository
-from app.db.scratch import scratch_database
 from app.db.session import create_engine, create_sessionmaker, session_scope
 from app.logging import database_error_summary, mask_query_secrets
 from app.services.bootstrap import Tenant, bootstrap_tenant
 from tests.api.helpers import auth, flows_url, integrations_url
+from tests.api.migration_helpers import migrate, own_database
 from tests.conftest import TenantFactory
 from tests.functions.db_helpers import app_secret_box
 from tests.serving import base_env, serving
@@ -177,14 +172,7 @@ async def test_the_migration_encrypts_plain_tokens_and_its_downgrade_restores_th
     database_url: str, tmp_path: Path
 ) -> None:
     # A database of its own: the migration touches every row, and other tests seal tokens with other keys.
-    async with contextlib.AsyncExitStack() as stack:
-        if database_url.startswith("postgresql"):
-            url = await stack.enter_async_context(scratch_database(database_url, "hogflows_migration"))
-        else:
-            url = f"sqlite+aiosqlite:///{tmp_path / 'migration.sqlite3'}"
-        engine = create_engine(url)
-        stack.push_async_callback(engine.dispose)
-        await upgrade_to_head(engine)
+    async with own_database(database_url, tmp_path, "hogflows_migration") as engine:
         sessionmaker = create_sessionmaker(engine)
         async with session_scope(sessionmaker) as session:
             tenant = await bootstrap_tenant(session)
@@ -202,16 +190,9 @@ async def test_the_migration_encrypts_plain_tokens_and_its_downgrade_restores_th
                 )
             return json.loads(value) if isinstance(value, str) else value
 
-        def migrate(target: str, connection: Connection) -> None:
-            config = alembic_config()
-            config.attributes["connection"] = connection
-            (command.downgrade if target != "head" else command.upgrade)(config, target)
-
-        async with engine.begin() as connection:
-            await connection.run_sync(partial(migrate, "33d738630357"))
+        await migrate(engine, "33d738630357")
         assert await stored() == {"access_token": TOKEN}  # everything plain, as before encryption existed
-        async with engine.begin() as connection:
-            await connection.run_sync(partial(migrate, "head"))
+        await migrate(engine, "head")
         sealed = await stored()
         assert TOKEN not in json.dumps(sealed)
         assert app_secret_box().open_json(sealed) == {"access_token": TOKEN}

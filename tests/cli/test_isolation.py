@@ -3,7 +3,8 @@
 Each test sends one hostile request as tenant A while tenant B's client sends simple requests in a
 loop, from before the attack until at least a second after it started and 120 requests. It asserts the hostile request
 gets its bounded answer (400 in PostHog's shape, or the bounded outcome) quickly, B's p99 latency
-(nearest rank) stays under 250 ms, and the server process is still alive.
+(nearest rank) stays under 250 ms, and the server process is still alive. The timing bounds hold on one
+of a few attempts: a stall the attack causes misses them every time, a machine busy with other work now and then.
 """
 
 import json
@@ -27,6 +28,7 @@ VICTIM_MAX_SECONDS = 1.0
 VICTIM_WINDOW_SECONDS = 1.0
 VICTIM_SAMPLES = 120
 VICTIM_MAX_WINDOW_SECONDS = 8.0
+ATTEMPTS = 4
 
 pytestmark = pytest.mark.postgres_only
 
@@ -136,24 +138,37 @@ class Victim:
         return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
 
 
-def attack(server: Server, send: Callable[[httpx.Client], httpx.Response]) -> tuple[httpx.Response, float, Victim]:
-    with Victim(server) as victim, httpx.Client(timeout=120) as client:
-        started = time.perf_counter()
-        response = send(client)
-        elapsed = time.perf_counter() - started
-        time.sleep(max(0.0, VICTIM_WINDOW_SECONDS - elapsed))
-        while len(victim.latencies) < VICTIM_SAMPLES and time.perf_counter() - started < VICTIM_MAX_WINDOW_SECONDS:
-            time.sleep(0.05)
-    assert not victim.errors, victim.errors[:3]
-    assert victim.latencies, "the victim's requests never completed"
-    assert server.alive(), "the server process died"
-    assert victim.p99 < VICTIM_P99_SECONDS, (
-        f"tenant B's p99 {victim.p99 * 1000:.0f} ms (median {statistics.median(victim.latencies) * 1000:.0f} ms, "
-        f"{len(victim.latencies)} requests) during the attack"
-    )
-    # p99 forgives one slow request in a hundred; a stall of a second forgives none.
-    assert max(victim.latencies) < VICTIM_MAX_SECONDS, f"tenant B waited {max(victim.latencies):.1f} s"
-    return response, elapsed, victim
+def attack(
+    server: Server, send: Callable[[httpx.Client], httpx.Response], answer_within: float | None = None
+) -> httpx.Response:
+    """Send the hostile request while B works; the answer of the first attempt that meets every bound (the answer
+    within `answer_within` seconds, B's p99 and worst latency). A stall the request causes misses them on
+    every attempt; a machine busy with other work misses them only now and then, so up to `ATTEMPTS`."""
+    misses: list[str] = []
+    for _ in range(ATTEMPTS):
+        with Victim(server) as victim, httpx.Client(timeout=120) as client:
+            started = time.perf_counter()
+            response = send(client)
+            elapsed = time.perf_counter() - started
+            time.sleep(max(0.0, VICTIM_WINDOW_SECONDS - elapsed))
+            while len(victim.latencies) < VICTIM_SAMPLES and time.perf_counter() - started < VICTIM_MAX_WINDOW_SECONDS:
+                time.sleep(0.05)
+        assert not victim.errors, victim.errors[:3]
+        assert victim.latencies, "the victim's requests never completed"
+        assert server.alive(), "the server process died"
+        # p99 forgives one slow request in a hundred; a stall of a second forgives none.
+        if (
+            (answer_within is None or elapsed < answer_within)
+            and victim.p99 < VICTIM_P99_SECONDS
+            and max(victim.latencies) < VICTIM_MAX_SECONDS
+        ):
+            return response
+        misses.append(
+            f"answer in {elapsed * 1000:.0f} ms; tenant B's p99 {victim.p99 * 1000:.0f} ms, "
+            f"worst {max(victim.latencies) * 1000:.0f} ms, median {statistics.median(victim.latencies) * 1000:.0f} ms "
+            f"over {len(victim.latencies)} requests"
+        )
+    raise AssertionError(f"no attempt met the bounds during the attack: {misses}")
 
 
 def webhook_step_flow(template: str, *, status: str = "draft") -> dict[str, Any]:
@@ -200,12 +215,11 @@ HOSTILE_TEMPLATES = {
 def test_hostile_template_in_a_draft_is_refused_quickly(server: Server, form: str) -> None:
     body = webhook_step_flow(HOSTILE_TEMPLATES[form])
     flows = server.attacker.flows(server.base)
-    response, elapsed, _ = attack(server, lambda client: client.post(flows, json=body, headers=server.attacker.headers))
+    response = attack(server, lambda client: client.post(flows, json=body, headers=server.attacker.headers), 1.0)
     assert response.status_code == 400, response.text[:500]
     error = response.json()
     assert error["type"] == "validation_error" and error["attr"] == "actions__1__inputs__body"
     assert "Invalid template" in error["detail"]
-    assert elapsed < 1.0
 
 
 def test_hostile_template_in_an_invocation_configuration_is_refused_quickly(server: Server) -> None:
@@ -215,9 +229,8 @@ def test_hostile_template_in_an_invocation_configuration_is_refused_quickly(serv
         "globals": {"event": {"event": "$pageview", "properties": {}}},
         "current_action_id": "hook",
     }
-    response, elapsed, _ = attack(server, lambda client: client.post(url, json=body, headers=server.attacker.headers))
+    response = attack(server, lambda client: client.post(url, json=body, headers=server.attacker.headers), 1.0)
     assert response.status_code == 400, response.text[:500]
-    assert elapsed < 1.0
 
 
 def test_thirty_sleeping_inputs_share_one_bounded_budget(server: Server) -> None:
@@ -229,12 +242,11 @@ def test_thirty_sleeping_inputs_share_one_bounded_budget(server: Server) -> None
         "globals": {"event": {"event": "$pageview", "properties": {}}},
         "current_action_id": "hook",
     }
-    response, elapsed, _ = attack(server, lambda client: client.post(url, json=body, headers=server.attacker.headers))
+    response = attack(server, lambda client: client.post(url, json=body, headers=server.attacker.headers), 2.0)
     assert response.status_code == 200, response.text[:500]
     result = response.json()
     assert result["status"] == "error"
     assert any("sleep() is not available here" in str(log.get("message")) for log in result["logs"]), result["logs"]
-    assert elapsed < 2.0
 
 
 def test_unauthenticated_webhook_whose_inputs_sleep_is_bounded(server: Server) -> None:
@@ -260,10 +272,9 @@ def test_unauthenticated_webhook_whose_inputs_sleep_is_bounded(server: Server) -
     created = httpx.post(flows, json=flow, headers=server.attacker.headers, timeout=30)
     assert created.status_code == 201, created.text
     hook = f"{server.base}/public/webhooks/{created.json()['id']}"
-    response, elapsed, _ = attack(server, lambda client: client.post(hook, json={"event": "x", "distinct_id": "y"}))
+    response = attack(server, lambda client: client.post(hook, json={"event": "x", "distinct_id": "y"}), 1.5)
     assert response.status_code == 400, response.text
     assert response.json()["error"] == "Error triggering flow"
-    assert elapsed < 1.5
 
 
 def test_catastrophic_regex_in_blast_radius_is_bounded(server: Server) -> None:
@@ -275,17 +286,16 @@ def test_catastrophic_regex_in_blast_radius_is_bounded(server: Server) -> None:
     url = f"{server.attacker.flows(server.base)}user_blast_radius/"
     hostile = {"key": "plan", "value": "(.*){200}(.*){200}b", "operator": "regex", "type": "person"}
     body = {"filters": {"properties": [hostile]}}
-    response, elapsed, _ = attack(server, lambda client: client.post(url, json=body, headers=server.attacker.headers))
+    response = attack(server, lambda client: client.post(url, json=body, headers=server.attacker.headers), 2.0)
     assert response.status_code == 200, response.text
     assert {key: response.json()[key] for key in ("affected", "total")} == {"affected": 0, "total": 50}
-    assert elapsed < 2.0
 
 
 def test_a_big_ordinary_template_is_compiled_in_a_parse_process(server: Server) -> None:
     template = "<p>Hi {person.properties.first_name},</p>" + "<li>{event.properties.item}</li>" * 100
     body = webhook_step_flow(template, status="active")
     flows = server.attacker.flows(server.base)
-    response, _, _ = attack(server, lambda client: client.post(flows, json=body, headers=server.attacker.headers))
+    response = attack(server, lambda client: client.post(flows, json=body, headers=server.attacker.headers))
     assert response.status_code == 201, response.text[:500]
     compiled = response.json()["actions"][1]["config"]["inputs"]["body"]["bytecode"]["x"]
     assert compiled[:2] == ["_H", 1]
@@ -349,6 +359,6 @@ def test_capture_against_slow_trigger_filters_does_not_hold_the_loop(server: Ser
             thread.join(timeout=120)
         return response
 
-    response, _, _ = attack(server, hammer)
+    response = attack(server, hammer)
     assert response.status_code == 200, response.text
     assert answers and set(answers) == {200}

@@ -1,5 +1,6 @@
 """Flows, runs and integrations stored directly, for tests that drive pickups by hand."""
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -36,8 +37,11 @@ async def store_flow(
     return flow
 
 
-async def store_run(sessionmaker: Sessionmaker, flow: HogFlow, distinct_id: str = "user-1") -> UUID:
-    now = utcnow()
+async def store_run(
+    sessionmaker: Sessionmaker, flow: HogFlow, distinct_id: str = "user-1", now: datetime | None = None
+) -> UUID:
+    """A queued run, due at `now` (the wall clock unless given)."""
+    now = now or utcnow()
     async with session_scope(sessionmaker) as session:
         run = await RunRepository(session).create(
             team_id=flow.team_id,

@@ -32,13 +32,13 @@ def processor(sessionmaker: Sessionmaker, options: ExecutorOptions | None = None
 
 
 async def webhook_run(
-    sessionmaker: Sessionmaker, tenant: Tenant, server: LocalHttpServer, **extra: Any
+    sessionmaker: Sessionmaker, tenant: Tenant, server: LocalHttpServer, now: datetime | None = None, **extra: Any
 ) -> tuple[HogFlow, UUID]:
     hook = function_action("hook", "template-webhook", {"url": server.url("/hook"), "body": {"n": 1}}, **extra)
     flow = await store_flow(
         sessionmaker, tenant.team_id, [hook, action("done", "exit")], chain("trigger", "hook", "done")
     )
-    return flow, await store_run(sessionmaker, flow)
+    return flow, await store_run(sessionmaker, flow, now=now)
 
 
 async def stored_run(sessionmaker: Sessionmaker, flow: HogFlow, run_id: UUID) -> HogFlowRun:
@@ -129,8 +129,10 @@ async def test_each_retry_of_a_request_gets_its_own_record(
     sessionmaker: Sessionmaker, tenant: Tenant, http_server: LocalHttpServer
 ) -> None:
     http_server.script("/hook", Reply(503, "busy"), Reply(200, {"ok": True}))
-    _, run_id = await webhook_run(sessionmaker, tenant, http_server)
-    now = datetime.now(UTC)
+    # The run lives a day ahead of the wall clock, so no other runner on the session's database (the app's
+    # in-process one) finds it due: each pickup is this worker's, at the instant the test sets.
+    now = datetime.now(UTC) + timedelta(days=1)
+    _, run_id = await webhook_run(sessionmaker, tenant, http_server, now=now)
     worker = processor(sessionmaker, ExecutorOptions(clock=lambda: now))
     assert await worker.process(run_id) == "waiting"
     assert await worker.process(run_id) is None  # the retry is not due yet

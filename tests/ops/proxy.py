@@ -1,4 +1,4 @@
-"""A TCP proxy in a thread, to take PostgreSQL or Redis away from a process under test and give it back."""
+"""A TCP proxy in a thread, to take PostgreSQL or Redis away from a process under test."""
 
 import contextlib
 import socket
@@ -13,23 +13,33 @@ class TcpProxy:
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         self._open = True
+        self._hanging_up = False
+        self.hung_up = 0
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
-        while self._open:
+        while True:
             try:
                 client, _ = self._listener.accept()
             except OSError:
                 return
-            if not self._open:
+            with self._lock:
+                self.hung_up += self._hanging_up
+                refused = not self._open or self._hanging_up
+            if refused:
                 client.close()
-                return
+                continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:
                 client.close()
                 continue
             with self._lock:
+                # Taken away while this one was connecting: it must not get through afterwards.
+                if not self._open or self._hanging_up:
+                    client.close()
+                    upstream.close()
+                    continue
                 self._sockets += [client, upstream]
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
@@ -42,14 +52,25 @@ class TcpProxy:
         with contextlib.suppress(OSError):
             sink.shutdown(socket.SHUT_WR)
 
-    def close(self) -> None:
-        """Refuse new connections and cut the open ones, like a server that went away."""
-        self._open = False
-        with contextlib.suppress(OSError):
-            self._listener.close()
+    def _cut(self) -> None:
         with self._lock:
             for sock in self._sockets:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
             self._sockets.clear()
+
+    def close(self) -> None:
+        """Refuse new connections and cut the open ones, like a server that went away."""
+        with self._lock:
+            self._open = False
+        with contextlib.suppress(OSError):
+            self._listener.close()
+        self._cut()
+
+    def hang_up(self) -> None:
+        """Cut the open connections and hang up on each new one once accepted: a server that is down, where
+        every reconnection attempt of the process under test shows (`hung_up` counts them)."""
+        with self._lock:
+            self._hanging_up = True
+        self._cut()

@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -102,20 +101,23 @@ def test_the_sweeper_backs_off_while_postgresql_is_down(database_url: str, tmp_p
     env = base_env(DATABASE_URL=proxied, HOGFLOWS_LOG_JSON="true", HOGFLOWS_ACCESS_LOG="false")
     with serving(env, tmp_path / "serve.log") as serve:
         base = serve.base_url
-        proxy.close()
+        proxy.hang_up()
         serve.wait_for_line(lambda line: "paused" in line["event"])
-        unready = wait_until(lambda: (r := httpx.get(f"{base}/_readyz", timeout=10)).status_code == 503 and r)
+        unready = wait_until(lambda: (r := httpx.get(f"{base}/_readyz", timeout=30)).status_code == 503 and r)
         assert "database" in unready.json()["checks"]
         assert unready.json()["checks"]["database"] != "ok"
         request = httpx.get(f"{base}/api/projects/1/hog_flows/", headers={"Authorization": "Bearer phx_x"}, timeout=30)
         assert request.status_code == 503, request.text
         assert request.json()["code"] == "service_unavailable" and request.json()["attr"] is None
-        lines_then = len(serve.json_lines())
-        # Over four seconds (four passes of the embedded runner) the paused loops add at most a few lines.
-        deadline = time.monotonic() + 4
-        while time.monotonic() < deadline:
-            assert httpx.get(f"{base}/_health").status_code == 200
-            time.sleep(0.2)
+        lines_then, attempts_then = len(serve.json_lines()), proxy.hung_up
+
+        # Counted in reconnection attempts, not seconds, so a starved process is not let off: over several
+        # passes of its loops (each tries PostgreSQL again), the paused loops add at most a few lines.
+        def retried() -> bool:
+            assert httpx.get(f"{base}/_health", timeout=30).status_code == 200
+            return proxy.hung_up >= attempts_then + 6
+
+        wait_until(retried, within=120)
         assert serve.popen.poll() is None
         assert [line for line in serve.json_lines() if "exception" in line] == []
         assert len(serve.json_lines()) - lines_then <= 3, serve.log_text()

@@ -7,6 +7,7 @@ import httpx
 
 from app.services.bootstrap import Tenant
 from tests.ops.metrics import sample
+from tests.polling import wait_for
 from tests.serving import free_port, started
 from tests.worker.helpers import create_flow, start_run, wait_for_status
 
@@ -33,16 +34,23 @@ async def test_worker_logs_json_and_serves_metrics(
     args = ["worker", "--metrics-port", str(port), "--metrics-host", "127.0.0.1"]
     with started(args, env, tmp_path / "worker.log") as worker:
         await asyncio.to_thread(worker.wait_for_line, lambda line: line["event"] == "worker started")
-        scrape = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}")
+        scrape = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30)
         assert (await scrape.get("/_health")).json() == {"status": "ok"}
         flow_id = await create_flow(queue_client, tenant, SHORT_DELAY)
         run_id = await start_run(queue_client, tenant, flow_id)
-        await wait_for_status(queue_client, tenant, flow_id, run_id, "completed")
-        scraped = await scrape.get("/metrics")
-        assert scraped.status_code == 200
-        assert sample(scraped.text, "hogflows_pickups_total", outcome="completed") >= 1
-        assert sample(scraped.text, "hogflows_steps_total", action_type="delay", outcome="waiting") >= 1
-        assert sample(scraped.text, "hogflows_steps_total", action_type="exit") >= 1
+        await wait_for_status(queue_client, tenant, flow_id, run_id, "completed", within=60)
+
+        async def counted() -> bool:
+            # A pickup is counted once its transaction commits, so the scrape may lag the run's status a moment.
+            scraped = await scrape.get("/metrics")
+            assert scraped.status_code == 200
+            return (
+                sample(scraped.text, "hogflows_pickups_total", outcome="completed") >= 1
+                and sample(scraped.text, "hogflows_steps_total", action_type="delay", outcome="waiting") >= 1
+                and sample(scraped.text, "hogflows_steps_total", action_type="exit") >= 1
+            )
+
+        await wait_for(counted, within=30)
         assert (await scrape.get("/nothing")).status_code == 404
         await scrape.aclose()
     lines = worker.json_lines()  # every line is JSON, whichever library wrote it

@@ -5,10 +5,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, false, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import HogFlowRun, HogFlowRunWait, RunStatus
+from app.db.models import HogFlowRun, HogFlowRunWait, Person, RunStatus
 from app.engine.waits import STEP_KINDS, WaitRegistration, Wake
 
 
@@ -60,9 +60,21 @@ class WaitRepository:
         )
         return [Wake(kind, event or {}) for kind, event in (await self.session.execute(statement)).all()]
 
-    async def match_count(self, run_id: UUID) -> int:
-        statement = select(func.count()).where(HogFlowRunWait.run_id == run_id, HogFlowRunWait.matched_at.is_not(None))
-        return int(await self.session.scalar(statement) or 0)
+    async def since_pickup(self, run_id: UUID, person: Person | None) -> tuple[int, bool]:
+        """For a run about to park: how many of its registrations an event matched, and whether `person`
+        (as the pickup read it) changed since while one of them waits on a person change. One round-trip."""
+        changed = (
+            select(Person.id).where(Person.id == person.id, Person.updated_at != person.updated_at).exists()
+            if person is not None
+            else false()
+        )
+        statement = select(
+            func.count().filter(HogFlowRunWait.matched_at.is_not(None)),
+            func.count().filter(HogFlowRunWait.event_name.is_(None)),
+            changed,
+        ).where(HogFlowRunWait.run_id == run_id)
+        matched, on_person, person_changed = (await self.session.execute(statement)).one()
+        return int(matched), bool(on_person and person_changed)
 
     async def candidates(
         self, team_id: int, person_ids: Iterable[UUID], event_names: Iterable[str]
