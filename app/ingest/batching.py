@@ -4,7 +4,10 @@ are ingested together by the next write, in one transaction.
 An idle API process ingests a request at once (no timer); a busy one runs the pipeline once per group,
 so persons, wait wake-ups, runs and metrics are a few multi-row statements per group instead of per
 request. Each request is answered only after the transaction holding its events has committed, as
-before. Events keep their arrival order, so person updates apply in the order they were sent.
+before. Events keep their arrival order, so person updates apply in the order they were sent. While
+more requests wait, a group leaves its `filtered` counts of flows its events do not name to the next
+group, for at most a second (`app.ingest.pipeline.UnnamedCounts`): at a thousand flows they are most of
+a group's rows. A drain whose last groups all fail drops the counts they held.
 
 A group whose write fails is retried request by request, so one request's bad data (or a lost
 connection) fails only that request. (The retried requests' masking counters and rate-limit tokens,
@@ -25,7 +28,7 @@ from app.db.base import utcnow
 from app.db.models import Team
 from app.db.repositories.pg import WriteConnections
 from app.ingest.events import IncomingEvent
-from app.ingest.pipeline import IngestServices, ingest_events
+from app.ingest.pipeline import IngestServices, UnnamedCounts, ingest_events
 from app.worker.scheduling import Scheduler, schedule_runs, schedule_woken_runs
 
 logger = structlog.get_logger(__name__)
@@ -46,6 +49,10 @@ class _TeamQueue:
     team: Team
     pending: list[_Request] = field(default_factory=list)
     writing: bool = False
+    unnamed: UnnamedCounts = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.unnamed = UnnamedCounts(more_coming=lambda: bool(self.pending))
 
 
 class IngestBatcher:
@@ -100,14 +107,14 @@ class IngestBatcher:
             while queue.pending:
                 group = self._take(queue)
                 try:
-                    await self._write(queue.team, group, connections)
+                    await self._write(queue, group, connections)
                 except Exception as error:
                     if len(group) == 1:
                         _settle(group, error)
                         continue
                     for request in group:
                         try:
-                            await self._write(queue.team, [request], connections)
+                            await self._write(queue, [request], connections)
                         except Exception as single:
                             _settle([request], single)
         except BaseException as error:  # cancelled (shutdown): nobody may wait forever
@@ -129,12 +136,13 @@ class IngestBatcher:
             size += len(request.events)
         return group
 
-    async def _write(self, team: Team, group: list[_Request], connections: WriteConnections) -> None:
+    async def _write(self, queue: _TeamQueue, group: list[_Request], connections: WriteConnections) -> None:
         now = self.clock()
         events = [event for request in group for event in request.events]
         woken: list[tuple[UUID, int]] = []
         async with connections.session() as session:
-            run_ids = await ingest_events(session, team, events, self.services, now, woken)
+            run_ids = await ingest_events(session, queue.team, events, self.services, now, woken, queue.unnamed)
+        queue.unnamed.committed()
         _settle(group, None, self._schedule(run_ids, woken, now) if run_ids or woken else None)
 
     def _schedule(self, run_ids: list[UUID], woken: list[tuple[UUID, int]], now: datetime) -> asyncio.Future[None]:

@@ -7,6 +7,7 @@ For one request's events of one team, in order:
    app/ingest/flows.py): the trigger filter (`filtered`, `filtering_failed`); events a flow does not
    name count as `filtered` for it without being evaluated. Filters the fast path answers run on the
    event loop; the others run off it, within one VM budget per request (`app.ingest.vm_budget`);
+   the not-named counts may be held for the team's next group (`UnnamedCounts`);
 3. trigger masking (`masked`; fails closed when the store is unavailable);
 4. the per-flow token bucket (`rate_limited` plus a warn log; fails open);
 5. a queued run per survivor (`triggered`), its state per §2.3 with the event frozen in `state.event`;
@@ -14,14 +15,21 @@ For one request's events of one team, in order:
    conversion) that these events match, or whose person they changed, wake (`app.ingest.waits`:
    one indexed query per request, none when step 1 found that no person of the request has any).
 
+Differences from PostHog: it evaluates every flow for every event and counts `filtered` in its metrics
+batch; the not-named counts here are one row per flow, which at a thousand flows is most of a group's
+write, so a busy team's consecutive groups add them up and write them once, at most `UnnamedCounts.MAX_HOLD`
+seconds later (a client reading metrics while the team's capture is busy may see them that much late, as
+PostHog's metrics, which go through Kafka, are).
+
 Masking runs before rate limiting on purpose (PostHog does the reverse): invocations a frequency cap
 drops anyway should not use up the flow's tokens. Everything is written in the caller's transaction;
 the caller schedules the returned runs once it has committed.
 """
 
+import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -90,6 +98,7 @@ class _Records:
     now: datetime
     logs: list[LogRecord] = field(default_factory=list)
     counts: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    unnamed: Counter[str] = field(default_factory=Counter)  # `filtered` of flows the events do not name
 
     def count(self, flow: EventFlow, name: str, kind: str = "other", amount: int = 1) -> None:
         if amount:
@@ -98,11 +107,47 @@ class _Records:
     def log(self, flow: EventFlow, instance_id: str, level: str, message: str) -> None:
         self.logs.append(LogRecord(self.team_id, flow.source_id, instance_id, self.now, level, message))
 
-    def metrics(self) -> list[MetricRecord]:
+    def metrics(self, unnamed: Counter[str] | None = None) -> list[MetricRecord]:
+        """The counts as metric rows, with the given not-named `filtered` counts."""
+        counts = self.counts
+        if unnamed:
+            counts = counts + Counter({(source_id, "other", "filtered"): n for source_id, n in unnamed.items()})
         return [
             MetricRecord(self.team_id, source_id, None, kind, name, self.now, count)
-            for (source_id, kind, name), count in self.counts.items()
+            for (source_id, kind, name), count in counts.items()
         ]
+
+
+@dataclass
+class UnnamedCounts:
+    """`filtered` counts of flows a team's events did not name, held between its consecutive capture groups.
+
+    A group holds its counts (and those held before) for the next group when `more_coming()` says another
+    group follows, and the oldest held count is younger than `MAX_HOLD` seconds; otherwise it writes them."""
+
+    more_coming: Callable[[], bool]
+    # Seconds a count may be held: a busy team writes its thousand-row `filtered` counts once per this.
+    MAX_HOLD = 1.0
+
+    counts: Counter[str] = field(default_factory=Counter)
+    since: float | None = None  # time.monotonic() of the oldest held count
+    group: Counter[str] = field(default_factory=Counter)  # the group being written: its own counts
+    holding: bool = False  # the group being written leaves its counts to the next
+
+    def decide(self) -> bool:
+        """Whether the group about to write holds its counts; decided just before its last statement."""
+        self.holding = self.more_coming() and (self.since is None or time.monotonic() - self.since < self.MAX_HOLD)
+        return self.holding
+
+    def committed(self) -> None:
+        """Once the group's transaction has committed: hold its counts too, or forget the ones it wrote."""
+        if self.holding:
+            self.counts.update(self.group)
+            self.since = self.since or time.monotonic()
+        else:
+            self.counts.clear()
+            self.since = None
+        self.group, self.holding = Counter(), False
 
 
 def project_url(site_url: str, team_id: int) -> str:
@@ -123,10 +168,13 @@ async def ingest_events(
     services: IngestServices,
     now: datetime,
     woken: list[tuple[UUID, int]] | None = None,
+    unnamed: UnnamedCounts | None = None,
 ) -> list[UUID]:
     """Process one request's events; returns the ids of the runs created (not yet committed).
 
-    Parked runs the events woke are appended to `woken` as (run id, pickups) for the scheduler."""
+    Parked runs the events woke are appended to `woken` as (run id, pickups) for the scheduler. With
+    `unnamed`, the not-named `filtered` counts are held or written with the held ones (`UnnamedCounts`);
+    the caller calls `unnamed.committed()` once the transaction has committed."""
     metrics.events_received(len(events))
     persons = await apply_person_updates(PersonRepository(session), team.id, events)
     project = project_url(services.site_url, team.id)
@@ -137,9 +185,13 @@ async def ingest_events(
         woken.extend(woken_now)
     repo = IngestRepository(session)
     flows = await services.flows.get(repo, team.id)
-    if not flows or not events:
-        return []
     records = _Records(team.id, now)
+    if unnamed is not None:
+        unnamed.group, unnamed.holding = records.unnamed, False
+    if not flows or not events:
+        if unnamed is not None and unnamed.counts and not unnamed.decide():
+            await repo.write_outcome(team.id, [], [], records.metrics(unnamed.counts), now)
+        return []
     candidates = await _match(team, events, flows, persons, services.store, project, records, budget)
     candidates = await _unmasked(candidates, services.store, project, records, budget)
     candidates = await _within_rate_limit(candidates, services.store, services.bucket, records)
@@ -157,9 +209,13 @@ async def ingest_events(
     ]
     for candidate in candidates:
         records.count(candidate.flow, "triggered")
-    metrics.event_trigger_outcomes(records.counts)
+    metrics.event_trigger_outcomes(records.counts, filtered=sum(records.unnamed.values()))
+    if unnamed is None:
+        written = records.metrics(records.unnamed)
+    else:
+        written = records.metrics(None if unnamed.decide() else records.unnamed + unnamed.counts)
     # The last write: on PostgreSQL it may commit on its own (app/db/repositories/pg.py), so nothing may fail after it.
-    await repo.write_outcome(team.id, runs, records.logs, records.metrics(), now)
+    await repo.write_outcome(team.id, runs, records.logs, written, now)
     return [run.id for run in runs]
 
 
@@ -217,7 +273,8 @@ async def _match(
                 _count_unmatched(records, item.candidate.flow, item.candidate.event, result)
     # Events a flow's trigger does not name were not evaluated: they count as `filtered`, as they would be.
     for flow in flows.flows:
-        records.count(flow, "filtered", amount=len(events) - evaluated[flow.id])
+        if len(events) > evaluated[flow.id]:
+            records.unnamed[flow.source_id] += len(events) - evaluated[flow.id]
     return [
         entry if isinstance(entry, _Candidate) else entry.candidate
         for entry in ordered

@@ -94,9 +94,10 @@ def events_received(count: int) -> None:
     EVENTS_RECEIVED.inc(count)
 
 
-def event_trigger_outcomes(counts: Mapping[tuple[str, str, str], int]) -> None:
-    """From the pipeline's per-(flow, kind, name) app-metric counts; each `triggered` is a run created."""
-    by_name: dict[str, int] = {}
+def event_trigger_outcomes(counts: Mapping[tuple[str, str, str], int], filtered: int = 0) -> None:
+    """From the pipeline's per-(flow, kind, name) app-metric counts, plus `filtered` ones counted apart;
+    each `triggered` is a run created."""
+    by_name: dict[str, int] = {"filtered": filtered} if filtered else {}
     for (_flow, _kind, name), count in counts.items():
         by_name[name] = by_name.get(name, 0) + count
     for name, count in by_name.items():  # one labelled child per name, not per flow

@@ -1,5 +1,7 @@
 """Capture evaluates an event only against the flows whose trigger names it (or names no event)."""
 
+import asyncio
+import time
 from typing import Any
 
 import httpx
@@ -92,3 +94,18 @@ def test_the_index_keeps_the_team_order() -> None:
     assert index.for_event("a") == flows[:3]
     assert index.for_event("b") == [flows[1], flows[2]]
     assert index.for_event("zzz") == [flows[1]]
+
+
+async def test_not_named_counts_of_concurrent_requests_add_up_exactly(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    """A busy team's groups hold their not-named `filtered` counts for the next group (at most a second):
+    none is lost or counted twice, and once capture is quiet they are all written."""
+    named = await create_flow(client, tenant, event_flow(["signed_up"]))
+    await asyncio.gather(*(capture(client, tenant, "upgraded", "$pageview", distinct_id=f"p{n}") for n in range(40)))
+    deadline = time.monotonic() + 10
+    while (totals := await metric_totals(client, tenant, named)).get("filtered") != 80:
+        assert time.monotonic() < deadline, totals
+        await asyncio.sleep(0.05)
+    await capture(client, tenant, "upgraded")  # a quiet team writes at once
+    assert (await metric_totals(client, tenant, named))["filtered"] == 81
