@@ -1,6 +1,6 @@
 """Flows, runs and integrations stored directly, for tests that drive pickups by hand."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -37,11 +37,17 @@ async def store_flow(
     return flow
 
 
+def hand_clock() -> datetime:
+    """A day ahead of the wall clock: runs stored for it are due only to processors on this clock, never to the
+    session app's in-process runner, which polls the same database and would otherwise race the test for them."""
+    return utcnow() + timedelta(days=1)
+
+
 async def store_run(
     sessionmaker: Sessionmaker, flow: HogFlow, distinct_id: str = "user-1", now: datetime | None = None
 ) -> UUID:
-    """A queued run, due at `now` (the wall clock unless given)."""
-    now = now or utcnow()
+    """A queued run, due at `now` (`hand_clock()` unless given)."""
+    now = now or hand_clock()
     async with session_scope(sessionmaker) as session:
         run = await RunRepository(session).create(
             team_id=flow.team_id,

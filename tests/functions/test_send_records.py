@@ -19,7 +19,7 @@ from app.services.bootstrap import Tenant
 from app.worker.processor import RunProcessor, flow_snapshot
 from app.worker.scheduling import WakeUpScheduler
 from tests.engine.flows import action, chain
-from tests.functions.db_helpers import store_flow, store_run
+from tests.functions.db_helpers import hand_clock, store_flow, store_run
 from tests.functions.helpers import function_action
 from tests.functions.servers import LocalHttpServer, Reply
 
@@ -28,7 +28,9 @@ Sessionmaker = async_sessionmaker[AsyncSession]
 
 def processor(sessionmaker: Sessionmaker, options: ExecutorOptions | None = None) -> RunProcessor:
     settings = Settings(HOGFLOWS_ALLOW_PRIVATE_FETCH=True, HOGFLOWS_FETCH_RETRY_BASE=0.01)
-    return RunProcessor(sessionmaker, WakeUpScheduler(), options=options or ExecutorOptions(), settings=settings)
+    return RunProcessor(
+        sessionmaker, WakeUpScheduler(), options=options or ExecutorOptions(clock=hand_clock), settings=settings
+    )
 
 
 async def webhook_run(
@@ -51,7 +53,7 @@ async def stored_run(sessionmaker: Sessionmaker, flow: HogFlow, run_id: UUID) ->
 async def pickup_without_saving(sessionmaker: Sessionmaker, worker: RunProcessor, run_id: UUID) -> str:
     """Run a pickup of the stored state and drop what it produced, like a worker killed before saving."""
     async with session_scope(sessionmaker) as session:
-        run = await RunRepository(session).claim(run_id, "doomed-worker", datetime.now(UTC), worker.lease)
+        run = await RunRepository(session).claim(run_id, "doomed-worker", worker.options.clock(), worker.lease)
         assert run is not None
         flow = await HogFlowRepository(session).get(run.team_id, run.hog_flow_id)
         assert flow is not None

@@ -11,12 +11,13 @@ from app.config import Settings
 from app.crypto import ENCRYPTED_MARKER
 from app.db.repositories.runs import RunRepository
 from app.db.session import session_scope
+from app.engine.executor import ExecutorOptions
 from app.services.bootstrap import Tenant
 from app.storable import storable
 from app.worker.processor import RunProcessor
 from app.worker.scheduling import WakeUpScheduler
 from tests.engine.flows import action, chain
-from tests.functions.db_helpers import store_flow, store_integration, store_run
+from tests.functions.db_helpers import hand_clock, store_flow, store_integration, store_run
 from tests.functions.helpers import function_action
 from tests.functions.servers import LocalHttpServer, Reply
 from tests.polling import wait_for
@@ -32,7 +33,7 @@ def processor(sessionmaker: Sessionmaker, server: LocalHttpServer) -> RunProcess
         HOGFLOWS_FETCH_RETRY_BASE=0.01,
         HOGFLOWS_FETCH_URL_OVERRIDES={"slack.com": server.base_url},
     )
-    return RunProcessor(sessionmaker, WakeUpScheduler(), settings=settings)
+    return RunProcessor(sessionmaker, WakeUpScheduler(), settings=settings, options=ExecutorOptions(clock=hand_clock))
 
 
 async def stored_state(
