@@ -229,3 +229,25 @@ def test_a_live_resume_yields_at_a_loop_and_continues_where_it_stopped() -> None
     assert final.result == expected.result == ["answer", sum(range(5000))]
     assert final.prints == expected.prints == ["0", "1000", "2000", "3000", "4000"]
     assert final.ops == expected.ops
+
+
+def test_plain_json_conversions_keep_the_general_meaning() -> None:
+    """Plain data takes a fast copy; aliases, cycles, deep nesting and odd leaves still mean what they meant."""
+    shared = {"x": [1, 2]}
+    host = {"a": shared, "b": shared, "c": [shared, 1.5, None, True, "s"]}
+    copied = to_hog_value(host)
+    assert copied == host and copied["a"] is not shared
+    assert copied["a"] is copied["b"] is copied["c"][0]  # aliases stay aliases in Hog
+    plain = from_hog_value(copied)
+    assert plain == host and plain["a"] is not plain["b"]  # JSON out: shared children copied
+    deep: Any = "leaf"
+    for _ in range(200):
+        deep = {"d": [deep]}
+    assert to_hog_value(deep) == deep and from_hog_value(deep) == deep
+    cyclic: list[Any] = [1]
+    cyclic.append({"back": cyclic})
+    assert from_hog_value(cyclic) == [1, {"back": None}]
+    looped = to_hog_value(cyclic)
+    assert looped[1]["back"] is looped
+    assert to_hog_value({"inf": float("inf"), 1: "k"}) == {"inf": float("inf"), 1: "k"}
+    assert from_hog_value([{"inf": float("inf"), 1: "k"}, (1, 2)]) == [{"inf": None, "1": "k"}, [1, 2]]
