@@ -98,10 +98,12 @@ def resume(
     functions: dict[str, Callable[..., Any]] | None = None,
     async_functions: Iterable[str] = DEFAULT_ASYNC_FUNCTIONS,
     limits: Limits | None = None,
+    keep_paused: bool = False,
 ) -> ExecResult:
     """Continue a paused program; ``value`` becomes the result of the pending async call.
 
-    ``globals`` default to the ones stored in ``state``; pass them to replace them.
+    ``globals`` default to the ones stored in ``state``; pass them to replace them. ``keep_paused``: as
+    for ``execute``.
     """
     decoded = decode_state(state)
     vm = VM(
@@ -116,7 +118,7 @@ def resume(
     hog_value = to_hog_value(value)
     vm.allocate(deep_size([hog_value]))
     vm.stack.append(hog_value)
-    return _drive(vm)
+    return _drive(vm, keep_paused)
 
 
 def resume_paused(

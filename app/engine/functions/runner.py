@@ -301,6 +301,7 @@ class _FunctionStep:
                 functions=self._host_functions(),
                 async_functions=VM_ASYNC_FUNCTIONS,
                 limits=bounded(self.runner.limits),
+                keep_paused=True,
             )
         )
 
