@@ -156,7 +156,7 @@ def test_every_template_compiles(template_id: str) -> None:
     assert bytecode[:2] == ["_H", 1]
 
 
-THREE_FETCHES_HOG = (
+THREE_FETCHES_HOG: tuple[str, list[dict[str, Any]]] = (
     "let a := fetch('https://example.com/1'); let b := fetch('https://example.com/2'); "
     "let c := fetch('https://example.com/3'); return [a.status, b.status, c.status]",
     [],
