@@ -21,7 +21,9 @@ Public API (stable; other modules build on it)::
   and carries the bytecode and the globals, so ``resume`` needs nothing else. Passing
   ``globals`` to ``resume`` replaces the stored ones. ``functions`` (not serialisable) and
   ``limits`` must be passed again when needed. Time, op and async-step budgets span pauses;
-  time spent paused does not count.
+  time spent paused does not count. A host answering the call in the same process may pass
+  ``keep_paused=True`` and continue the live VM with ``resume_paused`` (``runtime.py``), encoding it
+  only when it has to persist it.
 * ``limits``: :class:`Limits` -- time (5 s), memory (64 MiB), call depth (1000), ops (50M),
   async steps (100). Breaking one raises a :class:`HogLimitError` subclass.
 
@@ -58,7 +60,7 @@ from app.hog.errors import (
 )
 from app.hog.limits import Limits
 from app.hog.printing import print_hog_value, to_string
-from app.hog.runtime import AsyncCall, ExecResult, execute, resume
+from app.hog.runtime import AsyncCall, ExecResult, PausedVM, continue_paused, execute, resume, resume_paused
 
 __all__ = [
     "AsyncCall",
@@ -70,11 +72,14 @@ __all__ = [
     "HogTimeoutError",
     "HogVMError",
     "Limits",
+    "PausedVM",
     "UncaughtHogError",
+    "continue_paused",
     "execute",
     "from_hog_value",
     "print_hog_value",
     "resume",
+    "resume_paused",
     "to_hog_value",
     "to_string",
 ]

@@ -11,6 +11,53 @@ from app.hog.printing import concat_part, function_repr
 from app.hog.values import Callable, Closure
 
 _NOTHING = object()
+_FAST_DEPTH = 32  # deeper (or cyclic) data takes the iterative path
+
+
+class _NotPlain(Exception):
+    """The fast copies met something only ``_transform`` handles (see ``_plain_copy``)."""
+
+
+def _plain_copy(value: Any, seen: set[int] | None, depth: int = 0) -> Any:
+    """A copy of plain JSON data (exact ``dict`` with ``str`` keys, ``list``, ``None``/``bool``/``int``/``str``/
+    finite ``float``), which is most of what crosses the boundary; raises ``_NotPlain`` on anything else.
+
+    ``seen`` (the ``share`` mode) refuses a container met twice, so aliases and cycles keep
+    ``_transform``'s meaning; without it a shared child is copied twice, as ``_transform`` does.
+    """
+    if depth > _FAST_DEPTH:
+        raise _NotPlain
+    if seen is not None:
+        if id(value) in seen:
+            raise _NotPlain
+        seen.add(id(value))
+    if type(value) is dict:
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _NotPlain
+            t = type(item)
+            if t is str or t is int or t is bool or item is None:
+                out[key] = item
+            elif t is dict or t is list:
+                out[key] = _plain_copy(item, seen, depth + 1)
+            elif t is float and math.isfinite(item):
+                out[key] = item
+            else:
+                raise _NotPlain
+        return out
+    items: list[Any] = []
+    for item in value:
+        t = type(item)
+        if t is str or t is int or t is bool or item is None:
+            items.append(item)
+        elif t is dict or t is list:
+            items.append(_plain_copy(item, seen, depth + 1))
+        elif t is float and math.isfinite(item):
+            items.append(item)
+        else:
+            raise _NotPlain
+    return items
 
 
 def _kind(value: Any) -> int:
@@ -96,6 +143,11 @@ def copy_value(value: Any) -> Any:
 
 def to_hog_value(value: Any) -> Any:
     """A host (JSON-like) value as a Hog value: containers copied, dates become Hog dates."""
+    if type(value) is dict or type(value) is list:
+        try:
+            return _plain_copy(value, set())
+        except _NotPlain:
+            pass
     return _transform(value, _to_hog_leaf, _to_hog_key, share=True)
 
 
@@ -129,6 +181,11 @@ def _plain_scalar(value: Any) -> Any:
 def from_hog_value(value: Any) -> Any:
     """Plain JSON data: tuples -> lists, functions -> ``fn<name(n)>``, non-string keys ->
     strings, non-finite floats and cycles -> ``None``. Hog dates/errors stay tagged dicts."""
+    if type(value) is dict or type(value) is list:
+        try:
+            return _plain_copy(value, None)
+        except _NotPlain:
+            pass
     return _transform(value, _from_hog_leaf, _key, share=False, keep_tuples=False)
 
 

@@ -66,6 +66,10 @@ class Pause(Exception):
         self.call_args = args
 
 
+class Yield(Exception):
+    """Internal: a resumed live program ran past its ``yield_at`` at a backward jump (state consistent)."""
+
+
 @dataclass
 class Counters:
     """Accounting that must survive pauses so limits span the whole program."""

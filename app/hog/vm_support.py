@@ -19,7 +19,7 @@ from app.hog.errors import (
     HogVMError,
     UncaughtHogError,
 )
-from app.hog.frames import Chunk, Counters, Frame, Pause, TryHandler, root_closure
+from app.hog.frames import Chunk, Counters, Frame, Pause, TryHandler, Yield, root_closure
 from app.hog.limits import MAX_FUNCTION_ARGS, Limits, alloc_size, deep_size
 from app.hog.opcodes import Op
 from app.hog.stl import BYTECODE_STL, PRIVATE_STL, STL, StlFunction
@@ -71,8 +71,14 @@ class VMSupport:
         self.throw_stack: list[TryHandler] = []
         self.open_upvalues: list[Upvalue] = []
         self.declared: dict[str, tuple[str, int, int]] = {}
+        self.yield_at: float | None = None  # see ``Yield``: a live resume hands its rest to a thread
+        self.begin_segment(limits)
+
+    def begin_segment(self, limits: Limits) -> None:
+        """Per-run accounting, as a VM rebuilt from its state starts it (prints are the segment's own)."""
+        self.limits = limits
         self.started = time.perf_counter()
-        self.print_bytes = sum(8 + len(line) for line in counters.prints)
+        self.print_bytes = sum(8 + len(line) for line in self.counters.prints)
         self.mem_live = 0
         self.mem_pending = 0
         self.mem_slack = limits.memory_bytes
@@ -110,6 +116,8 @@ class VMSupport:
         if ip < 0:
             raise HogVMError("Invalid bytecode: jump before the start of the chunk")
         self.check_limits(ops, stack_len)
+        if self.yield_at is not None and time.perf_counter() > self.yield_at:
+            raise Yield
         return ip
 
     def allocate(self, size: int) -> None:

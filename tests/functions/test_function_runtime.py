@@ -154,3 +154,28 @@ async def test_an_unknown_template_fails_the_step() -> None:
 def test_every_template_compiles(template_id: str) -> None:
     bytecode = template_bytecode(TEMPLATES[template_id])
     assert bytecode[:2] == ["_H", 1]
+
+
+THREE_FETCHES_HOG: tuple[str, list[dict[str, Any]]] = (
+    "let a := fetch('https://example.com/1'); let b := fetch('https://example.com/2'); "
+    "let c := fetch('https://example.com/3'); return [a.status, b.status, c.status]",
+    [],
+)
+
+
+@pytest.mark.parametrize("template", [THREE_FETCHES_HOG], indirect=True)
+async def test_a_step_parked_between_calls_resumes_pauses_and_parks_again(template: FunctionTemplate) -> None:
+    """One call per pickup: the live VM parks encoded, the next pickup resumes it from its state and parks again."""
+    step = function_action("fn", template.id, {}, output_variable={"key": "got"})
+    snapshot = flow([step, action("done", "exit")], chain("trigger", "fn", "done"), name="My flow")
+    runner = FunctionStepRunner(calls=MockedCalls(clock=lambda: T0), max_calls_per_pickup=1)
+    run = invocation(snapshot, PERSON)
+    statuses = []
+    for _ in range(5):
+        outcome = await execute_pickup(run, Options().build(run_function=runner))
+        statuses.append(outcome.status)
+        if outcome.status != "waiting":
+            break
+        assert outcome.state["currentAction"]["hogFunctionState"]["vm"]["version"] == 1
+    assert statuses == ["waiting", "waiting", "completed"], outcome.error
+    assert outcome.state["variables"]["got"] == [200, 200, 200]

@@ -1,11 +1,12 @@
 """Hog work of function steps runs on the event loop when brief, in a thread when not (`briefly_inline`)."""
 
+import asyncio
 import threading
 
 import pytest
 
 from app.engine.functions.inputs import INLINE_SECONDS, briefly_inline
-from app.hog import HogTimeoutError, Limits, execute
+from app.hog import HogTimeoutError, Limits, continue_paused, execute, resume_paused
 from app.hog.budget import bounded
 from app.hog.compiler import compile_program
 
@@ -46,3 +47,14 @@ async def test_a_real_timeout_still_fails() -> None:
 
     with pytest.raises(HogTimeoutError):
         await briefly_inline(work)
+
+
+async def test_a_long_live_resume_yields_on_the_loop_and_finishes_in_a_thread() -> None:
+    """A VM kept in memory cannot be run again from its pause: it stops at a loop and a thread goes on."""
+    after_fetch = compile_program("let r := fetch('u'); let i := 0; while (i < 300000) { i := i + 1 } return [r, i]")
+    paused = execute(after_fetch, {}, keep_paused=True)
+    assert paused.paused is not None
+    yielded = resume_paused(paused.paused, "ok", limits=Limits(timeout_s=5), yield_after=INLINE_SECONDS)
+    assert yielded.yielded and yielded.paused is not None and yielded.ops > paused.ops
+    final = await asyncio.to_thread(continue_paused, yielded.paused)
+    assert final.finished and final.result == ["ok", 300000]

@@ -7,8 +7,19 @@ from typing import Any
 
 import pytest
 
-from app.hog import AsyncCall, HogVMError, UncaughtHogError, execute, from_hog_value, resume, to_hog_value
+from app.hog import (
+    AsyncCall,
+    HogVMError,
+    UncaughtHogError,
+    continue_paused,
+    execute,
+    from_hog_value,
+    resume,
+    resume_paused,
+    to_hog_value,
+)
 from app.hog.assembler import Jump, Label, Try, function
+from app.hog.compiler import compile_program
 from app.hog.opcodes import Op
 
 from .vm_helpers import call, program, push
@@ -177,3 +188,66 @@ def test_python_dates_in_globals_become_hog_dates() -> None:
     when = dt.datetime(2024, 5, 3, 12, 34, 56, tzinfo=dt.UTC)
     code = program(Op.STRING, "at", Op.STRING, "event", Op.GET_GLOBAL, 2, Op.CALL_GLOBAL, "toString", 1)
     assert execute(code, {"event": {"at": when}}).result == "2024-05-03T12:34:56.000Z"
+
+
+def test_a_live_paused_vm_resumes_like_its_encoded_state() -> None:
+    """`keep_paused`/`resume_paused` skip the JSON round trip; states, results and prints stay the same."""
+    answers = [{"status": 200, "body": {"ok": True}}, [1, 2.5, "x"]]
+    encoded = execute(program(*_live_program()))
+    live = execute(program(*_live_program()), keep_paused=True)
+    assert live.state is None and live.paused is not None and live.async_call == encoded.async_call
+    for answer in answers:
+        assert encoded.state is not None and live.paused is not None
+        # the state the live VM would persist is the one the encoding path returned (timings aside)
+        persisted, expected = round_trip(live.paused.encode()), round_trip(encoded.state)
+        assert persisted.pop("duration_ms") > 0 and expected.pop("duration_ms") > 0
+        assert persisted == expected
+        encoded = resume(round_trip(encoded.state), answer)
+        live = resume_paused(live.paused, answer)
+        assert (live.finished, live.prints, live.async_call, live.ops) == (
+            encoded.finished,
+            encoded.prints,
+            encoded.async_call,
+            encoded.ops,
+        )
+    assert live.finished and live.result == encoded.result
+
+
+def test_a_live_resume_yields_at_a_loop_and_continues_where_it_stopped() -> None:
+    code = compile_program(
+        "let res := fetch('u'); let total := 0; "
+        "for (let i := 0; i < 5000; i := i + 1) { total := total + i; if (i % 1000 == 0) { print(i) } } "
+        "return [res, total]"
+    )
+    expected = resume(round_trip(execute(code).state), "answer")
+    paused = execute(code, keep_paused=True)
+    assert paused.paused is not None
+    yielded = resume_paused(paused.paused, "answer", yield_after=0.0)
+    assert yielded.yielded and not yielded.finished and yielded.async_call is None and yielded.paused is not None
+    final = continue_paused(yielded.paused)
+    assert final.finished and not final.yielded
+    assert final.result == expected.result == ["answer", sum(range(5000))]
+    assert final.prints == expected.prints == ["0", "1000", "2000", "3000", "4000"]
+    assert final.ops == expected.ops
+
+
+def test_plain_json_conversions_keep_the_general_meaning() -> None:
+    """Plain data takes a fast copy; aliases, cycles, deep nesting and odd leaves still mean what they meant."""
+    shared = {"x": [1, 2]}
+    host = {"a": shared, "b": shared, "c": [shared, 1.5, None, True, "s"]}
+    copied = to_hog_value(host)
+    assert copied == host and copied["a"] is not shared
+    assert copied["a"] is copied["b"] is copied["c"][0]  # aliases stay aliases in Hog
+    plain = from_hog_value(copied)
+    assert plain == host and plain["a"] is not plain["b"]  # JSON out: shared children copied
+    deep: Any = "leaf"
+    for _ in range(200):
+        deep = {"d": [deep]}
+    assert to_hog_value(deep) == deep and from_hog_value(deep) == deep
+    cyclic: list[Any] = [1]
+    cyclic.append({"back": cyclic})
+    assert from_hog_value(cyclic) == [1, {"back": None}]
+    looped = to_hog_value(cyclic)
+    assert looped[1]["back"] is looped
+    assert to_hog_value({"inf": float("inf"), 1: "k"}) == {"inf": float("inf"), 1: "k"}
+    assert from_hog_value([{"inf": float("inf"), 1: "k"}, (1, 2)]) == [{"inf": None, "1": "k"}, [1, 2]]

@@ -7,6 +7,10 @@ CPU. Here the idle connections are counted once per pass, a pass runs only when 
 connection, and each stream keeps its socket at hand. The behaviour is httpcore's, except that surplus idle
 connections are counted as idle (httpcore counts every connection, so a busy pool closed the idle ones it
 would reuse next) and that expired or surplus connections are closed by the next request, not at once.
+
+httpcore also writes a request's head and its body separately; each stream holds the head back and sends it
+with the body (or with the empty end of a bodiless request: h11 always ends a message with a write), so a
+request costs one send, not two.
 """
 
 import socket
@@ -19,17 +23,33 @@ from httpcore._utils import is_socket_readable
 
 
 class _Stream(httpcore.AsyncNetworkStream):
-    """An anyio stream whose readability check does not look its socket up each time."""
+    """An anyio stream whose readability check does not look its socket up each time, and whose first write
+    after a read (a request's head) goes out with the next one."""
 
     def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
         self._inner = inner
         self._socket: socket.socket | None = None
+        self._head: bytes | None = None
+        self._hold_next = True
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109 (httpcore's interface)
+        await self._flush(timeout)
+        self._hold_next = True
         return await self._inner.read(max_bytes, timeout)
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        if self._hold_next:
+            self._hold_next = False
+            self._head = buffer
+            return
+        if self._head is not None:
+            buffer, self._head = self._head + buffer, None
         await self._inner.write(buffer, timeout)
+
+    async def _flush(self, timeout: float | None) -> None:  # noqa: ASYNC109
+        if self._head is not None:
+            head, self._head = self._head, None
+            await self._inner.write(head, timeout)
 
     async def aclose(self) -> None:
         await self._inner.aclose()

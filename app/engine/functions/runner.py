@@ -14,7 +14,8 @@ One call of the runner is one pickup of the step (executor.md §5.11, §6):
    the stored outcome back without sending, a pending one (the crash hit mid-request) is not sent
    again and fails as "outcome unknown" — the step's `on_error` decides what happens next.
 
-While parked, the VM state lives in `currentAction.hogFunctionState` (see `FunctionState`). When the step
+Within a pickup the paused VM stays in memory and is resumed as it is; it is encoded only when the
+step parks. While parked, the VM state lives in `currentAction.hogFunctionState` (see `FunctionState`). When the step
 handles secrets (secret inputs, integration tokens), that state is encrypted with `HOGFLOWS_SECRET_KEY`:
 the paused VM's globals and the pending request hold them in clear.
 """
@@ -41,12 +42,29 @@ from app.engine.functions.calls import (
     SendLedger,
     no_response,
 )
-from app.engine.functions.inputs import InputResolutionError, briefly_inline, build_globals, event_url
+from app.engine.functions.inputs import (
+    INLINE_SECONDS,
+    InputResolutionError,
+    briefly_inline,
+    build_globals,
+    event_url,
+)
 from app.engine.functions.state import FunctionState
 from app.engine.invocation import Invocation, to_millis
 from app.engine.templates import get_template
 from app.engine.templates.base import compiled_bytecode, template_bytecode
-from app.hog import ExecResult, HogVMError, Limits, UncaughtHogError, execute, from_hog_value, resume
+from app.hog import (
+    ExecResult,
+    HogVMError,
+    Limits,
+    PausedVM,
+    UncaughtHogError,
+    continue_paused,
+    execute,
+    from_hog_value,
+    resume,
+    resume_paused,
+)
 from app.hog.budget import bounded
 from app.hog.limits import deep_size
 from app.observability import metrics
@@ -120,6 +138,8 @@ class _FunctionStep:
         self.action_id = str(action["id"])
         self.context = context
         self.state = FunctionState()
+        # The VM paused in this pickup, kept live: `state.vm` is only filled in (encoded) when the step parks.
+        self.paused: PausedVM | None = None
         self.captured: list[dict[str, Any]] = []
 
     async def run(self) -> ActionResult:
@@ -159,6 +179,7 @@ class _FunctionStep:
                     functions=self._host_functions(),
                     async_functions=VM_ASYNC_FUNCTIONS,
                     limits=bounded(self.runner.limits),
+                    keep_paused=True,
                 )
             )
         return await self._drive(result)
@@ -224,12 +245,12 @@ class _FunctionStep:
                 self._log_prints(result.prints)
                 if result.finished:
                     return self._finish(result)
-                if result.async_call is None or result.state is None:
+                if result.async_call is None or result.paused is None:
                     raise ActionError("The function paused without an async call")
-                self.state.vm = result.state
+                self.paused, self.state.vm = result.paused, None
                 self.state.call = {"name": result.async_call.name, "args": result.async_call.args}
                 self.state.attempts = 0
-            if self.state.call is None or self.state.vm is None:
+            if self.state.call is None or (self.state.vm is None and self.paused is None):
                 raise ActionError("The function's saved state has no pending call")
             name = str(self.state.call.get("name"))
             if name == "sleep":
@@ -262,6 +283,13 @@ class _FunctionStep:
         return await self._resume(None)
 
     async def _resume(self, value: Any) -> ExecResult:
+        live = self.paused
+        if live is not None:
+            self.paused, self.state.call = None, None
+            return await self._run_vm(
+                lambda: resume_paused(live, value, limits=bounded(self.runner.limits), yield_after=INLINE_SECONDS),
+                live=True,
+            )
         paused = self.state.vm
         if paused is None:
             raise ActionError("The function's saved state has no paused program")
@@ -273,6 +301,7 @@ class _FunctionStep:
                 functions=self._host_functions(),
                 async_functions=VM_ASYNC_FUNCTIONS,
                 limits=bounded(self.runner.limits),
+                keep_paused=True,
             )
         )
 
@@ -302,7 +331,7 @@ class _FunctionStep:
             logger.exception("Async call %s failed unexpectedly", name)
             return no_response(kind, "InternalError", f"{type(error).__name__}: {error}", retriable=False)
 
-    async def _run_vm(self, run: Callable[[], ExecResult]) -> ExecResult:
+    async def _run_vm(self, run: Callable[[], ExecResult], live: bool = False) -> ExecResult:
         captured = len(self.captured)
 
         def undo() -> None:
@@ -310,14 +339,23 @@ class _FunctionStep:
 
         try:
             # Brief runs stay on the loop; longer ones go to a thread, so the loop keeps serving other runs.
-            return await briefly_inline(run, undo)
+            if not live:
+                return await briefly_inline(run, undo)
+            # A live VM cannot be run again from the start: it yields at a loop instead and the thread goes on.
+            result = run()
+            if result.yielded and result.paused is not None:
+                result = await asyncio.to_thread(continue_paused, result.paused)
+            return result
         except HogVMError as error:
-            self._log_prints(error.prints)
-            uuid = self.invocation.event.get("uuid")
-            self._log("error", f"Error executing function on event {uuid}: {error}")
-            self._bill()
-            message = error.message if isinstance(error, UncaughtHogError) else str(error)
-            raise ActionError(self._redact(message)) from error
+            raise self._vm_failed(error) from error
+
+    def _vm_failed(self, error: HogVMError) -> ActionError:
+        self._log_prints(error.prints)
+        uuid = self.invocation.event.get("uuid")
+        self._log("error", f"Error executing function on event {uuid}: {error}")
+        self._bill()
+        message = error.message if isinstance(error, UncaughtHogError) else str(error)
+        return ActionError(self._redact(message))
 
     def _finish(self, result: ExecResult) -> ActionResult:
         total = to_millis(self.context.now) - self.state.started_at
@@ -339,6 +377,12 @@ class _FunctionStep:
         if current is None:
             current = {"id": self.action_id, "startedAtTimestamp": to_millis(self.context.now)}
             self.invocation.state["currentAction"] = current
+        if self.paused is not None:
+            try:
+                self.state.vm = self.paused.encode()
+            except HogVMError as error:
+                raise self._vm_failed(error) from error
+            self.paused = None
         state = self.state.to_json()
         current["hogFunctionState"] = self.runner.seal(state) if self.state.secrets else state
         return ActionResult(scheduled_at=when)
