@@ -1,6 +1,7 @@
 """The arq worker pool: `hogflows worker` runs this with settings from the environment."""
 
 import asyncio
+import contextlib
 import dataclasses
 import gc
 import signal
@@ -12,6 +13,7 @@ from arq import cron
 from arq.connections import RedisSettings
 from arq.cron import CronJob
 from arq.worker import Function, Worker, func
+from redis.exceptions import RedisError
 
 from app.batch.tasks import batch_cron_jobs, batch_functions
 from app.config import Settings
@@ -68,9 +70,14 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     logger.info("worker shutting down")
 
 
-async def run_hog_flow(ctx: dict[str, Any], run_id: str) -> None:
+async def run_hog_flow(ctx: dict[str, Any], run_id: str, counted: bool = False) -> None:
     """A job only wakes this worker's pool: it claims due runs (this one among them) fairly from PostgreSQL.
-    A pickup that fails is logged by the pool with its run; the sweeper queues the run again."""
+    A pickup that fails is logged by the pool with its run; the sweeper queues the run again. A `counted`
+    wake-up leaves the count of queued ones first (app/worker/scheduling.py), so its claim comes after."""
+    if counted:
+        scheduler: ArqScheduler = ctx["scheduler"]
+        with contextlib.suppress(RedisError):  # an uncounted start costs at most a skipped job for a while
+            await scheduler.woke()
     pool: RunPool = ctx["pool"]
     pool.kick()
 

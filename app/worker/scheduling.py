@@ -6,6 +6,11 @@ never queued twice, and a lost job (Redis flushed, worker killed) is simply queu
 A job only wakes a worker, which then claims due runs from PostgreSQL and keeps claiming as its pickups
 end (app/worker/pool.py): new runs queued together get one job per `RUNS_PER_JOB` of them, enough to wake
 as many workers as they can keep busy, not a job per run that each worker would fetch from Redis for nothing.
+New runs due now also count the wake-up jobs already queued and not yet started (a counter beside the
+queue, decremented by a job as it starts, before its worker claims): those will claim after the runs
+committed, so only the wake-ups beyond them are queued. Under a burst that is a few jobs a second instead
+of one per capture group, each costing a worker arq's Redis round-trips. The counter expires
+(`WAKING_TTL_MS`), so a count left by jobs that never ran only saves jobs for that long.
 """
 
 import asyncio
@@ -40,20 +45,36 @@ class Scheduler(Protocol):
         """`retry_key` gives a stuck run a fresh job id: the old one may be held by a job that died with its worker."""
 
 
+WAKING_TTL_MS = 10_000
+
 # arq's `enqueue_job` for many jobs in one round-trip: a job whose id is queued or has a result is skipped,
-# as arq does (it checks under WATCH; a script is atomic anyway). KEYS: the queue, then each job's job key
-# and result key; ARGV: per job its id, score, expiry (ms) and serialized payload.
+# as arq does (it checks under WATCH; a script is atomic anyway). With ARGV[1] = '1' the jobs are wake-ups
+# counted in KEYS[2]: as many as are counted there already are not queued. KEYS: the queue, the counter,
+# then each job's job key and result key; ARGV: the flag, the counter's expiry (ms), then per job its id,
+# score, expiry (ms) and serialized payload.
 _ENQUEUE_MANY = """
+local counted = ARGV[1] == '1'
+local skip = 0
+if counted then skip = tonumber(redis.call('GET', KEYS[2]) or '0') end
 local queued = 0
-for i = 0, (#ARGV / 4) - 1 do
-  local job_key, result_key = KEYS[2 + 2 * i], KEYS[3 + 2 * i]
+for i = skip, ((#ARGV - 2) / 4) - 1 do
+  local job_key, result_key = KEYS[3 + 2 * i], KEYS[4 + 2 * i]
   if redis.call('EXISTS', job_key, result_key) == 0 then
-    redis.call('PSETEX', job_key, ARGV[3 + 4 * i], ARGV[4 + 4 * i])
-    redis.call('ZADD', KEYS[1], ARGV[2 + 4 * i], ARGV[1 + 4 * i])
+    redis.call('PSETEX', job_key, ARGV[5 + 4 * i], ARGV[6 + 4 * i])
+    redis.call('ZADD', KEYS[1], ARGV[4 + 4 * i], ARGV[3 + 4 * i])
     queued = queued + 1
   end
 end
+if counted and queued > 0 then
+  redis.call('INCRBY', KEYS[2], queued)
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+end
 return queued
+"""
+
+# A counted wake-up job starting: one fewer queued (never below zero).
+_WOKE = """
+if redis.call('DECR', KEYS[1]) < 0 then redis.call('DEL', KEYS[1]) end
 """
 
 
@@ -61,25 +82,36 @@ class ArqScheduler:
     def __init__(self, redis: ArqRedis, queue_name: str) -> None:
         self.redis = redis
         self.queue_name = queue_name
+        self.waking_key = f"{queue_name}:hogflows-waking"
         self._enqueue_many = redis.register_script(_ENQUEUE_MANY)
+        self._woke = redis.register_script(_WOKE)
 
-    async def schedule_many(self, run_ids: Sequence[UUID], pickups: int, when: datetime) -> None:
-        """`schedule` for several runs at the same pickup number, in one round-trip."""
+    async def schedule_many(
+        self, run_ids: Sequence[UUID], pickups: int, when: datetime, *, wake_ups: bool = False
+    ) -> None:
+        """`schedule` for several runs at the same pickup number, in one round-trip. `wake_ups`: the jobs
+        are counted wake-ups for runs due now, of which those already queued are not queued again."""
         if not run_ids:
             return
         enqueued_at = timestamp_ms()
         score = to_unix_ms(when)
+        counted = wake_ups and score <= enqueued_at
         expires = max(score - enqueued_at, 0) + self.redis.expires_extra_ms
-        keys: list[str] = [self.queue_name]
-        args: list[str | int | bytes] = []
+        keys: list[str] = [self.queue_name, self.waking_key]
+        args: list[str | int | bytes] = ["1" if counted else "0", WAKING_TTL_MS]
+        kwargs = {"counted": True} if counted else {}
         for run_id in run_ids:
             job = job_id(run_id, pickups)
             keys += [job_key_prefix + job, result_key_prefix + job]
             payload = serialize_job(
-                RUN_TASK, (str(run_id),), {}, None, enqueued_at, serializer=self.redis.job_serializer
+                RUN_TASK, (str(run_id),), kwargs, None, enqueued_at, serializer=self.redis.job_serializer
             )
             args += [job, score, expires, payload]
         await self._enqueue_many(keys=keys, args=args)
+
+    async def woke(self) -> None:
+        """A counted wake-up job has started: call before its worker claims."""
+        await self._woke(keys=[self.waking_key])
 
     async def schedule(self, run_id: UUID, pickups: int, when: datetime, retry_key: str | None = None) -> None:
         await self.redis.enqueue_job(
@@ -117,7 +149,7 @@ async def schedule_runs(scheduler: Scheduler, run_ids: Sequence[UUID], when: dat
         if isinstance(scheduler, ArqScheduler):
             results: list[BaseException | None] = [None]
             try:
-                await scheduler.schedule_many(chunk[::RUNS_PER_JOB], 0, when)
+                await scheduler.schedule_many(chunk[::RUNS_PER_JOB], 0, when, wake_ups=True)
             except Exception as error:
                 results = [error]
         else:

@@ -42,3 +42,34 @@ async def test_runs_queued_together_get_a_job_per_few_runs(redis_url: str) -> No
     finally:
         await redis.delete(queue, *(f"arq:job:{job_id(run, 0)}" for run in runs))
         await redis.aclose()
+
+
+async def test_new_runs_due_now_queue_only_the_wake_ups_beyond_those_not_yet_started(redis_url: str) -> None:
+    redis = await create_pool(RedisSettings.from_dsn(redis_url))
+    queue = f"test-wake-ups:{uuid.uuid4().hex[:8]}"
+    scheduler = ArqScheduler(redis, queue)
+    first, second, third = ([uuid.uuid4() for _ in range(2 * RUNS_PER_JOB)] for _ in range(3))
+    later = [uuid.uuid4()]
+    try:
+        await schedule_runs(scheduler, first, datetime.now(UTC))
+        assert await redis.zcard(queue) == 2
+        # Two wake-ups are queued and not started: they claim after these runs commit, so none is added.
+        await schedule_runs(scheduler, second, datetime.now(UTC))
+        assert await redis.zcard(queue) == 2
+        info = await Job(job_id(first[0], 0), redis, _queue_name=queue).info()
+        assert info is not None and info.kwargs == {"counted": True}
+        await scheduler.woke()  # one of them started: its claim may come before the next runs commit
+        await schedule_runs(scheduler, third, datetime.now(UTC))
+        queued = {member.decode() for member in await redis.zrange(queue, 0, -1)}
+        assert queued == {job_id(run, 0) for run in [*first[::RUNS_PER_JOB], third[RUNS_PER_JOB]]}
+        for _ in range(5):  # started more often than counted (a count that expired): never below zero
+            await scheduler.woke()
+        assert await redis.get(scheduler.waking_key) is None
+        # Runs due later are not wake-ups: always queued, never counted.
+        await schedule_runs(scheduler, later, datetime(2100, 1, 1, tzinfo=UTC))
+        assert await redis.zscore(queue, job_id(later[0], 0)) is not None
+        assert await redis.get(scheduler.waking_key) is None
+    finally:
+        runs = [*first, *second, *third, *later]
+        await redis.delete(queue, scheduler.waking_key, *(f"arq:job:{job_id(run, 0)}" for run in runs))
+        await redis.aclose()
