@@ -26,7 +26,7 @@ from app.db.models import HogFlowRunWait, Person
 from app.db.repositories.persons import PersonRow
 from app.db.repositories.waits import WaitRepository, wake_runs
 from app.engine.waits import CORRELATION_LIMITS, correlation_key
-from app.filters import build_filter_globals, evaluate_filters, evaluate_filters_fast
+from app.filters import build_filter_globals, evaluate_filters_fast
 from app.hog import HogTimeoutError, Limits
 from app.hog.budget import bounded
 from app.ingest.events import IncomingEvent, event_globals
@@ -109,14 +109,6 @@ async def person_change_wakes(
         results = await budget.run(lambda: [filter_on_vm(w.filters, g, WAIT_FILTER_LIMITS).matched for w, g in slow])
         woken.update(wait.run_id for (wait, _), matched in zip(slow, results, strict=True) if matched)
     return woken
-
-
-def may_satisfy(wait: HogFlowRunWait, person: Person, event: dict[str, Any] | None = None) -> bool:
-    """Whether the person as it is now can satisfy a person-change row (always, without filters)."""
-    if not wait.filters:
-        return True
-    globals = _person_filter_globals(person, event or {})
-    return evaluate_filters(wait.filters, globals, limits=WAIT_FILTER_LIMITS).matched
 
 
 def _person_filter_globals(person: Person | PersonRow, event: dict[str, Any]) -> dict[str, Any]:
