@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Select
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.db.session import driver_error
 
 
 class DriverRead:
@@ -47,8 +48,7 @@ class DriverRead:
         except BaseException as error:
             raw.invalidate(error if isinstance(error, Exception) else None)
             if isinstance(error, Exception):
-                # No parameters: they may hold personal data, and errors and logs never show them.
-                raise DBAPIError.instance(sql, None, error, Exception, hide_parameters=True) from error
+                raise driver_error(sql, error) from error
             raise
         finally:
             raw.close()

@@ -4,10 +4,10 @@ import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy import event
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
@@ -84,10 +84,7 @@ async def driver_connection(engine: AsyncEngine, *, transaction: bool) -> AsyncI
             else:
                 yield raw
         except Exception as error:
-            if raw is None or not raw.is_closed():
-                raise
-            await _invalidate(connection)
-            raise DBAPIError(None, None, error, connection_invalidated=True) from error
+            await _raise_as_disconnect(connection, raw, error)
 
 
 async def session_driver_connection(session: AsyncSession) -> Any:
@@ -102,12 +99,23 @@ async def session_driver_connection(session: AsyncSession) -> Any:
         try:
             await adapter._start_transaction()
         except Exception as error:
-            driver: Any = raw.driver_connection
-            if driver is None or not driver.is_closed():
-                raise
-            await _invalidate(connection)
-            raise DBAPIError(None, None, error, connection_invalidated=True) from error
+            await _raise_as_disconnect(connection, raw.driver_connection, error)
     return raw.driver_connection
+
+
+async def _raise_as_disconnect(connection: AsyncConnection, driver: Any, error: Exception) -> NoReturn:
+    """Raise `error`: as SQLAlchemy's disconnect error, with the pooled connection invalidated, when it left the
+    asyncpg connection closed (so `retry_on_disconnect` applies); as it is otherwise."""
+    if driver is None or not driver.is_closed():
+        raise error
+    await _invalidate(connection)
+    raise DBAPIError(None, None, error, connection_invalidated=True) from error
+
+
+def driver_error(sql: str, error: Exception) -> StatementError:
+    """An error of a statement sent on the asyncpg connection, as SQLAlchemy raises it through a session (so the
+    API's 503 and the logs treat it alike), without its parameters: they may hold personal data."""
+    return DBAPIError.instance(sql, None, error, Exception, hide_parameters=True)
 
 
 async def _invalidate(connection: AsyncConnection) -> None:

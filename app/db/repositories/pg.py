@@ -19,11 +19,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Connection, event
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction
 
-from app.db.session import session_scope
+from app.db.session import driver_error, session_scope
 
 _DRIVER = "hogflows_asyncpg"
 _LAZY = "hogflows_lazy_transaction"
@@ -54,13 +53,13 @@ class Driver:
         try:
             return str(await self.raw.execute(sql, *args))
         except Exception as error:
-            raise DBAPIError.instance(sql, None, error, Exception, hide_parameters=True) from error
+            raise driver_error(sql, error) from error
 
     async def fetch(self, sql: str, *args: Any) -> list[Any]:
         try:
             return list(await self.raw.fetch(sql, *args))
         except Exception as error:
-            raise DBAPIError.instance(sql, None, error, Exception, hide_parameters=True) from error
+            raise driver_error(sql, error) from error
 
 
 def driver(session: AsyncSession) -> Driver | None:
