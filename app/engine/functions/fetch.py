@@ -1,4 +1,4 @@
-"""`fetch` for Hog functions: one HTTP request through httpx, with PostHog's request and response shapes.
+"""`fetch` for Hog functions: one HTTP request through `http1`, with PostHog's request and response shapes.
 
 Timeouts, a response size limit and the SSRF guard apply to every request. Retries are not done here:
 a retriable outcome goes back to the runner, which parks the run and comes back later (no sleeping in
@@ -6,27 +6,25 @@ a worker).
 """
 
 import asyncio
+import codecs
 import json
-import ssl
+import re
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.cookiejar import Cookie, CookieJar
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from app.engine.functions.calls import RETRIABLE_STATUSES, CallOutcome, no_response
-from app.engine.functions.http_pool import StreamBackend
-from app.engine.functions.network_guard import AddressNotAllowed, pooled_transport, public_only_transport
+from app.engine.functions.http1 import ConnectionPool, FetchError, Response
+from app.engine.functions.network_guard import AddressNotAllowed
 from app.observability import metrics
 from app.storable import storable
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024
 _NO_BODY_METHODS = frozenset({"GET", "HEAD"})
-_MAX_REDIRECTS = 5
+_CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -66,17 +64,6 @@ class FetchSettings:
     url_overrides: Mapping[str, str] = field(default_factory=dict)
 
 
-_SSL_CONTEXT: ssl.SSLContext | None = None
-
-
-def _ssl_context() -> ssl.SSLContext:
-    # Loading the CA bundle costs milliseconds; one context serves every request of the process.
-    global _SSL_CONTEXT
-    if _SSL_CONTEXT is None:
-        _SSL_CONTEXT = httpx.create_ssl_context()
-    return _SSL_CONTEXT
-
-
 def apply_url_override(url: str, overrides: Mapping[str, str]) -> str:
     """`https://slack.com/api/x?y` with `{"slack.com": "http://127.0.0.1:9000"}` -> `http://127.0.0.1:9000/api/x?y`."""
     parts = urlsplit(url)
@@ -87,90 +74,53 @@ def apply_url_override(url: str, overrides: Mapping[str, str]) -> str:
     return f"{base.rstrip('/')}{parts.path}{query}"
 
 
-# Per process: at most this many connections in flight, and this many idle ones kept for reuse. Idle
-# connections are dropped before the 5 s keep-alive timeout of Node servers, so one is rarely reused just
-# as its server closes it.
-LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=4.0)
-
-
-class _NoCookies(CookieJar):
-    """A shared client must not carry one flow's cookies into another's requests (nor does PostHog's fetch)."""
-
-    def set_cookie(self, cookie: Cookie) -> None:
-        return None
-
-    def extract_cookies(self, response: object, request: object) -> None:
-        return None
-
-
-class _DiscardedCookies(httpx.Cookies):
-    """The client's cookies: none kept, and no per-response parsing of `Set-Cookie` to find that out (httpx
-    builds urllib request and response adapters for every response before the jar can refuse them)."""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        return None
-
-
-# One client per event loop and kind (SSRF-guarded or not, timeout), shared by every fetch of the process:
-# connections are reused across requests; each new one goes through the guard (network_guard.py).
-_CLIENTS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[bool, float], httpx.AsyncClient]]" = (
-    weakref.WeakKeyDictionary()
-)
+# One pool per event loop and kind (SSRF-guarded or not), shared by every fetch of the process: connections
+# are reused across requests; each new one goes through the guard (network_guard.py).
+_POOLS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[bool, ConnectionPool]]" = weakref.WeakKeyDictionary()
 
 
 class HttpFetcher:
-    """Real HTTP through a client shared per event loop (see `_CLIENTS`); the TLS context is shared too."""
+    """Real HTTP through a connection pool shared per event loop (see `_POOLS`)."""
 
     def __init__(self, settings: FetchSettings | None = None) -> None:
         self.settings = settings or FetchSettings()
 
-    def _client(self) -> httpx.AsyncClient:
-        clients = _CLIENTS.setdefault(asyncio.get_running_loop(), {})
-        key = (self.settings.allow_private, self.settings.timeout_s)
-        client = clients.get(key)
-        if client is None or client.is_closed:
-            client = clients[key] = httpx.AsyncClient(
-                transport=self._transport(),
-                timeout=self.settings.timeout_s,
-                follow_redirects=True,
-                max_redirects=_MAX_REDIRECTS,
-                trust_env=False,
-                cookies=_NoCookies(),
-            )
-            client._cookies = _DiscardedCookies(_NoCookies())
-        return client
+    def _pool(self) -> ConnectionPool:
+        pools = _POOLS.get(loop := asyncio.get_running_loop())
+        if pools is None:
+            pools = _POOLS[loop] = {}
+        public_only = not self.settings.allow_private
+        pool = pools.get(public_only)
+        if pool is None:
+            pool = pools[public_only] = ConnectionPool(public_only=public_only)
+        return pool
 
     @metrics.timed_fetch
     async def fetch(self, request: FetchRequest) -> CallOutcome:
         url = apply_url_override(request.url, self.settings.url_overrides)
         if urlsplit(url).scheme not in ("http", "https"):
             return no_response("fetch", "InvalidRequestError", f"Invalid URL: {request.url!r}", retriable=False)
+        body = request.body.encode() if request.body is not None else None
         try:
-            return await self._send(url, request)
+            # One deadline for the whole exchange, redirects included (PostHog's fetch has one too).
+            async with asyncio.timeout(self.settings.timeout_s):
+                response = await self._pool().request(
+                    request.method, url, request.headers, body, self.settings.max_response_bytes
+                )
         except AddressNotAllowed as error:
             return no_response("fetch", "FetchBlockedError", str(error), retriable=False)
-        except httpx.TimeoutException:
+        except TimeoutError:
             detail = f"The request timed out after {self.settings.timeout_s:g}s"
             return no_response("fetch", "TimeoutError", detail, retriable=True)
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.TooManyRedirects) as error:
-            return no_response("fetch", type(error).__name__, str(error), retriable=False)
-        except httpx.TransportError as error:
-            return no_response("fetch", type(error).__name__, str(error) or type(error).__name__, retriable=True)
+        except FetchError as error:
+            return no_response("fetch", error.name, str(error), retriable=error.retriable)
+        return self._outcome(request, response)
 
-    def _transport(self) -> httpx.AsyncHTTPTransport:
-        if self.settings.allow_private:
-            return pooled_transport(_ssl_context(), LIMITS, StreamBackend())
-        return public_only_transport(_ssl_context(), LIMITS)
-
-    async def _send(self, url: str, request: FetchRequest) -> CallOutcome:
-        async with self._client().stream(
-            request.method, url, headers=request.headers, content=request.body
-        ) as response:
-            raw, truncated = await self._read_limited(response)
-        text = raw.decode(response.encoding or "utf-8", errors="replace")
+    def _outcome(self, request: FetchRequest, response: Response) -> CallOutcome:
+        text = response.body.decode(_charset(response.headers.get("content-type")), errors="replace")
         body: Any = text
         logs: list[tuple[str, str]] = []
-        if truncated:
+        if response.truncated:
             limit = self.settings.max_response_bytes
             logs.append(("warn", f"Response body of {request.url} truncated to its first {limit} bytes"))
         else:
@@ -178,18 +128,17 @@ class HttpFetcher:
                 body = json.loads(text) if text else text
             except (ValueError, RecursionError):  # a response nested past the parser's depth stays text
                 body = text
-        status = response.status_code
-        headers = {k.lower(): v for k, v in response.headers.items()}
-        value = storable({"status": status, "body": body, "headers": headers})
+        status = response.status
+        value = storable({"status": status, "body": body, "headers": response.headers})
         return CallOutcome(value=value, status=status, retriable=status in RETRIABLE_STATUSES, logs=logs)
 
-    async def _read_limited(self, response: httpx.Response) -> tuple[bytes, bool]:
-        limit = self.settings.max_response_bytes
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > limit:
-                return b"".join(chunks)[:limit], True
-        return b"".join(chunks), False
+
+def _charset(content_type: str | None) -> str:
+    """The response's declared charset when Python knows it, else UTF-8."""
+    match = _CHARSET.search(content_type or "")
+    if match is None:
+        return "utf-8"
+    try:
+        return codecs.lookup(match.group(1)).name
+    except LookupError:
+        return "utf-8"

@@ -1,24 +1,21 @@
 """SSRF protection: outbound connections only to public addresses.
 
-The check sits in the connection layer (an httpcore network backend), not in front of the request:
-the host is resolved once, every resolved address must be public, and the socket connects to one of
-those checked addresses. So DNS answers that change between a check and the connect (rebinding) and
-redirects to internal hosts are refused as well. TLS still verifies the certificate against the host
-name, because httpcore passes the original host as the TLS server name.
+The check sits in the connection layer (`open_connection`, the only way `http1`'s pool opens a
+connection), not in front of the request: the host is resolved once, every resolved address must be
+public, and the socket connects to one of those checked addresses. So DNS answers that change between a
+check and the connect (rebinding) and redirects to internal hosts are refused as well. TLS still verifies
+the certificate against the host name, passed as the TLS server name.
 """
 
 import asyncio
 import ipaddress
 import socket
 import ssl
-from collections.abc import Iterable
-
-import httpcore
-import httpx
-
-from app.engine.functions.http_pool import ConnectionPool, StreamBackend
+from collections.abc import Callable
+from typing import TypeVar
 
 _IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_P = TypeVar("_P", bound=asyncio.Protocol)
 
 
 # Python counts these as global, yet they reach private hosts: 6to4 (2002::/16) embeds any IPv4
@@ -58,7 +55,7 @@ async def resolve_public(host: str, port: int) -> list[str]:
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as error:
-        raise httpcore.ConnectError(f"Could not resolve {host}: {error.strerror or error}") from error
+        raise OSError(f"Could not resolve {host}: {error.strerror or error}") from error
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     for raw in addresses:
         reason = refusal_reason(ipaddress.ip_address(raw.split("%", 1)[0]))
@@ -70,66 +67,24 @@ async def resolve_public(host: str, port: int) -> list[str]:
     return addresses
 
 
-class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
-    """An httpcore network backend that connects only to checked public addresses."""
+async def open_connection(
+    factory: Callable[[], _P], host: str, port: int, tls: ssl.SSLContext | None, *, public_only: bool
+) -> _P:
+    """A connection to `host:port` (TLS when `tls` is given, its certificate checked against `host`).
 
-    def __init__(self) -> None:
-        self._inner = StreamBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            # The system resolver has timeouts of its own, often longer than the request's.
-            async with asyncio.timeout(timeout):
-                addresses = await resolve_public(host, port)
-        except TimeoutError as error:
-            raise httpcore.ConnectTimeout(f"Resolving {host} timed out") from error
-        last_error: Exception | None = None
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
-                last_error = error
-        raise last_error or httpcore.ConnectError(f"Could not connect to {host}")
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise AddressNotAllowed("Refusing to connect to a unix socket")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-def pooled_transport(
-    ssl_context: ssl.SSLContext, limits: httpx.Limits, backend: httpcore.AsyncNetworkBackend
-) -> httpx.AsyncHTTPTransport:
-    """An httpx transport whose connections go through `backend`, pooled by `http_pool.ConnectionPool`.
-
-    httpx has no parameter for the network backend nor the pool, so the transport's connection pool
-    (httpcore's public API) is replaced by one built with it.
+    With `public_only`, `host` is resolved here, every address must be public, and the socket connects to
+    one of those checked addresses: raises `AddressNotAllowed`, or `OSError` when no address answers.
     """
-    transport = httpx.AsyncHTTPTransport(verify=ssl_context, trust_env=False)
-    transport._pool = ConnectionPool(
-        ssl_context=ssl_context,
-        max_connections=limits.max_connections,
-        max_keepalive_connections=limits.max_keepalive_connections,
-        keepalive_expiry=limits.keepalive_expiry,
-        network_backend=backend,
-    )
-    return transport
-
-
-def public_only_transport(ssl_context: ssl.SSLContext, limits: httpx.Limits | None = None) -> httpx.AsyncHTTPTransport:
-    """An httpx transport whose connections go through `PublicOnlyBackend`. A pooled connection is reused
-    only for the origin (scheme, host, port) it was opened and checked for."""
-    return pooled_transport(ssl_context, limits or httpx.Limits(max_connections=10), PublicOnlyBackend())
+    loop = asyncio.get_running_loop()
+    server_hostname = host if tls is not None else None
+    if not public_only:
+        _, protocol = await loop.create_connection(factory, host, port, ssl=tls, server_hostname=server_hostname)
+        return protocol
+    last_error: OSError | None = None
+    for address in await resolve_public(host, port):
+        try:
+            _, protocol = await loop.create_connection(factory, address, port, ssl=tls, server_hostname=server_hostname)
+            return protocol
+        except OSError as error:
+            last_error = error
+    raise last_error or OSError(f"Could not connect to {host}")
