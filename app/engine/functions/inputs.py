@@ -1,6 +1,7 @@
 """The globals a function template runs with, and its inputs resolved in order (executor.md §6.2)."""
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -14,6 +15,7 @@ from app.engine.messages import person_display_name
 from app.engine.templates import FunctionTemplate, get_template
 from app.hog import HogTimeoutError, HogVMError, Limits, execute, from_hog_value
 from app.hog.budget import bounded, time_budget
+from app.hog.fastpath import FastPathUnavailable, fast_program
 from app.hog.templates import compile_template
 
 # Inputs are small expressions: all of a step's inputs together get this much time (not each of
@@ -252,8 +254,15 @@ async def _integration(
 def _evaluate(key: str, node: Any, values: dict[str, Any]) -> Any:
     """Run every bytecode program inside a compiled input (strings compile to programs, dicts recurse)."""
     if isinstance(node, list) and node and node[0] in _BYTECODE_MARKERS:
+        limits = bounded(INPUT_LIMITS)
         try:
-            result = execute(node, values, async_functions=(), limits=bounded(INPUT_LIMITS))
+            # Most inputs are a constant or a field (`{event.properties.key}`): straight-line code, whose
+            # compiled fast path gives the VM's own result without the VM's setup.
+            program = fast_program(node)
+            if program is not None:
+                with contextlib.suppress(FastPathUnavailable):
+                    return from_hog_value(program.run(values, limits))
+            result = execute(node, values, async_functions=(), limits=limits)
         except HogVMError as error:
             raise InputResolutionError(f"Could not execute bytecode for input field: {key}: {error}") from error
         if not result.finished:
