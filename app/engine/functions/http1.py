@@ -4,7 +4,7 @@ httpx and httpcore cost the worker about 0.6 ms of CPU per webhook (request and 
 streams, h11's state machine, pool locks, a readability check per reuse); this path does what `fetch`
 needs at a fraction of it: one request at a time per connection, written in one send; idle connections
 kept per origin for a few seconds (the protocol learns at once when a server closes one); redirects
-followed; a response size limit; gzip and deflate bodies decoded. No cookies are kept.
+followed; a response size limit; gzip bodies decoded. No cookies are kept.
 
 Every connection is opened by `network_guard.open_connection`, so the SSRF guard sees each of them,
 those of redirects included.
@@ -33,11 +33,13 @@ _BAD_VALUE = re.compile(r"[\r\n\x00]")
 _OWN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 _DEFAULTS = (
     ("accept", "Accept: */*"),
-    ("accept-encoding", "Accept-Encoding: gzip, deflate"),
+    ("accept-encoding", "Accept-Encoding: gzip"),
     ("user-agent", "User-Agent: hogflows"),
 )
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 _QUERY_SAFE = _PATH_SAFE + "?"
+# A request target that needs no percent-encoding (the common case: quoting costs more than the check).
+_PLAIN_TARGET = re.compile(r"[A-Za-z0-9/%:@!$&'()*+,;=\-._~?]*")
 
 
 class FetchError(Exception):
@@ -80,9 +82,12 @@ def _parse(url: str) -> _Target:
         raise FetchError("InvalidURL", f"Invalid URL {url!r}: no valid host", retriable=False)
     shown = f"[{host}]" if ":" in host else host
     authority = shown if port == _DEFAULT_PORTS[scheme] else f"{shown}:{port}"
-    path = quote(parts.path or "/", safe=_PATH_SAFE)
+    path = parts.path or "/"
+    if not _PLAIN_TARGET.fullmatch(path):
+        path = quote(path, safe=_PATH_SAFE)
     if parts.query:
-        path += "?" + quote(parts.query, safe=_QUERY_SAFE)
+        plain = _PLAIN_TARGET.fullmatch(parts.query)
+        path += "?" + (parts.query if plain else quote(parts.query, safe=_QUERY_SAFE))
     authorization = None
     if parts.username is not None:
         credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
@@ -171,6 +176,9 @@ class _Connection(asyncio.Protocol):
         self._headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
+        if self._done is None or self._done.done():
+            self._fail(FetchError("RemoteProtocolError", "A response nobody asked for", retriable=True))
+            return
         status = self._parser.get_status_code()
         if status < 200:  # an informational response: the real one follows
             self._headers = []
@@ -180,7 +188,7 @@ class _Connection(asyncio.Protocol):
         self._framed = "content-length" in names or "transfer-encoding" in names or status in (204, 304)
         encoding = next((value.strip().lower() for name, value in self._headers if name == "content-encoding"), "")
         if encoding in ("gzip", "deflate"):
-            self._decoder = zlib.decompressobj(47)  # a zlib or gzip header, detected
+            self._decoder = zlib.decompressobj(47)  # gzip, or deflate in its zlib wrapping (a caller may ask for it)
         if self._head_only:
             self._keep_alive = self._parser.should_keep_alive()
             self._finish()
