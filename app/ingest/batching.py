@@ -9,6 +9,12 @@ more requests wait, a group leaves its `filtered` counts of flows its events do 
 group, for at most a second (`app.ingest.pipeline.UnnamedCounts`): at a thousand flows they are most of
 a group's rows. A drain whose last groups all fail drops the counts they held.
 
+Groups are pipelined two deep: once a group is at its last statement (runs, logs and metrics) with nothing
+written before it, the next group already reads persons, matches and takes its rate-limit tokens on a
+second connection; its transaction begins, and its last statement goes, only once the group before has
+committed (`WriteConnections.session(after=...)`). A group that wrote persons or waits first lets the next
+one start only once it has committed, so a group always reads what the groups before it wrote.
+
 A group whose write fails is retried request by request, so one request's bad data (or a lost
 connection) fails only that request. (The retried requests' masking counters and rate-limit tokens,
 kept in Redis, were already counted once by the failed attempt: on that error path a masked flow may
@@ -100,32 +106,70 @@ class IngestBatcher:
         return task
 
     async def _drain(self, queue: _TeamQueue) -> None:
-        group: list[_Request] = []
-        # The groups of one drain follow each other: they share a connection.
-        connections = WriteConnections(self.sessionmaker)
+        # Groups alternate between two connections: a group reads while the one before it commits.
+        connections = [WriteConnections(self.sessionmaker), WriteConnections(self.sessionmaker)]
+        writes: list[asyncio.Future[None]] = []  # groups in flight, oldest first (at most two)
         try:
-            while queue.pending:
-                group = self._take(queue)
-                try:
-                    await self._write(queue, group, connections)
-                except Exception as error:
-                    if len(group) == 1:
-                        _settle(group, error)
-                        continue
-                    for request in group:
-                        try:
-                            await self._write(queue, [request], connections)
-                        except Exception as single:
-                            _settle([request], single)
+            while queue.pending or writes:
+                if queue.pending:
+                    group = self._take(queue)
+                    connections.reverse()
+                    next_may_start: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                    previous = writes[-1] if writes else None
+                    write = asyncio.ensure_future(
+                        self._write_group(queue, group, connections[0], previous, next_may_start)
+                    )
+                    writes.append(write)
+                    await asyncio.wait([next_may_start, write], return_when=asyncio.FIRST_COMPLETED)
+                else:
+                    await asyncio.wait([writes[-1]])
+                writes = [pending for pending in writes if not pending.done()]
         except BaseException as error:  # cancelled (shutdown): nobody may wait forever
-            _settle([*group, *queue.pending], error)
+            for in_flight in writes:
+                in_flight.cancel()
+            await asyncio.gather(*writes, return_exceptions=True)
+            _settle(queue.pending, error)
             queue.pending.clear()
             raise
         finally:
             queue.writing = False
             if not queue.pending:
                 self._queues.pop(queue.team.id, None)
-            await connections.close()
+            for held in connections:
+                await held.close()
+
+    async def _write_group(
+        self,
+        queue: _TeamQueue,
+        group: list[_Request],
+        connections: WriteConnections,
+        previous: "asyncio.Future[None] | None",
+        next_may_start: "asyncio.Future[None]",
+    ) -> None:
+        """Write a group after `previous`; the next group may start reading once this one is at its last
+        statement with nothing written before it (else once this one is done)."""
+
+        def last_write(wrote: bool) -> None:
+            if not wrote and not next_may_start.done():
+                next_may_start.set_result(None)
+
+        try:
+            try:
+                await self._write(queue, group, connections, previous, last_write)
+            except Exception as error:
+                if previous is not None:  # the group failed before it waited for the previous one
+                    await asyncio.wait([previous])
+                if len(group) == 1:
+                    _settle(group, error)
+                    return
+                for request in group:
+                    try:
+                        await self._write(queue, [request], connections, None, None)
+                    except Exception as single:
+                        _settle([request], single)
+        except BaseException as error:
+            _settle(group, error)
+            raise
 
     def _take(self, queue: _TeamQueue) -> list[_Request]:
         group: list[_Request] = []
@@ -136,12 +180,21 @@ class IngestBatcher:
             size += len(request.events)
         return group
 
-    async def _write(self, queue: _TeamQueue, group: list[_Request], connections: WriteConnections) -> None:
+    async def _write(
+        self,
+        queue: _TeamQueue,
+        group: list[_Request],
+        connections: WriteConnections,
+        previous: "asyncio.Future[None] | None",
+        last_write: Callable[[bool], None] | None,
+    ) -> None:
         now = self.clock()
         events = [event for request in group for event in request.events]
         woken: list[tuple[UUID, int]] = []
-        async with connections.session() as session:
-            run_ids = await ingest_events(session, queue.team, events, self.services, now, woken, queue.unnamed)
+        async with connections.session(after=previous) as session:
+            run_ids = await ingest_events(
+                session, queue.team, events, self.services, now, woken, queue.unnamed, last_write
+            )
         queue.unnamed.committed()
         _settle(group, None, self._schedule(run_ids, woken, now) if run_ids or woken else None)
 

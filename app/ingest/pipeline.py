@@ -41,6 +41,7 @@ from app.db.base import uuid7
 from app.db.models import Team
 from app.db.repositories.ingest import IngestRepository, NewRun
 from app.db.repositories.persons import PersonRepository, PersonRow
+from app.db.repositories.pg import after_previous, began
 from app.engine.invocation import initial_state
 from app.engine.records import LogRecord, MetricRecord
 from app.filters import FilterResult, build_filter_globals, evaluate_filters_fast
@@ -169,12 +170,15 @@ async def ingest_events(
     now: datetime,
     woken: list[tuple[UUID, int]] | None = None,
     unnamed: UnnamedCounts | None = None,
+    last_write: Callable[[bool], None] | None = None,
 ) -> list[UUID]:
     """Process one request's events; returns the ids of the runs created (not yet committed).
 
     Parked runs the events woke are appended to `woken` as (run id, pickups) for the scheduler. With
     `unnamed`, the not-named `filtered` counts are held or written with the held ones (`UnnamedCounts`);
-    the caller calls `unnamed.committed()` once the transaction has committed."""
+    the caller calls `unnamed.committed()` once the transaction has committed. Before its last statement
+    (or where it would be), once the write the session comes after is done (`WriteConnections.session`),
+    `last_write(wrote)` is called: `wrote` says whether anything was written before it."""
     metrics.events_received(len(events))
     persons = await apply_person_updates(PersonRepository(session), team.id, events)
     project = project_url(services.site_url, team.id)
@@ -186,9 +190,8 @@ async def ingest_events(
     repo = IngestRepository(session)
     flows = await services.flows.get(repo, team.id)
     records = _Records(team.id, now)
-    if unnamed is not None:
-        unnamed.group, unnamed.holding = records.unnamed, False
     if not flows or not events:
+        await _last_turn(session, unnamed, records, last_write)
         if unnamed is not None and unnamed.counts and not unnamed.decide():
             await repo.write_outcome(team.id, [], [], records.metrics(unnamed.counts), now)
         return []
@@ -210,6 +213,7 @@ async def ingest_events(
     for candidate in candidates:
         records.count(candidate.flow, "triggered")
     metrics.event_trigger_outcomes(records.counts, filtered=sum(records.unnamed.values()))
+    await _last_turn(session, unnamed, records, last_write)
     if unnamed is None:
         written = records.metrics(records.unnamed)
     else:
@@ -217,6 +221,20 @@ async def ingest_events(
     # The last write: on PostgreSQL it may commit on its own (app/db/repositories/pg.py), so nothing may fail after it.
     await repo.write_outcome(team.id, runs, records.logs, written, now)
     return [run.id for run in runs]
+
+
+async def _last_turn(
+    session: AsyncSession,
+    unnamed: UnnamedCounts | None,
+    records: _Records,
+    last_write: Callable[[bool], None] | None,
+) -> None:
+    # The team's previous group has committed its counts (`unnamed.committed()`) by now.
+    await after_previous(session)
+    if unnamed is not None:
+        unnamed.group, unnamed.holding = records.unnamed, False
+    if last_write is not None:
+        last_write(began(session))
 
 
 async def _match(

@@ -11,8 +11,13 @@ group: runs, logs and metrics in one statement) needs neither BEGIN nor COMMIT, 
 A write that must commit with another calls `begin(session)` first; any statement the session itself
 sends (ORM or Core) begins it too, so ORM writes can never escape it. SQLAlchemy sees the connection in
 autocommit and sends its statements inside that same transaction.
+
+A session may be given the write it comes `after` (the team's previous capture group, still committing):
+its reads go at once, but its transaction begins only once that write is done, so two of a team's writes
+never hold locks at the same time (neither can wait on the other) and commit in order.
 """
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,15 +34,21 @@ _LAZY = "hogflows_lazy_transaction"
 
 
 class _LazyTransaction:
-    def __init__(self, raw: Any) -> None:
+    def __init__(self, raw: Any, after: "asyncio.Future[Any] | None") -> None:
         self.raw = raw
+        self.after = after
         self.transaction: Any = None
 
     async def begin(self) -> None:
         if self.transaction is None:
+            await self.wait_after()
             transaction = self.raw.transaction()
             await transaction.start()
             self.transaction = transaction
+
+    async def wait_after(self) -> None:
+        if self.after is not None and not self.after.done():
+            await asyncio.wait([self.after])
 
 
 class Driver:
@@ -78,6 +89,20 @@ async def begin(session: AsyncSession) -> None:
         await lazy.begin()
 
 
+def began(session: AsyncSession) -> bool:
+    """Whether the session's transaction has begun (always, outside capture's sessions): a capture group
+    that has not begun one before its last statement wrote nothing before it."""
+    lazy: _LazyTransaction | None = session.info.get(_LAZY)
+    return lazy is None or lazy.transaction is not None
+
+
+async def after_previous(session: AsyncSession) -> None:
+    """Wait until the write the session comes after (`WriteConnections.session`) is done."""
+    lazy: _LazyTransaction | None = session.info.get(_LAZY)
+    if lazy is not None:
+        await lazy.wait_after()
+
+
 @event.listens_for(Session, "after_begin")
 def _begin_before_the_session_sends(session: Session, _transaction: SessionTransaction, connection: Connection) -> None:
     lazy: _LazyTransaction | None = session.info.get(_LAZY)
@@ -96,10 +121,14 @@ class WriteConnections:
         self._held: tuple[AsyncConnection, Any] | None = None
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work, like `session_scope`: committed on success, rolled back on any exception."""
+    async def session(self, after: "asyncio.Future[Any] | None" = None) -> AsyncIterator[AsyncSession]:
+        """One unit of work, like `session_scope`: committed on success, rolled back on any exception. With
+        `after`, its transaction begins once `after` is done (elsewhere than on PostgreSQL, the session
+        itself waits for it)."""
         engine = self.sessionmaker.kw.get("bind")
         if engine is None or engine.dialect.name != "postgresql":
+            if after is not None and not after.done():
+                await asyncio.wait([after])
             async with session_scope(self.sessionmaker) as session:
                 yield session
             return
@@ -108,7 +137,7 @@ class WriteConnections:
             await connection.execution_options(isolation_level="AUTOCOMMIT")
             self._held = (connection, (await connection.get_raw_connection()).driver_connection)
         connection, raw = self._held
-        lazy = _LazyTransaction(raw)
+        lazy = _LazyTransaction(raw, after)
         session = AsyncSession(bind=connection, expire_on_commit=False)
         session.info[_DRIVER] = Driver(raw)
         session.info[_LAZY] = lazy
