@@ -5,9 +5,9 @@ An idle API process ingests a request at once (no timer); a busy one runs the pi
 so persons, wait wake-ups, runs and metrics are a few multi-row statements per group instead of per
 request. Each request is answered only after the transaction holding its events has committed, as
 before. Events keep their arrival order, so person updates apply in the order they were sent. While
-more requests wait, a group leaves its `filtered` counts of flows its events do not name to the next
-group, for at most a second (`app.ingest.pipeline.UnnamedCounts`): at a thousand flows they are most of
-a group's rows. A drain whose last groups all fail drops the counts they held.
+more requests wait, a group leaves its metric counts to the next group, for at most a second
+(`app.ingest.pipeline.HeldCounts`): they would be most of a group's rows (at a thousand flows, the
+not-named `filtered` counts alone). A drain whose last groups all fail drops the counts they held.
 
 Groups are pipelined two deep: once a group is at its last statement (runs, logs and metrics) with nothing
 written before it, the next group already reads persons, matches and takes its rate-limit tokens on a
@@ -34,7 +34,7 @@ from app.db.base import utcnow
 from app.db.models import Team
 from app.db.repositories.pg import WriteConnections
 from app.ingest.events import IncomingEvent
-from app.ingest.pipeline import IngestServices, UnnamedCounts, ingest_events
+from app.ingest.pipeline import HeldCounts, IngestServices, ingest_events
 from app.worker.scheduling import Scheduler, schedule_runs, schedule_woken_runs
 
 logger = structlog.get_logger(__name__)
@@ -55,10 +55,10 @@ class _TeamQueue:
     team: Team
     pending: list[_Request] = field(default_factory=list)
     writing: bool = False
-    unnamed: UnnamedCounts = field(init=False)
+    held: HeldCounts = field(init=False)
 
     def __post_init__(self) -> None:
-        self.unnamed = UnnamedCounts(more_coming=lambda: bool(self.pending))
+        self.held = HeldCounts(more_coming=lambda: bool(self.pending))
 
 
 class IngestBatcher:
@@ -193,9 +193,9 @@ class IngestBatcher:
         woken: list[tuple[UUID, int]] = []
         async with connections.session(after=previous) as session:
             run_ids = await ingest_events(
-                session, queue.team, events, self.services, now, woken, queue.unnamed, last_write
+                session, queue.team, events, self.services, now, woken, queue.held, last_write
             )
-        queue.unnamed.committed()
+        queue.held.committed()
         _settle(group, None, self._schedule(run_ids, woken, now) if run_ids or woken else None)
 
     def _schedule(self, run_ids: list[UUID], woken: list[tuple[UUID, int]], now: datetime) -> asyncio.Future[None]:

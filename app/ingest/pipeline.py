@@ -7,7 +7,6 @@ For one request's events of one team, in order:
    app/ingest/flows.py): the trigger filter (`filtered`, `filtering_failed`); events a flow does not
    name count as `filtered` for it without being evaluated. Filters the fast path answers run on the
    event loop; the others run off it, within one VM budget per request (`app.ingest.vm_budget`);
-   the not-named counts may be held for the team's next group (`UnnamedCounts`);
 3. trigger masking (`masked`; fails closed when the store is unavailable);
 4. the per-flow token bucket (`rate_limited` plus a warn log; fails open);
 5. a queued run per survivor (`triggered`), its state per §2.3 with the event frozen in `state.event`;
@@ -15,11 +14,14 @@ For one request's events of one team, in order:
    conversion) that these events match, or whose person they changed, wake (`app.ingest.waits`:
    one indexed query per request, none when step 1 found that no person of the request has any).
 
+The metric counts of steps 2-5 may be held for the team's next group (`HeldCounts`).
+
 Differences from PostHog: it evaluates every flow for every event and counts `filtered` in its metrics
-batch; the not-named counts here are one row per flow, which at a thousand flows is most of a group's
-write, so a busy team's consecutive groups add them up and write them once, at most `UnnamedCounts.MAX_HOLD`
-seconds later (a client reading metrics while the team's capture is busy may see them that much late, as
-PostHog's metrics, which go through Kafka, are).
+batch. Here a group's counts are a row per (flow, name), most of a group's write (at a thousand flows,
+a row per flow for the not-named `filtered` alone), so a busy team's consecutive groups add them up and
+write them once, at most `HeldCounts.MAX_HOLD` seconds later (a client reading metrics while the team's
+capture is busy may see them that much late, as PostHog's metrics, which go through Kafka, are). Logs
+and runs are written by their own group.
 
 Masking runs before rate limiting on purpose (PostHog does the reverse): invocations a frequency cap
 drops anyway should not use up the flow's tokens. Everything is written in the caller's transaction;
@@ -108,11 +110,14 @@ class _Records:
     def log(self, flow: EventFlow, instance_id: str, level: str, message: str) -> None:
         self.logs.append(LogRecord(self.team_id, flow.source_id, instance_id, self.now, level, message))
 
-    def metrics(self, unnamed: Counter[str] | None = None) -> list[MetricRecord]:
-        """The counts as metric rows, with the given not-named `filtered` counts."""
-        counts = self.counts
-        if unnamed:
-            counts = counts + Counter({(source_id, "other", "filtered"): n for source_id, n in unnamed.items()})
+    def own_counts(self) -> Counter[tuple[str, str, str]]:
+        """The group's counts, its not-named `filtered` ones included."""
+        counts = self.counts.copy()
+        for source_id, count in self.unnamed.items():
+            counts[(source_id, "other", "filtered")] += count
+        return counts
+
+    def metrics(self, counts: Counter[tuple[str, str, str]]) -> list[MetricRecord]:
         return [
             MetricRecord(self.team_id, source_id, None, kind, name, self.now, count)
             for (source_id, kind, name), count in counts.items()
@@ -120,19 +125,20 @@ class _Records:
 
 
 @dataclass
-class UnnamedCounts:
-    """`filtered` counts of flows a team's events did not name, held between its consecutive capture groups.
+class HeldCounts:
+    """A team's metric counts, held between its consecutive capture groups.
 
     A group holds its counts (and those held before) for the next group when `more_coming()` says another
     group follows, and the oldest held count is younger than `MAX_HOLD` seconds; otherwise it writes them."""
 
     more_coming: Callable[[], bool]
-    # Seconds a count may be held: a busy team writes its thousand-row `filtered` counts once per this.
+    # Seconds a count may be held: a busy team writes its counts (at a thousand flows, a thousand rows of
+    # not-named `filtered`) once per this rather than once per group.
     MAX_HOLD = 1.0
 
-    counts: Counter[str] = field(default_factory=Counter)
+    counts: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (source id, kind, name)
     since: float | None = None  # time.monotonic() of the oldest held count
-    group: Counter[str] = field(default_factory=Counter)  # the group being written: its own counts
+    group: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # the group being written: its own
     holding: bool = False  # the group being written leaves its counts to the next
 
     def decide(self) -> bool:
@@ -169,14 +175,14 @@ async def ingest_events(
     services: IngestServices,
     now: datetime,
     woken: list[tuple[UUID, int]] | None = None,
-    unnamed: UnnamedCounts | None = None,
+    held: HeldCounts | None = None,
     last_write: Callable[[bool], None] | None = None,
 ) -> list[UUID]:
     """Process one request's events; returns the ids of the runs created (not yet committed).
 
     Parked runs the events woke are appended to `woken` as (run id, pickups) for the scheduler. With
-    `unnamed`, the not-named `filtered` counts are held or written with the held ones (`UnnamedCounts`);
-    the caller calls `unnamed.committed()` once the transaction has committed. Before its last statement
+    `held`, the metric counts are held or written with the held ones (`HeldCounts`); the caller calls
+    `held.committed()` once the transaction has committed. Before its last statement
     (or where it would be), once the write the session comes after is done (`WriteConnections.session`),
     `last_write(wrote)` is called: `wrote` says whether anything was written before it."""
     metrics.events_received(len(events))
@@ -191,9 +197,9 @@ async def ingest_events(
     flows = await services.flows.get(repo, team.id)
     records = _Records(team.id, now)
     if not flows or not events:
-        await _last_turn(session, unnamed, records, last_write)
-        if unnamed is not None and unnamed.counts and not unnamed.decide():
-            await repo.write_outcome(team.id, [], [], records.metrics(unnamed.counts), now)
+        await _last_turn(session, held, records, last_write)
+        if held is not None and held.counts and not held.decide():
+            await repo.write_outcome(team.id, [], [], records.metrics(held.counts), now)
         return []
     candidates = await _match(team, events, flows, persons, services.store, project, records, budget)
     candidates = await _unmasked(candidates, services.store, project, records, budget)
@@ -213,11 +219,11 @@ async def ingest_events(
     for candidate in candidates:
         records.count(candidate.flow, "triggered")
     metrics.event_trigger_outcomes(records.counts, filtered=sum(records.unnamed.values()))
-    await _last_turn(session, unnamed, records, last_write)
-    if unnamed is None:
-        written = records.metrics(records.unnamed)
+    await _last_turn(session, held, records, last_write)
+    if held is None:
+        written = records.metrics(records.own_counts())
     else:
-        written = records.metrics(None if unnamed.decide() else records.unnamed + unnamed.counts)
+        written = [] if held.decide() else records.metrics(held.group + held.counts)
     # The last write: on PostgreSQL it may commit on its own (app/db/repositories/pg.py), so nothing may fail after it.
     await repo.write_outcome(team.id, runs, records.logs, written, now)
     return [run.id for run in runs]
@@ -225,14 +231,14 @@ async def ingest_events(
 
 async def _last_turn(
     session: AsyncSession,
-    unnamed: UnnamedCounts | None,
+    held: HeldCounts | None,
     records: _Records,
     last_write: Callable[[bool], None] | None,
 ) -> None:
-    # The team's previous group has committed its counts (`unnamed.committed()`) by now.
+    # The team's previous group has committed its counts (`held.committed()`) by now.
     await after_previous(session)
-    if unnamed is not None:
-        unnamed.group, unnamed.holding = records.unnamed, False
+    if held is not None:
+        held.group, held.holding = records.own_counts(), False
     if last_write is not None:
         last_write(began(session))
 

@@ -4,6 +4,7 @@ database refuses fails alone. Groups of one request each (`max_events=1`), so ev
 
 import asyncio
 import dataclasses
+import time
 from typing import Any
 
 import httpx
@@ -19,7 +20,7 @@ from app.ingest.batching import IngestBatcher
 from app.ingest.events import IncomingEvent, normalize_event
 from app.services.bootstrap import Tenant
 from app.worker.scheduling import WakeUpScheduler
-from tests.api.ingest_helpers import create_flow, event_flow, runs
+from tests.api.ingest_helpers import create_flow, event_flow, metric_totals, runs
 from tests.api.test_capture_group_commit import load_team
 
 REQUESTS = 30
@@ -82,3 +83,24 @@ async def test_a_refused_request_fails_alone_in_the_pipeline(
     results = await asyncio.gather(*(batcher.ingest(team, events) for events in requests), return_exceptions=True)
     assert [isinstance(result, DBAPIError) for result in results] == [False, True, False, False, True, False]
     assert sorted(run["distinct_id"] for run in await runs(client, tenant, flow_id)) == ["a", "b", "c", "d"]
+
+
+async def test_held_counts_of_consecutive_groups_add_up_exactly(
+    client: httpx.AsyncClient, app: Any, tenant: Tenant
+) -> None:
+    """Groups hold their metric counts for the next one while more come (at most a second): none is lost
+    or counted twice, and once capture is quiet they are all written."""
+    flow_id = await create_flow(
+        client, tenant, event_flow(properties=[{"key": "plan", "type": "event", "value": "pro", "operator": "exact"}])
+    )
+    batcher = batcher_of_single_requests(app)
+    team = await load_team(app, tenant)
+    plans = ["pro" if n % 3 else "free" for n in range(REQUESTS)]
+    await asyncio.gather(*(batcher.ingest(team, event(f"h-{n}", {"plan": plan})) for n, plan in enumerate(plans)))
+    expected = {"triggered": plans.count("pro"), "filtered": plans.count("free")}
+    deadline = time.monotonic() + 10
+    while (totals := await metric_totals(client, tenant, flow_id)) != expected:
+        assert time.monotonic() < deadline, totals
+        await asyncio.sleep(0.05)
+    await batcher.ingest(team, event("quiet", {"plan": "pro"}))  # a quiet team writes at once
+    assert await metric_totals(client, tenant, flow_id) == {**expected, "triggered": expected["triggered"] + 1}
