@@ -5,12 +5,13 @@ An idle API process ingests a request at once (no timer); a busy one runs the pi
 so persons, wait wake-ups, runs and metrics are a few multi-row statements per group instead of per
 request. Each request is answered only after the transaction holding its events has committed, as
 before. Events keep their arrival order, so person updates apply in the order they were sent. While
-more requests wait, a group leaves its metric counts to the next group, for at most a second
+the team is busy, a group leaves its metric counts to the next group, for at most a second
 (`app.ingest.pipeline.HeldCounts`): they would be most of a group's rows (at a thousand flows, the
-not-named `filtered` counts alone). A drain whose last groups all fail drops the counts they held.
+not-named `filtered` counts alone). A group that held them and that no group follows writes them before
+it answers. A drain whose last groups all fail drops the counts they held.
 
 Groups are pipelined two deep: once a group is at its last statement (runs, logs and metrics) with nothing
-written before it, the next group already reads persons, matches and takes its rate-limit tokens on a
+written before it, the next group (the requests waiting then, or the next to arrive) already reads persons, matches and takes its rate-limit tokens on a
 second connection; its transaction begins, and its last statement goes, only once the group before has
 committed (`WriteConnections.session(after=...)`). A group that wrote persons or waits first lets the next
 one start only once it has committed, so a group always reads what the groups before it wrote.
@@ -34,7 +35,7 @@ from app.db.base import utcnow
 from app.db.models import Team
 from app.db.repositories.pg import WriteConnections
 from app.ingest.events import IncomingEvent
-from app.ingest.pipeline import HeldCounts, IngestServices, ingest_events
+from app.ingest.pipeline import HeldCounts, IngestServices, ingest_events, write_held_counts
 from app.worker.scheduling import Scheduler, schedule_runs, schedule_woken_runs
 
 logger = structlog.get_logger(__name__)
@@ -55,10 +56,12 @@ class _TeamQueue:
     team: Team
     pending: list[_Request] = field(default_factory=list)
     writing: bool = False
+    groups: int = 0  # groups in flight
+    arrived: "asyncio.Future[None] | None" = None  # set by the next request, for a drain waiting for one
     held: HeldCounts = field(init=False)
 
     def __post_init__(self) -> None:
-        self.held = HeldCounts(more_coming=lambda: bool(self.pending))
+        self.held = HeldCounts(more_coming=lambda: bool(self.pending) or self.groups > 1)
 
 
 class IngestBatcher:
@@ -90,6 +93,8 @@ class IngestBatcher:
         queue.team = team  # the latest cached copy
         request = _Request(events, asyncio.get_running_loop().create_future())
         queue.pending.append(request)
+        if queue.arrived is not None and not queue.arrived.done():
+            queue.arrived.set_result(None)
         if not queue.writing:
             queue.writing = True
             self._spawn(self._drain(queue))
@@ -113,6 +118,7 @@ class IngestBatcher:
             while queue.pending or writes:
                 if queue.pending:
                     group = self._take(queue)
+                    queue.groups += 1
                     connections.reverse()
                     next_may_start: asyncio.Future[None] = asyncio.get_running_loop().create_future()
                     previous = writes[-1] if writes else None
@@ -122,7 +128,10 @@ class IngestBatcher:
                     writes.append(write)
                     await asyncio.wait([next_may_start, write], return_when=asyncio.FIRST_COMPLETED)
                 else:
-                    await asyncio.wait([writes[-1]])
+                    # The last group is at its last statement or done: the next request may start a group.
+                    queue.arrived = asyncio.get_running_loop().create_future()
+                    await asyncio.wait([writes[-1], queue.arrived], return_when=asyncio.FIRST_COMPLETED)
+                    queue.arrived = None
                 writes = [pending for pending in writes if not pending.done()]
         except BaseException as error:  # cancelled (shutdown): nobody may wait forever
             for in_flight in writes:
@@ -170,6 +179,16 @@ class IngestBatcher:
         except BaseException as error:
             _settle(group, error)
             raise
+        finally:
+            queue.groups -= 1
+
+    async def _write_held(self, queue: _TeamQueue, connections: WriteConnections) -> None:
+        counts = queue.held.take()
+        try:
+            async with connections.session() as session:
+                await write_held_counts(session, queue.team.id, counts, self.clock())
+        except Exception:
+            logger.warning("app.ingest.held_counts_lost", exc_info=True)
 
     def _take(self, queue: _TeamQueue) -> list[_Request]:
         group: list[_Request] = []
@@ -196,6 +215,8 @@ class IngestBatcher:
                 session, queue.team, events, self.services, now, woken, queue.held, last_write
             )
         queue.held.committed()
+        if queue.held.counts and not queue.held.followed:
+            await self._write_held(queue, connections)  # no group follows to write them
         _settle(group, None, self._schedule(run_ids, woken, now) if run_ids or woken else None)
 
     def _schedule(self, run_ids: list[UUID], woken: list[tuple[UUID, int]], now: datetime) -> asyncio.Future[None]:

@@ -128,8 +128,10 @@ class _Records:
 class HeldCounts:
     """A team's metric counts, held between its consecutive capture groups.
 
-    A group holds its counts (and those held before) for the next group when `more_coming()` says another
-    group follows, and the oldest held count is younger than `MAX_HOLD` seconds; otherwise it writes them."""
+    A group holds its counts (and those held before) for the next group when one follows (`more_coming()`)
+    or followed the group before it once that one had committed (a busy team), and the oldest held count
+    is younger than `MAX_HOLD` seconds; otherwise it writes them. A group that held, and that no group
+    follows once it has committed, writes them then (`take`), before its requests are answered."""
 
     more_coming: Callable[[], bool]
     # Seconds a count may be held: a busy team writes its counts (at a thousand flows, a thousand rows of
@@ -140,10 +142,12 @@ class HeldCounts:
     since: float | None = None  # time.monotonic() of the oldest held count
     group: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # the group being written: its own
     holding: bool = False  # the group being written leaves its counts to the next
+    followed: bool = False  # a group followed the last one once it had committed
 
     def decide(self) -> bool:
         """Whether the group about to write holds its counts; decided just before its last statement."""
-        self.holding = self.more_coming() and (self.since is None or time.monotonic() - self.since < self.MAX_HOLD)
+        busy = self.followed or self.more_coming()
+        self.holding = busy and (self.since is None or time.monotonic() - self.since < self.MAX_HOLD)
         return self.holding
 
     def committed(self) -> None:
@@ -155,6 +159,19 @@ class HeldCounts:
             self.counts.clear()
             self.since = None
         self.group, self.holding = Counter(), False
+        self.followed = self.more_coming()
+
+    def take(self) -> Counter[tuple[str, str, str]]:
+        """The held counts, to be written now: no longer held."""
+        counts, self.counts, self.since = self.counts, Counter(), None
+        return counts
+
+
+async def write_held_counts(
+    session: AsyncSession, team_id: int, counts: Counter[tuple[str, str, str]], now: datetime
+) -> None:
+    """Write counts a team's groups held (`HeldCounts.take`) in a statement of their own."""
+    await IngestRepository(session).write_outcome(team_id, [], [], _Records(team_id, now).metrics(counts), now)
 
 
 def project_url(site_url: str, team_id: int) -> str:
