@@ -11,9 +11,9 @@ not-named `filtered` counts alone). A group that held them and that no group fol
 it answers. A drain whose last groups all fail drops the counts they held.
 
 Groups are pipelined two deep: once a group is at its last statement (runs, logs and metrics) with nothing
-written before it, the next group (the requests waiting then, or the next to arrive) already reads persons, matches and takes its rate-limit tokens on a
-second connection; its transaction begins, and its last statement goes, only once the group before has
-committed (`WriteConnections.session(after=...)`). A group that wrote persons or waits first lets the next
+written before it, the next group (the requests waiting then, or the next to arrive) already reads
+persons, matches and takes its rate-limit tokens on a second connection; its transaction begins, and its
+last statement goes, only once the group before has committed (`WriteConnections.session(after=...)`). A group that wrote persons or waits first lets the next
 one start only once it has committed, so a group always reads what the groups before it wrote.
 
 A group whose write fails is retried request by request, so one request's bad data (or a lost
