@@ -16,13 +16,16 @@ Scenarios, each run for `--seconds` against both servers, interleaved, `--repeat
 - `POST /capture/` with one event (names spread over the 10 flows' events; runs are queued, not run).
 The load comes from a keep-alive HTTP/1.1 client of a few lines on raw asyncio streams with
 `--connections` connections, so the client costs little next to either server. Prints req/s per
-scenario (median over repeats, with min-max), the ratio to the floor's median, and the CPU time the
-server process spent per request (from /proc; less sensitive to a busy machine than req/s).
+scenario (median over repeats, with min-max), the ratio to the floor's median, and the CPU time spent
+per request (from /proc; less sensitive to a busy machine than req/s) by the server process, by the
+PostgreSQL backends of the bench database, and by redis-server (the whole process: other clients of that
+server count too). On 2 cores the three share the CPU, so all of them bound the rate.
 The per-key rate limit is raised to 10^9/minute so it is measured but never refuses.
 """
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -31,6 +34,9 @@ import sys
 import uuid
 from pathlib import Path
 from typing import Any
+
+import asyncpg
+from redis.asyncio import Redis
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -128,7 +134,7 @@ async def main(args: argparse.Namespace) -> None:
             start_server("bench.api_floor:app", floor_port, {"DATABASE_URL": url}),
         ]
         try:
-            await run(args, tenant, flow_ids, app_port, floor_port, servers[0].pid, servers[1].pid)
+            await run(args, tenant, flow_ids, app_port, floor_port, servers[0].pid, servers[1].pid, url)
         finally:
             for server in servers:
                 server.send_signal(signal.SIGINT)
@@ -138,8 +144,6 @@ async def main(args: argparse.Namespace) -> None:
 
 
 async def clear_queue(redis_url: str, queue: str) -> None:
-    from redis.asyncio import Redis
-
     redis = Redis.from_url(redis_url)
     keys = [key async for key in redis.scan_iter("arq:job:*")] + [queue.encode()]
     for start in range(0, len(keys), 500):
@@ -155,6 +159,7 @@ async def run(
     floor_port: int,
     app_pid: int,
     floor_pid: int,
+    url: str,
 ) -> None:
     prefix = f"/api/environments/{tenant.team_id}/hog_flows"
     auth = {"Authorization": f"Bearer {tenant.api_key}"}
@@ -191,31 +196,61 @@ async def run(
             await load(app_port, requests, 6.0, args.connections)
             await spy.wait()
     results: dict[str, list[float]] = {name: [] for name in ["floor", *scenarios]}
-    cpu: dict[str, list[float]] = {name: [] for name in results}
+    cpu: dict[str, list[tuple[float, float, float]]] = {name: [] for name in results}
+    database = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    redis = Redis.from_url(args.redis_url)
+    redis_pid = int((await redis.info("server"))["process_id"])
+    await redis.aclose()
 
     async def measure(name: str, port: int, pid: int, requests: list[tuple[str, str, dict[str, str], bytes]]) -> None:
-        before = cpu_seconds(pid)
+        # The servers' pools keep their connections: the backends at the start serve the measurement.
+        backends = [
+            row[0]
+            for row in await database.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ]
+        before = [cpu_seconds(pid), _cpu_of(backends), _cpu_of([redis_pid])]
         rate = await load(port, requests, args.seconds, args.connections)
         results[name].append(rate)
-        cpu[name].append(1000 * (cpu_seconds(pid) - before) / (rate * args.seconds))
+        after = [cpu_seconds(pid), _cpu_of(backends), _cpu_of([redis_pid])]
+        server, postgres, redis_server = (
+            1000 * (b - a) / (rate * args.seconds) for a, b in zip(before, after, strict=True)
+        )
+        cpu[name].append((server, postgres, redis_server))
 
     for repeat in range(args.repeats):
         for name, requests in scenarios.items():
             await measure("floor", floor_port, floor_pid, floor)
             await measure(name, app_port, app_pid, requests)
         print(f"  repeat {repeat + 1}/{args.repeats} done", file=sys.stderr)
+    await database.close()
     floor_median = statistics.median(results["floor"])
     print(
         f"{args.connections} connections, {args.seconds:g} s per measurement,",
         f"medians of {args.repeats} interleaved repeats",
     )
-    print(f"{'scenario':<28} {'req/s median':>13} {'min-max':>15} {'ratio to floor':>15} {'server CPU ms/req':>18}")
+    print(
+        f"{'scenario':<28} {'req/s median':>13} {'min-max':>15} {'ratio to floor':>15} {'server CPU ms/req':>18}",
+        f"{'postgres':>9} {'redis':>6}",
+    )
     for name, values in results.items():
         spread = f"{min(values):,.0f}-{max(values):,.0f}"
         ratio = statistics.median(values) / floor_median
-        per_request = statistics.median(cpu[name])
-        print(f"{name:<28} {statistics.median(values):>13,.0f} {spread:>15} {ratio:>15.2f} {per_request:>18.2f}")
+        server, postgres, redis_server = (statistics.median(row[i] for row in cpu[name]) for i in range(3))
+        print(
+            f"{name:<28} {statistics.median(values):>13,.0f} {spread:>15} {ratio:>15.2f} {server:>18.2f}",
+            f"{postgres:>9.3f} {redis_server:>6.3f}",
+        )
     print("(floor: bare FastAPI + asyncpg `SELECT … WHERE id=$1`, measured before each scenario in this run)")
+
+
+def _cpu_of(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):  # a backend that has gone
+            total += cpu_seconds(pid)
+    return total
 
 
 if __name__ == "__main__":
