@@ -7,14 +7,12 @@ properties). Answers `{"status": 1}`; refusals use PostHog's `{type, code, detai
 app/main.py); the routes below stay for GET, OPTIONS and the OpenAPI document, and answer the same.
 """
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -54,9 +52,8 @@ def _batcher(app: FastAPI) -> IngestBatcher:
 
 async def _ingest(
     app: FastAPI, body: bytes, *, content_type: str, content_encoding: str, query: Mapping[str, str]
-) -> "asyncio.Future[None] | None":
-    """Ingest one event or a batch; returns once committed (raises `CaptureError` for a refusal), with the
-    queueing of the runs it started, for the request to await after its answer (`_queued`)."""
+) -> None:
+    """Ingest one event or a batch; returns once committed (raises `CaptureError` for a refusal)."""
     now = utcnow()
     state = app.state
     decoded = decode_capture(
@@ -76,21 +73,14 @@ async def _ingest(
     if team is None:
         raise invalid_token()
     events = [normalize_event(raw, sent_at=decoded.sent_at, now=now) for raw in decoded.events]
-    return await _batcher(app).commit(team, events)
-
-
-async def _queued(scheduling: "asyncio.Future[None] | None") -> None:
-    # Like a response's background task: the answer goes once the events are committed; the request is
-    # over once their runs are queued too.
-    if scheduling is not None:
-        await asyncio.shield(scheduling)
+    await _batcher(app).ingest(team, events)
 
 
 async def capture(request: Request) -> Response:
     """Ingest one event or a batch; matching active flows start runs (queued once their transaction commits)."""
     headers = _cors_headers(request.headers.get("origin"))
     try:
-        scheduling = await _ingest(
+        await _ingest(
             request.app,
             await request.body(),
             content_type=request.headers.get("content-type", ""),
@@ -99,7 +89,7 @@ async def capture(request: Request) -> Response:
         )
     except CaptureError as error:
         return JSONResponse(_error_body(error), status_code=error.status_code, headers=headers)
-    return JSONResponse({"status": 1}, headers=headers, background=BackgroundTask(_queued, scheduling))
+    return JSONResponse({"status": 1}, headers=headers)
 
 
 async def preflight(request: Request) -> Response:
@@ -172,9 +162,8 @@ class CaptureFastPath:
         scope["endpoint"] = capture  # the request middleware labels metrics by it
         headers = dict(reversed(scope["headers"]))  # the first of a repeated header wins, as in `Request.headers`
         query_string = scope.get("query_string", b"").decode("latin-1")
-        scheduling = None
         try:
-            scheduling = await _ingest(
+            await _ingest(
                 scope["app"],
                 await _read_body(receive),
                 content_type=headers.get(b"content-type", b"").decode("latin-1"),
@@ -196,7 +185,6 @@ class CaptureFastPath:
         raw_headers = [*cors, (b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
         await send({"type": "http.response.start", "status": status, "headers": raw_headers})
         await send({"type": "http.response.body", "body": body})
-        await _queued(scheduling)
 
 
 # `_cors_headers` as raw headers, and what JSONResponse writes for {"status": 1}.

@@ -3,12 +3,12 @@ ingested together by the next write, in one transaction.
 
 An idle API process ingests a request at once (no timer); a busy one runs the pipeline once per group, so
 persons, wait wake-ups, runs and metrics are a few multi-row statements per group instead of per request.
-Each request is answered only after the transaction holding its events has committed, as before (and is
-over once their runs are queued: `commit`). Events keep their arrival order, so person updates apply in the
-order they were sent. While the team is busy, a group leaves its metric counts to the next group, for at
-most a second (`app.ingest.pipeline.HeldCounts`): they would be most of a group's rows (at a thousand
-flows, the not-named `filtered` counts alone). A group that held them and that no group follows writes them
-before it answers. A drain whose last groups all fail drops the counts they held.
+Each request is answered only after the transaction holding its events has committed, as before. Events
+keep their arrival order, so person updates apply in the order they were sent. While the team is busy, a
+group leaves its metric counts to the next group, for at most a second (`app.ingest.pipeline.HeldCounts`):
+they would be most of a group's rows (at a thousand flows, the not-named `filtered` counts alone). A group
+that held them and that no group follows writes them before it answers. A drain whose last groups all fail
+drops the counts they held.
 
 Groups are pipelined two deep: once a group is at its last statement (runs, logs and metrics) with nothing
 written before it, the next group (the requests waiting then, or the next to arrive) already reads persons,
@@ -88,14 +88,6 @@ class IngestBatcher:
 
     async def ingest(self, team: Team, events: Sequence[IncomingEvent]) -> None:
         """Ingest one request's events of `team`; returns once they are committed (their runs are then queued)."""
-        scheduling = await self.commit(team, events)
-        if scheduling is not None:
-            await asyncio.shield(scheduling)
-
-    async def commit(self, team: Team, events: Sequence[IncomingEvent]) -> "asyncio.Future[None] | None":
-        """`ingest` up to the commit: returns once the events are committed, with the queueing of their runs
-        still in flight (None if there is none), for the caller to await once it has answered (like a
-        response's background task) while the next group is already being written."""
         queue = self._queues.get(team.id)
         if queue is None:
             queue = self._queues[team.id] = _TeamQueue(team)
@@ -107,7 +99,11 @@ class IngestBatcher:
         if not queue.writing:
             queue.writing = True
             self._spawn(self._drain(queue))
-        return await request.done
+        scheduling = await request.done
+        if scheduling is not None:
+            # Like a response's background task: the runs are queued before the request is over, while
+            # the next group is already being written.
+            await asyncio.shield(scheduling)
 
     def _spawn(self, work: Awaitable[None]) -> asyncio.Future[None]:
         task = asyncio.ensure_future(work)
