@@ -134,6 +134,9 @@ class IngestRepository:
             return
         if not (runs or logs or metrics):
             return
+        if not (logs or metrics):  # the usual group while its team is busy (its counts held for the next)
+            await connection.execute(_RUN_ROWS, team_id, RunStatus.QUEUED, now, _run_rows(runs))
+            return
         stored = nudge_log_timestamps(logs)
         await connection.execute(
             _INSERT_OUTCOME,
