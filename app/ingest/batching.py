@@ -167,7 +167,7 @@ class IngestBatcher:
             try:
                 await self._write(queue, group, connections, previous, last_write)
             except Exception as error:
-                if previous is not None:  # the group failed before it waited for the previous one
+                if previous is not None:  # retries go after the group before (this one may have failed first)
                     await asyncio.wait([previous])
                 if len(group) == 1:
                     _settle(group, error)
