@@ -61,11 +61,9 @@ def deferred_completions() -> Iterator[list[tuple[SendKey, CallOutcome]]]:
         _deferred.reset(token)
 
 
-async def store_completions(session: AsyncSession, completions: list[tuple[SendKey, CallOutcome]]) -> None:
-    """Mark sends done, all in one statement."""
-    if not completions:
-        return
-    items = [
+def completion_items(completions: list[tuple[SendKey, CallOutcome]]) -> list[dict[str, Any]]:
+    """Send completions as `complete_many`'s items."""
+    return [
         {
             "run_id": UUID(key.run_id),
             "action_id": key.action_id,
@@ -75,6 +73,13 @@ async def store_completions(session: AsyncSession, completions: list[tuple[SendK
         }
         for key, outcome in completions
     ]
+
+
+async def store_completions(session: AsyncSession, completions: list[tuple[SendKey, CallOutcome]]) -> None:
+    """Mark sends done, all in one statement."""
+    if not completions:
+        return
+    items = completion_items(completions)
     if session.get_bind().dialect.name == "postgresql":
         await complete_many_pg(await session_driver_connection(session), items, datetime.now(UTC))
     else:

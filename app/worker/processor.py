@@ -17,6 +17,7 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -29,16 +30,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.db.models import HogFlow, HogFlowRun, Person, RunStatus
 from app.db.repositories.hog_flow import HogFlowRevisionRepository
-from app.db.repositories.observability import ObservabilityRepository
+from app.db.repositories.observability import ObservabilityRepository, nudge_log_timestamps
 from app.db.repositories.runs import (
     ClaimedPickup,
     FlowKey,
+    PickupResult,
     RunRepository,
     cancels_requested_pg,
     claim_pickups_pg,
     fence_pg,
     finish_pickups_pg,
     insert_steps_pg,
+    persist_pickups_pg,
 )
 from app.db.repositories.waits import WaitRepository, wake_runs
 from app.db.session import driver_connection, retry_on_disconnect, session_driver_connection, session_scope
@@ -51,7 +54,12 @@ from app.engine.records import MetricRecord
 from app.engine.waits import Wake, may_be_registered
 from app.observability import metrics
 from app.worker.coalesce import Coalescer
-from app.worker.function_steps import build_function_runner, deferred_completions, store_completions
+from app.worker.function_steps import (
+    build_function_runner,
+    completion_items,
+    deferred_completions,
+    store_completions,
+)
 from app.worker.scheduling import RUNS_PER_JOB, Scheduler
 
 logger = structlog.get_logger(__name__)
@@ -278,6 +286,63 @@ class RunProcessor:
         return outcome, (registered, len(woken_by))
 
     async def _persist(self, results: list["_Result"]) -> list[bool]:
+        """Store the results of several pickups, each only if its lease is still ours: on PostgreSQL, those
+        without wait registrations in one statement (`persist_pickups_pg`), the others in one transaction."""
+        if not self.postgres:
+            return await retry_on_disconnect(partial(self._persist_session, results))
+        stored: dict[int, bool] = {}
+        plain = [index for index, result in enumerate(results) if not _may_wait(result)]
+        if plain:
+            outcomes = await retry_on_disconnect(partial(self._persist_pg, [results[i] for i in plain]))
+            stored.update(zip(plain, outcomes, strict=True))
+        others = [index for index, result in enumerate(results) if index not in stored]
+        if others:
+            outcomes = await retry_on_disconnect(partial(self._persist_session, [results[i] for i in others]))
+            stored.update(zip(others, outcomes, strict=True))
+        return [stored[index] for index in range(len(results))]
+
+    async def _persist_pg(self, results: list["_Result"]) -> list[bool]:
+        now = self.options.clock()
+        items = completion_items([c for result in results for c in result.completions])
+        pickups = [
+            PickupResult(
+                run_id=r.pickup.run.id,
+                pickups=r.pickup.run.pickups,
+                status=r.outcome.status,
+                state=r.outcome.state,
+                next_run_at=r.outcome.next_run_at,
+                error=r.outcome.error,
+                steps=_step_rows(r),
+                logs=nudge_log_timestamps(r.outcome.logs),
+                metrics=r.outcome.metrics,
+            )
+            for r in results
+        ]
+        async with driver_connection(self.engine, transaction=False) as connection:
+            owned = await persist_pickups_pg(connection, self.owner, now, pickups, items)
+        # Held, but cancelled after the last step boundary without finishing: nothing of it was stored yet.
+        late = [r for r in results if owned.get(r.pickup.run.id) and r.outcome.status not in RunStatus.FINISHED]
+        ended: dict[UUID, bool] = {}
+        if late:
+            again = [replace(r, completions=[]) for r in late]
+            kept = await retry_on_disconnect(partial(self._persist_session, again))
+            ended = {r.pickup.run.id: ok for r, ok in zip(late, kept, strict=True)}
+            for r, copy in zip(late, again, strict=True):
+                r.outcome = copy.outcome
+        stored = [ended.get(r.pickup.run.id, r.pickup.run.id in owned) for r in results]
+        self._report(results, stored, late={r.pickup.run.id for r in late})
+        return stored
+
+    def _report(self, results: list["_Result"], stored: list[bool], late: AbstractSet[UUID] = frozenset()) -> None:
+        for result, ok in zip(results, stored, strict=True):
+            if ok and result.pickup.run.id not in late:
+                metrics.pickup(result.outcome.status, result.outcome.steps)
+            elif not ok:
+                # Another worker took the run over after our lease expired; its pickup wins.
+                run = result.pickup.run
+                logger.warning("app.worker.lease_lost", run_id=str(run.id), pickup=run.pickups)
+
+    async def _persist_session(self, results: list["_Result"]) -> list[bool]:
         """Store the results of several pickups in one transaction, each only if its lease is still ours."""
         now = self.options.clock()
         async with session_scope(self.sessionmaker) as session:
@@ -308,12 +373,7 @@ class RunProcessor:
                 }
                 for r in kept
             ]
-            steps = [
-                {"run_id": r.pickup.run.id, "seq": r.pickup.last_seq + 1 + offset, "pickup": r.pickup.run.pickups}
-                | step.__dict__
-                for r in kept
-                for offset, step in enumerate(r.outcome.steps)
-            ]
+            steps = [row for r in kept for row in _step_rows(r)]
             if connection is not None:
                 await finish_pickups_pg(connection, finished, now)
                 await insert_steps_pg(connection, steps)
@@ -329,14 +389,9 @@ class RunProcessor:
             observability = ObservabilityRepository(session)
             await observability.add_logs([log for r in kept for log in r.outcome.logs])
             await observability.add_metrics([metric for r in kept for metric in r.outcome.metrics])
-        for result in kept:
-            metrics.pickup(result.outcome.status, result.outcome.steps)
-        for result in results:
-            if result.pickup.run.id not in owned:
-                # Another worker took the run over after our lease expired; its pickup wins.
-                run = result.pickup.run
-                logger.warning("app.worker.lease_lost", run_id=str(run.id), pickup=run.pickups)
-        return [result.pickup.run.id in owned for result in results]
+        stored = [result.pickup.run.id in owned for result in results]
+        self._report(results, stored)
+        return stored
 
     async def _store_completions(self, completions: list[tuple[SendKey, CallOutcome]]) -> None:
         async with session_scope(self.sessionmaker) as session:
@@ -350,6 +405,20 @@ class RunProcessor:
         for run_id, pickups in released:
             await self.scheduler.schedule(run_id, pickups, now, retry_key=f"released-{self.owner}")
         return released
+
+
+def _may_wait(result: "_Result") -> bool:
+    """Whether storing the result involves wait registrations (see `_store_waits`)."""
+    outcome = result.outcome
+    return result.registered or outcome.step_waits is not None or bool(outcome.conversion_waits)
+
+
+def _step_rows(result: "_Result") -> list[dict[str, Any]]:
+    run, after = result.pickup.run, result.pickup.last_seq
+    return [
+        {"run_id": run.id, "seq": after + 1 + offset, "pickup": run.pickups} | step.__dict__
+        for offset, step in enumerate(result.outcome.steps)
+    ]
 
 
 @dataclass
@@ -414,7 +483,7 @@ class _ResultBatcher:
             while self.pending:
                 batch, self.pending = self.pending[: self.batch], self.pending[self.batch :]
                 try:
-                    stored = await retry_on_disconnect(partial(self.write, [result for result, _ in batch]))
+                    stored = await self.write([result for result, _ in batch])
                 except Exception as error:
                     for _, future in batch:
                         if not future.done():

@@ -35,7 +35,8 @@ from app.db.models import (
     RunStatus,
     Team,
 )
-from app.engine.records import StepRecord
+from app.db.repositories.sends import send_rows_sql
+from app.engine.records import LOG_SOURCE, LogRecord, MetricRecord, StepRecord
 from app.storable import storable_text
 
 
@@ -594,7 +595,13 @@ class RunRepository:
 # or `session_driver_connection`): arrays in, so each is one prepared statement whatever the batch size, and
 # none goes through SQLAlchemy's compile and ORM layers (most of a pickup's database CPU otherwise).
 
-_CANCELS_PG = "SELECT id, cancel_requested FROM hog_flow_runs WHERE id = ANY($1::uuid[])"
+# The lookups by key below probe the key's index once per key (`LATERAL … LIMIT 1`) rather than `= ANY` or a join:
+# a prepared statement keeps the generic plan made when the tables were small, and for a small table that plan
+# scans the whole table, which it then does on every call as the table grows.
+_CANCELS_PG = """
+SELECT k.id, r.cancel_requested FROM unnest($1::uuid[]) AS k(id)
+CROSS JOIN LATERAL (SELECT cancel_requested FROM hog_flow_runs WHERE id = k.id LIMIT 1) r
+"""
 _FENCE_PG = """
 SELECT id, pickups, cancel_requested FROM hog_flow_runs WHERE id = ANY($1::uuid[]) AND lease_owner = $2 FOR UPDATE
 """
@@ -721,9 +728,15 @@ RETURNING {", ".join(f"r.{column}" for column in _RUN_COLUMNS)},
   (SELECT f.updated_at FROM hog_flows f WHERE f.id = r.hog_flow_id) AS flow_updated_at
 """
 _PERSONS_PG = """
-SELECT p.id, p.team_id, p.properties, p.created_at, p.updated_at, d.distinct_id
-FROM persons p LEFT JOIN person_distinct_ids d ON d.person_id = p.id
-WHERE (d.team_id, d.distinct_id) IN (SELECT * FROM unnest($1::int[], $2::text[])) OR p.id = ANY($3::uuid[])
+SELECT p.id, p.team_id, p.properties, p.created_at, p.updated_at, k.distinct_id
+FROM unnest($1::int[], $2::text[]) AS k(team_id, distinct_id)
+CROSS JOIN LATERAL (
+  SELECT person_id FROM person_distinct_ids WHERE team_id = k.team_id AND distinct_id = k.distinct_id LIMIT 1
+) d
+CROSS JOIN LATERAL (SELECT * FROM persons WHERE id = d.person_id LIMIT 1) p
+UNION ALL
+SELECT p.id, p.team_id, p.properties, p.created_at, p.updated_at, NULL
+FROM unnest($3::uuid[]) AS k(id) CROSS JOIN LATERAL (SELECT * FROM persons WHERE id = k.id LIMIT 1) p
 """
 _LAST_SEQS_PG = "SELECT run_id, max(seq) FROM hog_flow_run_steps WHERE run_id = ANY($1::uuid[]) GROUP BY run_id"
 
@@ -785,3 +798,126 @@ async def claim_pickups_pg(
     later = [run.id for run in runs if run.pickups > 1]
     last_seqs = {row[0]: row[1] for row in await connection.fetch(_LAST_SEQS_PG, later)} if later else {}
     return _assemble(runs, found, by_distinct, by_id, last_seqs)
+
+
+# A pickup's result in one statement, in autocommit (no BEGIN/COMMIT): the fence (`FOR UPDATE` on the runs still
+# leased to us at the pickup's number), the runs' new state, their steps, logs and metrics, and the completion of
+# the pickups' send records (those whatever the fence says: a send that went out is done). A run whose cancel
+# arrived after its last step boundary and that did not finish is fenced but not written: the caller ends it in a
+# transaction of its own (`cancelled_late`). Its data-modifying parts run on one snapshot, all or nothing.
+_PERSIST_PG = """
+WITH c AS (
+  SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[])
+    AS c(id, pickups, status, state, next_run_at, error, current_action_id)
+), fenced AS (
+  SELECT r.id, r.cancel_requested FROM c CROSS JOIN LATERAL (
+    SELECT id, cancel_requested FROM hog_flow_runs WHERE id = c.id AND lease_owner = $8 AND pickups = c.pickups
+    LIMIT 1 FOR UPDATE
+  ) r
+), kept AS (
+  SELECT c.* FROM c JOIN fenced f ON f.id = c.id WHERE NOT f.cancel_requested OR c.status = ANY($10::text[])
+), finished AS (
+  UPDATE hog_flow_runs r SET status = k.status, state = k.state::jsonb, next_run_at = k.next_run_at, error = k.error,
+    current_action_id = k.current_action_id, lease_owner = NULL, lease_expires_at = NULL, updated_at = $9,
+    finished_at = CASE WHEN k.status = ANY($10::text[]) THEN $9::timestamptz END
+  FROM kept k WHERE r.id = k.id
+), sends AS (
+  UPDATE hog_flow_sends s SET status = 'done', response = d.response::jsonb, completed_at = $9
+  FROM ({SENDS}) AS d
+  WHERE s.ctid = d.tid
+), steps AS (
+  INSERT INTO hog_flow_run_steps
+    (run_id, seq, pickup, action_id, action_type, outcome, next_action_id, error, started_at, finished_at)
+  SELECT * FROM unnest($16::uuid[], $17::int[], $18::int[], $19::text[], $20::text[], $21::text[], $22::text[],
+    $23::text[], $24::timestamptz[], $25::timestamptz[])
+    AS s(run_id, seq, pickup, action_id, action_type, outcome, next_action_id, error, started_at, finished_at)
+  WHERE s.run_id IN (SELECT id FROM kept)
+), logs AS (
+  INSERT INTO log_entries (team_id, log_source, log_source_id, instance_id, timestamp, level, message)
+  SELECT l.team_id, $26, l.log_source_id, l.instance_id, l.timestamp, l.level, l.message
+  FROM json_to_recordset($27::json) AS l (run uuid, team_id integer, log_source_id varchar, instance_id varchar,
+    timestamp timestamptz, level varchar, message text)
+  WHERE l.run IN (SELECT id FROM kept)
+), metrics AS (
+  INSERT INTO app_metrics (team_id, app_source, app_source_id, instance_id, metric_kind, metric_name, count, timestamp)
+  SELECT m.team_id, $26, m.app_source_id, m.instance_id, m.metric_kind, m.metric_name, m.count, m.timestamp
+  FROM json_to_recordset($28::json) AS m (run uuid, team_id integer, app_source_id varchar, instance_id varchar,
+    metric_kind varchar, metric_name varchar, count integer, timestamp timestamptz)
+  WHERE m.run IN (SELECT id FROM kept)
+)
+SELECT id, cancel_requested FROM fenced
+""".replace("{SENDS}", send_rows_sql(11))
+
+
+@dataclass
+class PickupResult:
+    """What `persist_pickups_pg` stores of one pickup (`finish_pickups`' result with its records)."""
+
+    run_id: UUID
+    pickups: int
+    status: str
+    state: dict[str, Any]
+    next_run_at: datetime | None
+    error: str | None
+    steps: Sequence[dict[str, Any]]  # `insert_steps` rows
+    logs: Sequence[LogRecord]  # already nudged (`nudge_log_timestamps`)
+    metrics: Sequence[MetricRecord]
+
+
+async def persist_pickups_pg(
+    connection: Any,
+    owner: str,
+    now: datetime,
+    results: Sequence[PickupResult],
+    completions: Sequence[dict[str, Any]],
+) -> dict[UUID, bool]:
+    """Store pickups' results in one statement (`_PERSIST_PG`), in autocommit; maps each run still held to
+    whether a cancel was requested (held, cancelled and not finished: nothing of it was stored)."""
+    steps = [row for result in results for row in result.steps]
+    log_rows = [
+        {
+            "run": str(result.run_id),
+            "team_id": log.team_id,
+            "log_source_id": log.log_source_id,
+            "instance_id": log.instance_id,
+            "timestamp": log.timestamp.isoformat(),
+            "level": log.level,
+            "message": storable_text(log.message),
+        }
+        for result in results
+        for log in result.logs
+    ]
+    metric_rows = [
+        {
+            "run": str(result.run_id),
+            "team_id": metric.team_id,
+            "app_source_id": metric.app_source_id,
+            "instance_id": metric.instance_id,
+            "metric_kind": metric.metric_kind,
+            "metric_name": metric.metric_name,
+            "count": metric.count,
+            "timestamp": metric.timestamp.isoformat(),
+        }
+        for result in results
+        for metric in result.metrics
+    ]
+    rows = await connection.fetch(
+        _PERSIST_PG,
+        [result.run_id for result in results],
+        [result.pickups for result in results],
+        [result.status for result in results],
+        [json_codec.dumps(result.state).decode() for result in results],
+        [result.next_run_at for result in results],
+        [result.error for result in results],
+        [(result.state.get("currentAction") or {}).get("id") for result in results],
+        owner,
+        now,
+        list(RunStatus.FINISHED),
+        *([item[key] for item in completions] for key in ("run_id", "action_id", "attempt", "call_index")),
+        [json_codec.dumps(item["response"]).decode() for item in completions],
+        *([row[column] for row in steps] for column in _STEP_COLUMNS),
+        LOG_SOURCE,
+        json_codec.dumps(log_rows).decode(),
+        json_codec.dumps(metric_rows).decode(),
+    )
+    return {row[0]: bool(row[1]) for row in rows}

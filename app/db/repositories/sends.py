@@ -34,11 +34,26 @@ FROM hog_flow_sends s
 JOIN unnest($1::uuid[], $2::text[], $3::int[], $4::int[]) AS c(run_id, action_id, attempt, call_index)
   ON (s.run_id, s.action_id, s.attempt, s.call_index) = (c.run_id, c.action_id, c.attempt, c.call_index)
 """
-_COMPLETE_PG = """
+
+
+def send_rows_sql(first: int) -> str:
+    """Rows `(tid, response)`: each send record's row by its key, from the five arrays numbered from `first`
+    (run ids, action ids, attempts, call indexes, responses). One probe of the key's index per send, whatever the
+    plan cached with the statement assumes of the table's size; by `ctid`, as the row is updated in the same
+    statement. A row updated meanwhile is left as it is (pending: never sent again)."""
+    arrays = ", ".join(f"${first + i}::{kind}[]" for i, kind in enumerate(("uuid", "text", "int", "int", "text")))
+    return f"""
+  SELECT x.tid, c.response FROM unnest({arrays}) AS c(run_id, action_id, attempt, call_index, response)
+  CROSS JOIN LATERAL (
+    SELECT ctid AS tid FROM hog_flow_sends
+    WHERE (run_id, action_id, attempt, call_index) = (c.run_id, c.action_id, c.attempt, c.call_index) LIMIT 1
+  ) x"""
+
+
+_COMPLETE_PG = f"""
 UPDATE hog_flow_sends s SET status = 'done', response = c.response::jsonb, completed_at = $6
-FROM unnest($1::uuid[], $2::text[], $3::int[], $4::int[], $5::text[])
-  AS c(run_id, action_id, attempt, call_index, response)
-WHERE (s.run_id, s.action_id, s.attempt, s.call_index) = (c.run_id, c.action_id, c.attempt, c.call_index)
+FROM ({send_rows_sql(1)}) AS c
+WHERE s.ctid = c.tid
 """
 
 
