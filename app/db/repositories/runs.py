@@ -699,7 +699,8 @@ _RUN_COLUMNS = (
 _DUE_PG = "((r.status = ANY($1::text[]) AND r.next_run_at <= $2) OR (r.status = $9 AND r.lease_expires_at < $2))"
 # `RunRepository.claim_due` (PostgreSQL) in one statement: each team's oldest due runs through its index, ranked
 # across teams, capped per team, locked with SKIP LOCKED and leased; with each run's flow's `updated_at`, which
-# keys the worker's cache of flows. Autocommit: the lease is taken when it returns.
+# keys the worker's cache of flows, its person (by distinct id, else by person id) and, past its first pickup, its
+# last step number. Autocommit: the lease is taken when it returns.
 _CLAIM_DUE_PG = f"""
 WITH ranked AS (
   SELECT o.id, o.team_id, o.next_run_at,
@@ -720,25 +721,24 @@ WITH ranked AS (
 ), locked AS (
   SELECT r.id FROM hog_flow_runs r WHERE r.id IN (SELECT id FROM picked) AND {_DUE_PG}
   FOR UPDATE SKIP LOCKED
+), claimed AS (
+  UPDATE hog_flow_runs r
+  SET status = $9, lease_owner = $8, lease_expires_at = $10, pickups = r.pickups + 1, updated_at = $2
+  FROM locked WHERE r.id = locked.id
+  RETURNING {", ".join(f"r.{column}" for column in _RUN_COLUMNS)},
+    (SELECT f.updated_at FROM hog_flows f WHERE f.id = r.hog_flow_id) AS flow_updated_at
 )
-UPDATE hog_flow_runs r
-SET status = $9, lease_owner = $8, lease_expires_at = $10, pickups = r.pickups + 1, updated_at = $2
-FROM locked WHERE r.id = locked.id
-RETURNING {", ".join(f"r.{column}" for column in _RUN_COLUMNS)},
-  (SELECT f.updated_at FROM hog_flows f WHERE f.id = r.hog_flow_id) AS flow_updated_at
+SELECT c.*, p.id, p.team_id, p.properties, p.created_at, p.updated_at,
+  CASE WHEN c.pickups > 1 THEN (SELECT max(s.seq) FROM hog_flow_run_steps s WHERE s.run_id = c.id) END
+FROM claimed c
+LEFT JOIN LATERAL (
+  SELECT person_id FROM person_distinct_ids WHERE team_id = c.team_id AND distinct_id = c.distinct_id LIMIT 1
+) d ON true
+LEFT JOIN LATERAL (
+  SELECT * FROM persons WHERE id = COALESCE(d.person_id, c.person_id) AND team_id = c.team_id LIMIT 1
+) p ON true
 """
-_PERSONS_PG = """
-SELECT p.id, p.team_id, p.properties, p.created_at, p.updated_at, k.distinct_id
-FROM unnest($1::int[], $2::text[]) AS k(team_id, distinct_id)
-CROSS JOIN LATERAL (
-  SELECT person_id FROM person_distinct_ids WHERE team_id = k.team_id AND distinct_id = k.distinct_id LIMIT 1
-) d
-CROSS JOIN LATERAL (SELECT * FROM persons WHERE id = d.person_id LIMIT 1) p
-UNION ALL
-SELECT p.id, p.team_id, p.properties, p.created_at, p.updated_at, NULL
-FROM unnest($3::uuid[]) AS k(id) CROSS JOIN LATERAL (SELECT * FROM persons WHERE id = k.id LIMIT 1) p
-"""
-_LAST_SEQS_PG = "SELECT run_id, max(seq) FROM hog_flow_run_steps WHERE run_id = ANY($1::uuid[]) GROUP BY run_id"
+
 
 FlowKey = tuple[UUID, datetime | None]
 
@@ -754,9 +754,9 @@ async def claim_pickups_pg(
     allowances: dict[int, int],
     flows: Callable[[Sequence[FlowKey]], Awaitable[Mapping[UUID, HogFlow]]],
 ) -> list[ClaimedPickup]:
-    """`RunRepository.claim_due` then `load_pickups`, on an asyncpg connection in autocommit: the claim is
-    one statement, then persons and last step numbers one each when there are any. `flows` answers the
-    claimed runs' (flow id, updated_at) pairs, from the caller's cache or the database."""
+    """`RunRepository.claim_due` then `load_pickups`, on an asyncpg connection in autocommit, in one statement
+    (the runs' persons and last step numbers with them). `flows` answers the claimed runs' (flow id,
+    updated_at) pairs, from the caller's cache or the database."""
     if limit <= 0 or per_team <= 0:
         return []
     skip = [team for team, allowance in allowances.items() if allowance <= 0]
@@ -776,28 +776,28 @@ async def claim_pickups_pg(
     )
     if not rows:
         return []
-    runs = []
-    for row in rows:
-        runs.append(HogFlowRun(**{column: row[index] for index, column in enumerate(_RUN_COLUMNS)}))
-    found = await flows(list({(row[2], row[len(_RUN_COLUMNS)]) for row in rows}))
-    by_distinct: dict[tuple[int, str], Person] = {}
-    by_id: dict[UUID, Person] = {}
-    keys = {(run.team_id, run.distinct_id) for run in runs if run.distinct_id}
-    person_ids = [run.person_id for run in runs if run.person_id is not None]
-    if keys or person_ids:
-        teams, distinct_ids = (list(column) for column in zip(*keys, strict=True)) if keys else ([], [])
-        for row in await connection.fetch(_PERSONS_PG, teams, distinct_ids, person_ids):
-            person = by_id.get(row[0])
-            if person is None:
-                properties = row[2] if row[2] is not None else {}
-                person = Person(id=row[0], team_id=row[1], properties=properties, created_at=row[3], updated_at=row[4])
-                by_id[row[0]] = person
-            if row[5] is not None:
-                by_distinct[(person.team_id, row[5])] = person
-    # Steps are stored with a pickup's result, so a run on its first pickup (counted by the claim) has none.
-    later = [run.id for run in runs if run.pickups > 1]
-    last_seqs = {row[0]: row[1] for row in await connection.fetch(_LAST_SEQS_PG, later)} if later else {}
-    return _assemble(runs, found, by_distinct, by_id, last_seqs)
+    width = len(_RUN_COLUMNS)
+    runs = [HogFlowRun(**{column: row[index] for index, column in enumerate(_RUN_COLUMNS)}) for row in rows]
+    found = await flows(list({(row[2], row[width]) for row in rows}))
+    persons: dict[UUID, Person] = {}
+    pickups = []
+    for run, row in zip(runs, rows, strict=True):
+        flow = found.get(run.hog_flow_id)
+        if flow is not None and flow.team_id != run.team_id:
+            flow = None
+        person = persons.get(row[width + 1]) if row[width + 1] is not None else None
+        if person is None and row[width + 1] is not None:
+            properties = row[width + 3] if row[width + 3] is not None else {}
+            person = Person(
+                id=row[width + 1],
+                team_id=row[width + 2],
+                properties=properties,
+                created_at=row[width + 4],
+                updated_at=row[width + 5],
+            )
+            persons[person.id] = person
+        pickups.append(ClaimedPickup(run, flow, person, row[width + 6] or 0))
+    return pickups
 
 
 # A pickup's result in one statement, in autocommit (no BEGIN/COMMIT): the fence (`FOR UPDATE` on the runs still
