@@ -2,11 +2,12 @@
 
 A pickup is two short units of work around the execution:
 1. the claim: an `UPDATE … RETURNING` that leases the run (or several runs at once, fairly across teams,
-   see `RunPool`), then the persons and last step numbers of all claimed runs in one multi-row read each.
-   Flows are kept per (id, updated_at) and read only when they changed (on PostgreSQL the claim returns
-   each flow's `updated_at`; it is one statement committed when it returns, the reads need no transaction);
-2. the result, in one transaction: the run's new state (only if the lease is still ours: fencing), its
-   steps, logs and metrics as multi-row inserts, and the completion of its send records.
+   see `RunPool`), with the claimed runs' persons and last step numbers (on PostgreSQL in the same
+   statement, committed when it returns; elsewhere one multi-row read each). Flows are kept per
+   (id, updated_at) and read only when they changed (on PostgreSQL the claim returns each flow's `updated_at`);
+2. the result: the run's new state (only if the lease is still ours: fencing), its steps, logs and metrics,
+   and the completion of its send records; on PostgreSQL one statement for the results of several pickups
+   (`persist_pickups_pg`), elsewhere, or with wait registrations to keep, one transaction.
 A send record's pending row is committed on its own before its request leaves (see `function_steps`).
 The lease taken by the claim keeps other workers off the run meanwhile and is renewed by the pool's
 heartbeat; a pickup that lost its lease stores nothing but its send completions.
@@ -17,7 +18,6 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -222,16 +222,17 @@ class RunProcessor:
         """Execute a claimed pickup and store what it produced; logs one line for it."""
         run, started = pickup.run, time.monotonic()
         self._executing += 1
-        with deferred_completions() as completions:
-            try:
-                outcome, waits = await self._execute(pickup)
-            except BaseException:
-                self._executing -= 1
-                # A send that went out must still be recorded as done, whatever happened to the pickup.
-                if completions:
-                    await self._store_completions(list(completions))
-                raise
-        self._executing -= 1
+        try:
+            with deferred_completions() as completions:
+                try:
+                    outcome, waits = await self._execute(pickup)
+                except BaseException:
+                    # A send that went out must still be recorded as done, whatever happened to the pickup.
+                    if completions:
+                        await self._store_completions(list(completions))
+                    raise
+        finally:
+            self._executing -= 1
         stored = await self._results.submit(_Result(pickup, outcome, list(completions), *waits))
         logger.info(
             "app.worker.pickup",
@@ -336,14 +337,15 @@ class RunProcessor:
             for r, copy in zip(late, again, strict=True):
                 r.outcome = copy.outcome
         stored = [ended.get(r.pickup.run.id, r.pickup.run.id in owned) for r in results]
-        self._report(results, stored, late={r.pickup.run.id for r in late})
+        # The late ones were reported by the transaction that ended them.
+        self._report([(r, ok) for r, ok in zip(results, stored, strict=True) if r.pickup.run.id not in ended])
         return stored
 
-    def _report(self, results: list["_Result"], stored: list[bool], late: AbstractSet[UUID] = frozenset()) -> None:
-        for result, ok in zip(results, stored, strict=True):
-            if ok and result.pickup.run.id not in late:
+    def _report(self, results: list[tuple["_Result", bool]]) -> None:
+        for result, ok in results:
+            if ok:
                 metrics.pickup(result.outcome.status, result.outcome.steps)
-            elif not ok:
+            else:
                 # Another worker took the run over after our lease expired; its pickup wins.
                 run = result.pickup.run
                 logger.warning("app.worker.lease_lost", run_id=str(run.id), pickup=run.pickups)
@@ -396,7 +398,7 @@ class RunProcessor:
             await observability.add_logs([log for r in kept for log in r.outcome.logs])
             await observability.add_metrics([metric for r in kept for metric in r.outcome.metrics])
         stored = [result.pickup.run.id in owned for result in results]
-        self._report(results, stored)
+        self._report(list(zip(results, stored, strict=True)))
         return stored
 
     async def _store_completions(self, completions: list[tuple[SendKey, CallOutcome]]) -> None:
