@@ -28,6 +28,9 @@ def _sqlite_json_contains(container: str | None, contained: str | None) -> int:
     return int(_json_contains(json.loads(container), json.loads(contained)))
 
 
+STATEMENT_LIFETIME_SECONDS = 20
+
+
 def create_engine(database_url: str, **options: Any) -> AsyncEngine:
     # SQL parameters hold tokens and personal data: errors and logs never show them.
     options.setdefault("hide_parameters", True)
@@ -45,8 +48,18 @@ def create_engine(database_url: str, **options: Any) -> AsyncEngine:
         return engine
     # No ping per checkout (it costs a round-trip per session); connections are recycled before servers or
     # proxies drop idle ones, and the worker's transactions retry once on a connection found dead.
+    # Statements sent on the asyncpg connection are prepared once and cached, and PostgreSQL plans a prepared
+    # statement once for all: a plan made while a table was small (a new database) scans it whole on every call
+    # as it grows, until the statement is prepared again. Each is prepared again after this many seconds.
+    connect_args = {"max_cached_statement_lifetime": STATEMENT_LIFETIME_SECONDS, **options.pop("connect_args", {})}
     return create_async_engine(
-        database_url, pool_pre_ping=False, pool_recycle=300, pool_size=10, max_overflow=10, **options
+        database_url,
+        pool_pre_ping=False,
+        pool_recycle=300,
+        pool_size=10,
+        max_overflow=10,
+        connect_args=connect_args,
+        **options,
     )
 
 
