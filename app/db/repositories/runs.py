@@ -603,7 +603,10 @@ SELECT k.id, r.cancel_requested FROM unnest($1::uuid[]) AS k(id)
 CROSS JOIN LATERAL (SELECT cancel_requested FROM hog_flow_runs WHERE id = k.id LIMIT 1) r
 """
 _FENCE_PG = """
-SELECT id, pickups, cancel_requested FROM hog_flow_runs WHERE id = ANY($1::uuid[]) AND lease_owner = $2 FOR UPDATE
+SELECT r.id, r.pickups, r.cancel_requested FROM unnest($1::uuid[]) AS k(id)
+CROSS JOIN LATERAL (
+  SELECT id, pickups, cancel_requested FROM hog_flow_runs WHERE id = k.id AND lease_owner = $2 LIMIT 1 FOR UPDATE
+) r
 """
 _FINISH_PG = """
 UPDATE hog_flow_runs r SET status = c.status, state = c.state::jsonb, next_run_at = c.next_run_at, error = c.error,
