@@ -1,14 +1,13 @@
 """Engines and sessions. The API gets one session per request; jobs get one per unit of work."""
 
-import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import event
-from sqlalchemy.exc import DBAPIError, StatementError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
 def _json_contains(container: Any, contained: Any) -> bool:
@@ -79,64 +78,6 @@ async def session_scope(sessionmaker: async_sessionmaker[AsyncSession]) -> Async
             raise
 
 
-@asynccontextmanager
-async def driver_connection(engine: AsyncEngine, *, transaction: bool) -> AsyncIterator[Any]:
-    """A pooled connection's asyncpg connection, in a transaction of its own or in autocommit (PostgreSQL).
-
-    For the worker's hottest statements: without SQLAlchemy's compile, ORM and greenlet layers a statement
-    costs about a fifth of the CPU. JSON values go in as text and come out decoded (SQLAlchemy's codecs on
-    the connection, with the engine's `json_deserializer`). A connection found dead is invalidated and
-    raised as SQLAlchemy's disconnect error, so `retry_on_disconnect` applies as to any other unit of work.
-    """
-    async with engine.connect() as connection:
-        raw: Any = (await connection.get_raw_connection()).driver_connection
-        try:
-            if transaction:
-                async with raw.transaction():
-                    yield raw
-            else:
-                yield raw
-        except Exception as error:
-            await _raise_as_disconnect(connection, raw, error)
-
-
-async def session_driver_connection(session: AsyncSession) -> Any:
-    """The asyncpg connection under a session, inside the session's transaction (begun here if need be),
-    which the session commits or rolls back as usual (PostgreSQL)."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    adapter: Any = raw.dbapi_connection
-    if adapter._transaction is None:
-        # SQLAlchemy's asyncpg adapter begins its transaction lazily, at its first statement. BEGIN is the
-        # first round-trip of the unit of work: a pooled connection found dead here is a disconnect.
-        try:
-            await adapter._start_transaction()
-        except Exception as error:
-            await _raise_as_disconnect(connection, raw.driver_connection, error)
-    return raw.driver_connection
-
-
-async def _raise_as_disconnect(connection: AsyncConnection, driver: Any, error: Exception) -> NoReturn:
-    """Raise `error`: as SQLAlchemy's disconnect error, with the pooled connection invalidated, when it left the
-    asyncpg connection closed (so `retry_on_disconnect` applies); as it is otherwise."""
-    if driver is None or not driver.is_closed():
-        raise error
-    await _invalidate(connection)
-    raise DBAPIError(None, None, error, connection_invalidated=True) from error
-
-
-def driver_error(sql: str, error: Exception) -> StatementError:
-    """An error of a statement sent on the asyncpg connection, as SQLAlchemy raises it through a session (so the
-    API's 503 and the logs treat it alike), without its parameters: they may hold personal data."""
-    return DBAPIError.instance(sql, None, error, Exception, hide_parameters=True)
-
-
-async def _invalidate(connection: AsyncConnection) -> None:
-    # Already dead: the pool drops it either way.
-    with contextlib.suppress(Exception):
-        await connection.invalidate()
-
-
 T = TypeVar("T")
 
 
@@ -157,8 +98,6 @@ async def retry_on_disconnect(operation: Callable[[], Awaitable[T]], attempts: i
 __all__ = [
     "create_engine",
     "create_sessionmaker",
-    "driver_connection",
     "retry_on_disconnect",
-    "session_driver_connection",
     "session_scope",
 ]

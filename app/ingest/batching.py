@@ -32,9 +32,9 @@ from uuid import UUID
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.db.asyncpg_direct import WriteConnections
 from app.db.base import utcnow
 from app.db.models import Team
-from app.db.repositories.pg import WriteConnections
 from app.ingest.events import IncomingEvent
 from app.ingest.pipeline import HeldCounts, IngestServices, ingest_events, write_held_counts
 from app.worker.scheduling import Scheduler, schedule_runs, schedule_woken_runs

@@ -39,11 +39,11 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.asyncpg_direct import after_previous, began
 from app.db.base import uuid7
 from app.db.models import Team
 from app.db.repositories.ingest import IngestRepository, NewRun
 from app.db.repositories.persons import PersonRepository, PersonRow
-from app.db.repositories.pg import after_previous, began
 from app.engine.invocation import initial_state
 from app.engine.records import LogRecord, MetricRecord
 from app.filters import FilterResult, build_filter_globals, evaluate_filters_fast
@@ -241,7 +241,7 @@ async def ingest_events(
         written = records.metrics(records.own_counts())
     else:
         written = [] if held.decide() else records.metrics(held.group + held.counts)
-    # The last write: on PostgreSQL it may commit on its own (app/db/repositories/pg.py), so nothing may fail after it.
+    # The last write: on PostgreSQL it may commit on its own (app/db/asyncpg_direct.py), so nothing may fail after it.
     await repo.write_outcome(team.id, runs, records.logs, written, now)
     return [run.id for run in runs]
 

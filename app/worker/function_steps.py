@@ -20,11 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.crypto import SecretBox
+from app.db.asyncpg_direct import driver_connection, session_driver_connection
 from app.db.models import HogFlowSend
 from app.db.repositories.integrations import IntegrationRepository
 from app.db.repositories.sends import DONE, SendRepository, claim_many_pg, complete_many_pg
 from app.db.repositories.tenancy import TenancyRepository
-from app.db.session import driver_connection, session_driver_connection, session_scope
+from app.db.session import session_scope
 from app.engine.functions import (
     CallOutcome,
     FetchSettings,

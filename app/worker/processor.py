@@ -28,6 +28,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
+from app.db.asyncpg_direct import driver_connection, session_driver_connection
 from app.db.models import HogFlow, HogFlowRun, Person, RunStatus
 from app.db.repositories.hog_flow import HogFlowRevisionRepository
 from app.db.repositories.observability import ObservabilityRepository, nudge_log_timestamps
@@ -44,7 +45,7 @@ from app.db.repositories.runs import (
     persist_pickups_pg,
 )
 from app.db.repositories.waits import WaitRepository, wake_runs
-from app.db.session import driver_connection, retry_on_disconnect, session_driver_connection, session_scope
+from app.db.session import retry_on_disconnect, session_scope
 from app.engine.cancel import cancelled_late, cancelled_outcome
 from app.engine.executor import ExecutorOptions, execute_pickup
 from app.engine.functions import CallOutcome, SendKey

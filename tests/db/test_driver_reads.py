@@ -1,4 +1,4 @@
-"""Driver reads (app/db/driver_reads.py): a connection that failed or was interrupted never serves again."""
+"""Driver reads (app/db/asyncpg_direct.py): a connection that failed or was interrupted never serves again."""
 
 import asyncio
 import time
@@ -9,7 +9,7 @@ from sqlalchemy import func, literal_column, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from app.db.driver_reads import DriverRead
+from app.db.asyncpg_direct import DriverRead
 
 BACKEND_PID = DriverRead(select(func.pg_backend_pid().label("pid")))
 SLEEP = DriverRead(select(func.pg_sleep(literal_column("30")).label("slept")))

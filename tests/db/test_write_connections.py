@@ -1,4 +1,4 @@
-"""Capture's unit of work (`app.db.repositories.pg.WriteConnections`): statements sent on the asyncpg
+"""Capture's unit of work (`app.db.asyncpg_direct.WriteConnections`): statements sent on the asyncpg
 connection and the session's own ORM statements commit or roll back together, and the connection held
 across writes survives a failed one."""
 
@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from app.db.asyncpg_direct import WriteConnections
 from app.db.repositories.persons import PersonRepository, PersonUpdate
-from app.db.repositories.pg import WriteConnections
 from app.db.session import create_sessionmaker, session_scope
 from app.services.bootstrap import Tenant
 

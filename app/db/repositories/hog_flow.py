@@ -28,7 +28,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import joinedload
 
-from app.db.driver_reads import DriverRead
+from app.db.asyncpg_direct import DriverRead
 from app.db.models import HogFlow, HogFlowRevision, HogFlowRun, HogFlowSchedule, RunStatus, User
 
 # PostgreSQL `integer`, the type of every version column.
@@ -248,7 +248,7 @@ def _dicts(result: Result[Any]) -> list[Mapping[str, Any]]:
 class HogFlowReads:
     """Flows as read-only rows (mappings) for rendering: the creator's and schedules' columns are prefixed
     `created_by__` and `schedule__`; JSON columns are text. Reads outside a transaction (`engine` is the API's
-    read engine); the two hot statements run on the driver (app/db/driver_reads.py)."""
+    read engine); the two hot statements run on the driver (app/db/asyncpg_direct.py)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine

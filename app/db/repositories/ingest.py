@@ -1,5 +1,5 @@
 """What ingestion reads and writes: the flows events can start, and runs created in bulk (one statement of
-arrays on the asyncpg connection on PostgreSQL, see `app.db.repositories.pg`)."""
+arrays on the asyncpg connection on PostgreSQL, see `app.db.asyncpg_direct`)."""
 
 import json
 from collections.abc import Sequence
@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import json_codec
+from app.db.asyncpg_direct import begin, driver
 from app.db.models import HogFlow, HogFlowRun, RunStatus
 from app.db.repositories.observability import (
     APP_SOURCE,
@@ -23,7 +24,6 @@ from app.db.repositories.observability import (
     metric_rows,
     nudge_log_timestamps,
 )
-from app.db.repositories.pg import begin, driver
 from app.engine.records import LOG_SOURCE, LogRecord, MetricRecord
 
 EVENT_TRIGGER = {"type": "event"}

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.db import json_codec
+from app.db.asyncpg_direct import begin, driver
 from app.db.models import AppMetric, LogEntry
-from app.db.repositories.pg import begin, driver
 from app.engine.records import LOG_SOURCE, LogRecord, MetricRecord
 from app.storable import storable_text
 
@@ -104,7 +104,7 @@ def _slice_seconds(bucket_starts: Sequence[datetime]) -> int:
 
 
 # One statement each, whatever the number of rows (a capture request can carry a `filtered` row for each of a
-# thousand flows), sent on the asyncpg connection (`app.db.repositories.pg`). The rows go as one JSON array:
+# thousand flows), sent on the asyncpg connection (`app.db.asyncpg_direct`). The rows go as one JSON array:
 # asyncpg encodes a parameter array element by element, several times slower than orjson writes it.
 METRIC_RECORDSET = (
     "json_to_recordset({}) AS m (app_source_id varchar, instance_id varchar, metric_kind varchar, "

@@ -1,7 +1,7 @@
 """Persons by distinct id or id, and upserts of their properties.
 
 `upsert_rows` is capture's form of `upsert_many`: plain rows instead of ORM objects, a few statements
-sent on the asyncpg connection on PostgreSQL (`app.db.repositories.pg`), and no write at all for the
+sent on the asyncpg connection on PostgreSQL (`app.db.asyncpg_direct`), and no write at all for the
 persons an event leaves unchanged.
 """
 
@@ -17,9 +17,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import json_codec
+from app.db.asyncpg_direct import Driver, begin, driver
 from app.db.base import utcnow, uuid7
 from app.db.models import HogFlowRunWait, Person, PersonDistinctId
-from app.db.repositories.pg import Driver, begin, driver
 
 # Keeps each `IN (...)` list well under database parameter limits.
 _CHUNK = 1000
