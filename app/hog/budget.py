@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import dataclasses
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 from app.hog.errors import HogTimeoutError
@@ -26,15 +24,21 @@ T = TypeVar("T")
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("hog_deadline", default=None)
 
 
-@contextmanager
-def time_budget(seconds: float) -> Iterator[None]:
-    deadline = time.monotonic() + seconds
-    current = _deadline.get()
-    token = _deadline.set(deadline if current is None else min(current, deadline))
-    try:
-        yield
-    finally:
-        _deadline.reset(token)
+class time_budget:
+    """`with time_budget(seconds):` (a class: it costs less than a `@contextmanager` generator)."""
+
+    __slots__ = ("seconds", "token")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def __enter__(self) -> None:
+        deadline = time.monotonic() + self.seconds
+        current = _deadline.get()
+        self.token = _deadline.set(deadline if current is None or deadline < current else current)
+
+    def __exit__(self, *_: object) -> None:
+        _deadline.reset(self.token)
 
 
 def remaining() -> float | None:
@@ -50,7 +54,11 @@ def bounded(limits: Limits) -> Limits:
         return limits
     if left <= 0:
         raise HogTimeoutError("Execution timed out: the time budget of this request was used up")
-    return dataclasses.replace(limits, timeout_s=left)
+    # What `dataclasses.replace` gives, at a tenth of its cost (it runs before every VM run of a step).
+    cut = object.__new__(Limits)
+    cut.__dict__.update(limits.__dict__)
+    cut.__dict__["timeout_s"] = left
+    return cut
 
 
 async def offload(seconds: float, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -143,7 +143,10 @@ def copy_value(value: Any) -> Any:
 
 def to_hog_value(value: Any) -> Any:
     """A host (JSON-like) value as a Hog value: containers copied, dates become Hog dates."""
-    if type(value) is dict or type(value) is list:
+    t = type(value)
+    if t is str or t is int or t is bool or value is None:
+        return value
+    if t is dict or t is list:
         try:
             return _plain_copy(value, set())
         except _NotPlain:
@@ -181,7 +184,10 @@ def _plain_scalar(value: Any) -> Any:
 def from_hog_value(value: Any) -> Any:
     """Plain JSON data: tuples -> lists, functions -> ``fn<name(n)>``, non-string keys ->
     strings, non-finite floats and cycles -> ``None``. Hog dates/errors stay tagged dicts."""
-    if type(value) is dict or type(value) is list:
+    t = type(value)
+    if t is str or t is int or t is bool or value is None:
+        return value
+    if t is dict or t is list:
         try:
             return _plain_copy(value, None)
         except _NotPlain:

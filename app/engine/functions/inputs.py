@@ -1,7 +1,7 @@
 """The globals a function template runs with, and its inputs resolved in order (executor.md §6.2)."""
 
 import asyncio
-import contextlib
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -69,9 +69,17 @@ def event_url(invocation: Invocation, site_url: str) -> str:
     event = invocation.event
     if event.get("url"):
         return str(event["url"])
-    uuid = quote(str(event.get("uuid") or ""), safe="")
-    timestamp = quote(str(event.get("timestamp") or ""), safe="")
+    uuid = _quote(str(event.get("uuid") or ""))
+    timestamp = _quote(str(event.get("timestamp") or ""))
     return f"{site_url.rstrip('/')}/project/{invocation.team_id}/events/{uuid}/{timestamp}"
+
+
+_UNRESERVED = string.ascii_letters + string.digits + "_.-~"
+
+
+def _quote(text: str) -> str:
+    """`quote(text, safe="")`, without its cost when nothing needs quoting (uuids, most distinct ids)."""
+    return text if not text.strip(_UNRESERVED) else quote(text, safe="")
 
 
 def base_globals(invocation: Invocation, template: FunctionTemplate, site_url: str) -> dict[str, Any]:
@@ -86,7 +94,7 @@ def base_globals(invocation: Invocation, template: FunctionTemplate, site_url: s
         person = {
             "id": raw.get("id"),
             "name": person_display_name(raw),
-            "url": f"{project_url}/person/{quote(str(key), safe='')}",
+            "url": f"{project_url}/person/{_quote(str(key))}",
             "properties": dict(raw.get("properties") or {}),
         }
     return {
@@ -120,32 +128,34 @@ async def build_globals(
         raw_inputs = {}
     secrets: list[str] = []
     entries = [(key, entry) for key, entry in raw_inputs.items() if isinstance(entry, dict)]
-    entries.sort(key=lambda item: item[1]["order"] if isinstance(item[1].get("order"), int) else -1)
+    if len(entries) > 1:
+        entries.sort(key=_order)
     entries.extend(_omitted_defaults(template, raw_inputs))
+    known = _template_inputs(template)
     # The action may mark more inputs secret in its own `inputs_schema` (as `secret_inputs` does for storage).
     own_schema = config.get("inputs_schema")
-    secret_keys = {
-        item.get("key")
-        for item in [*template.inputs_schema, *(own_schema if isinstance(own_schema, list) else [])]
-        if isinstance(item, dict) and item.get("secret") is True
-    }
+    secret_keys = known.secret_keys
+    if isinstance(own_schema, list):
+        secret_keys = secret_keys | {
+            item.get("key") for item in own_schema if isinstance(item, dict) and item.get("secret") is True
+        }
     with time_budget(INPUT_BUDGET_SECONDS):
-        await _resolve_all(entries, template, values, invocation.team_id, integrations, secrets, secret_keys)
+        await _resolve_all(entries, known.schemas, values, invocation.team_id, integrations, secrets, secret_keys)
     return FunctionGlobals(values=values, secrets=[s for s in dict.fromkeys(secrets) if len(s) >= 4])
 
 
 async def _resolve_all(
     entries: list[tuple[str, dict[str, Any]]],
-    template: FunctionTemplate,
+    schemas: dict[str, dict[str, Any]],
     values: dict[str, Any],
     team_id: int,
     integrations: IntegrationResolver | None,
     secrets: list[str],
-    secret_keys: set[Any],
+    secret_keys: "frozenset[Any] | set[Any]",
 ) -> None:
     liquid = LiquidBudget()
 
-    def store(key: str, schema: dict[str, Any], value: Any) -> None:
+    def store(key: str, value: Any) -> None:
         if key in secret_keys:
             secrets.extend(_strings(value))
         values["inputs"][key] = value
@@ -153,24 +163,19 @@ async def _resolve_all(
     index = 0
     while index < len(entries):
         key, entry = entries[index]
-        schema = template.schema_for(key) or {}
+        schema = schemas.get(key) or {}
         if not _plain_bytecode(entry, schema):
-            store(key, schema, await _resolve(key, entry, schema, values, team_id, integrations, secrets, liquid))
+            store(key, await _resolve(key, entry, schema, values, team_id, integrations, secrets, liquid))
             index += 1
             continue
-        # Consecutive inputs that are only Hog run in one hop to a thread, in order (each sees the earlier).
-        run: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
-        while index < len(entries):
-            key, entry = entries[index]
-            schema = template.schema_for(key) or {}
-            if not _plain_bytecode(entry, schema):
-                break
-            run.append((key, entry, schema))
-            index += 1
+        # Consecutive inputs that are only Hog run in one go (each sees the earlier), inline when brief.
+        end = index + 1
+        while end < len(entries) and _plain_bytecode(entries[end][1], schemas.get(entries[end][0]) or {}):
+            end += 1
 
-        def evaluate_run(run: list[tuple[str, dict[str, Any], dict[str, Any]]] = run) -> None:
-            for key, entry, schema in run:
-                store(key, schema, _evaluate(key, entry["bytecode"], values))
+        def evaluate_run(run: list[tuple[str, dict[str, Any]]] = entries[index:end]) -> None:
+            for key, entry in run:
+                store(key, _evaluate(key, entry["bytecode"], values))
 
         stored, secrets_before = dict(values["inputs"]), len(secrets)
 
@@ -179,6 +184,7 @@ async def _resolve_all(
             del secrets[secrets_before:]
 
         await briefly_inline(evaluate_run, undo)
+        index = end
 
 
 def _plain_bytecode(entry: dict[str, Any], schema: dict[str, Any]) -> bool:
@@ -188,6 +194,38 @@ def _plain_bytecode(entry: dict[str, Any], schema: dict[str, Any]) -> bool:
         and entry.get("templating") != "liquid"
         and "bytecode" in entry
     )
+
+
+def _order(item: tuple[str, dict[str, Any]]) -> Any:
+    order = item[1].get("order")
+    return order if isinstance(order, int) else -1
+
+
+@dataclass(frozen=True)
+class _TemplateInputs:
+    schemas: dict[str, dict[str, Any]]  # by key: the first schema item with that key (`schema_for`)
+    secret_keys: frozenset[Any]
+
+
+_TEMPLATE_INPUTS: dict[int, tuple[FunctionTemplate, _TemplateInputs]] = {}
+
+
+def _template_inputs(template: FunctionTemplate) -> _TemplateInputs:
+    """What `build_globals` reads of a template's inputs schema, worked out once per template."""
+    cached = _TEMPLATE_INPUTS.get(id(template))
+    if cached is not None and cached[0] is template:
+        return cached[1]
+    schemas: dict[str, dict[str, Any]] = {}
+    for item in template.inputs_schema:
+        schemas.setdefault(item["key"], item)
+    secret_keys = frozenset(
+        item.get("key") for item in template.inputs_schema if isinstance(item, dict) and item.get("secret") is True
+    )
+    known = _TemplateInputs(schemas, secret_keys)
+    if len(_TEMPLATE_INPUTS) >= 512:
+        _TEMPLATE_INPUTS.clear()
+    _TEMPLATE_INPUTS[id(template)] = (template, known)  # holds the template, so its id is not reused
+    return known
 
 
 def _omitted_defaults(template: FunctionTemplate, given: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -260,8 +298,10 @@ def _evaluate(key: str, node: Any, values: dict[str, Any]) -> Any:
             # compiled fast path gives the VM's own result without the VM's setup.
             program = fast_program(node)
             if program is not None:
-                with contextlib.suppress(FastPathUnavailable):
+                try:
                     return from_hog_value(program.run(values, limits))
+                except FastPathUnavailable:
+                    pass
             result = execute(node, values, async_functions=(), limits=limits)
         except HogVMError as error:
             raise InputResolutionError(f"Could not execute bytecode for input field: {key}: {error}") from error

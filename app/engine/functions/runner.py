@@ -141,6 +141,8 @@ class _FunctionStep:
         # The VM paused in this pickup, kept live: `state.vm` is only filled in (encoded) when the step parks.
         self.paused: PausedVM | None = None
         self.captured: list[dict[str, Any]] = []
+        # The event's page, as the globals hold it (worked out once per pickup: the completion log repeats it).
+        self.event_url: str | None = None
 
     async def run(self) -> ActionResult:
         config = self.action.get("config") or {}
@@ -169,6 +171,7 @@ class _FunctionStep:
             self.state.secrets = built.secrets
             self.runner.secrets_seen.update(built.secrets)
             self.state.memory_bytes = deep_size([built.values])
+            self.event_url = built.values["event"]["url"]
             # Compiled on first use (cached), in a thread: compiling takes milliseconds.
             compiled = compiled_bytecode(template)
             bytecode = compiled if compiled is not None else await asyncio.to_thread(template_bytecode, template)
@@ -359,7 +362,7 @@ class _FunctionStep:
 
     def _finish(self, result: ExecResult) -> ActionResult:
         total = to_millis(self.context.now) - self.state.started_at
-        url = event_url(self.invocation, self.runner.site_url)
+        url = self.event_url if self.event_url is not None else event_url(self.invocation, self.runner.site_url)
         self._log(
             "debug",
             f"Function completed in {_sig(total)}ms. Sync: {_sig(result.duration_ms)}ms. "
@@ -416,7 +419,7 @@ class _FunctionStep:
         self.context.recorder.log(level, f"[Action:{self.action_id}] {self._redact(message)}")
 
     def _redact(self, message: str) -> str:
-        return _replace_all(message, self.state.secrets)
+        return _replace_all(message, self.state.secrets) if self.state.secrets else message
 
 
 def _replace_all(text: str, secrets: "set[str] | list[str]") -> str:
