@@ -252,24 +252,28 @@ class VMSupport:
 
     def get_global(self, count: int) -> None:
         stack = self.stack
-        chain = [stack.pop()] if count == 1 else [stack.pop() for _ in range(count)]
-        head = chain[0] if chain else None
         globals = self.globals
         if self.chunk_globals is not None:
             globals = self.chunk_globals.get(self.frames[-1].chunk, globals)
+        if count == 2 and len(stack) >= 2:
+            # `a.b` (`inputs.url`, `event.properties`...), the most common read: no chain to build.
+            head = stack[-1]
+            if type(head) is str and head in globals:
+                key = stack[-2]
+                del stack[-2:]
+                value = globals[head]
+                value = value.get(key) if type(value) is dict and type(key) is str else get_property(value, key)
+                self._push_global(value)
+                return
+        chain = [stack.pop()] if count == 1 else [stack.pop() for _ in range(count)]
+        head = chain[0] if chain else None
         if type(head) is str and head in globals:
             value = globals[head]
             for index in range(1, count):
                 if value is None:
                     break
                 value = get_property(value, chain[index])
-            t = type(value)
-            if t is list or t is tuple or t is dict:
-                value = to_hog_value(value)  # a copy: programs must never mutate host data
-                self.allocate_value(value, deep=True)
-            elif not (value is None or t is str or t is int or t is float or t is bool):
-                value = to_hog_value(value)  # e.g. a Python datetime given as a global
-            stack.append(value)
+            self._push_global(value)
             return
         if count == 1 and type(head) is str:
             closure = self.function_closure(head)
@@ -277,6 +281,15 @@ class VMSupport:
                 stack.append(closure)
                 return
         raise HogVMError(f"Global variable not found: {'.'.join(str(part) for part in chain)}")
+
+    def _push_global(self, value: Any) -> None:
+        t = type(value)
+        if t is list or t is tuple or t is dict:
+            value = to_hog_value(value)  # a copy: programs must never mutate host data
+            self.allocate_value(value, deep=True)
+        elif not (value is None or t is str or t is int or t is float or t is bool):
+            value = to_hog_value(value)  # e.g. a Python datetime given as a global
+        self.stack.append(value)
 
     def function_closure(self, name: str) -> Closure | None:
         if name in self.async_functions:
