@@ -232,8 +232,9 @@ class VMSupport:
         del stack[len(stack) - size :]
         value: Any
         if op == Op.DICT:
+            pairs = iter(items)  # key, value, key, value...
             try:
-                value = dict(zip(items[0::2], items[1::2], strict=True))
+                value = dict(zip(pairs, pairs, strict=False))
             except TypeError:
                 raise HogVMError("Can not use an array, dict or function as a dictionary key") from None
         else:

