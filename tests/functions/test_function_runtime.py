@@ -1,5 +1,6 @@
 """How a template runs: globals, inputs in order, print() logs and their cap, secrets, errors, exec results."""
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -179,3 +180,57 @@ async def test_a_step_parked_between_calls_resumes_pauses_and_parks_again(templa
         assert outcome.state["currentAction"]["hogFunctionState"]["vm"]["version"] == 1
     assert statuses == ["waiting", "waiting", "completed"], outcome.error
     assert outcome.state["variables"]["got"] == [200, 200, 200]
+
+
+def test_event_and_person_pages_quote_ids_as_urllib_does() -> None:
+    from urllib.parse import quote
+
+    from app.engine.functions.inputs import base_globals
+    from app.engine.templates import get_template
+
+    webhook = get_template("template-webhook")
+    assert webhook is not None
+    snapshot = flow([action("done", "exit")], chain("trigger", "done"))
+    for text in ["2026-03-02T09:00:00+00:00", "d 1/ü", "a~b_c.d-e", "%41&?#=", "日本", "tab\there"]:
+        run = invocation(snapshot, {"id": "p-1", "distinct_id": text, "properties": {}})
+        run.state["event"].update(uuid=text, timestamp=text)
+        values = base_globals(run, webhook, "https://flows.test/")
+        quoted = quote(text, safe="")
+        assert values["event"]["url"] == f"https://flows.test/project/1/events/{quoted}/{quoted}", text
+        assert values["person"]["url"] == f"https://flows.test/project/1/person/{quoted}", text
+
+
+async def test_the_completion_log_keeps_its_content_on_one_pickup_and_after_a_park() -> None:
+    # Mem is the size of the globals the function starts with (1197: what the walk counted before it was
+    # made cheaper), Event the event's page; both the same whether the step parked in between or not.
+    person = {"id": "p-1", "properties": {"email": "ada@example.com", "plan": "pro"}, "distinct_id": "d 1/ü"}
+    hook = function_action(
+        "hook",
+        "template-webhook",
+        {"url": "https://example.com/hook", "body": {"event": "{event.event}", "email": "{person.properties.email}"}},
+    )
+    snapshot = flow([hook, action("done", "exit")], chain("trigger", "hook", "done"))
+
+    def run() -> Any:
+        made = invocation(snapshot, person)
+        made.state["event"]["properties"] = {"$current_url": "https://x.y/ü?a=b", "n": [1, 2, {"k": "v"}]}
+        return made
+
+    def runner(**options: Any) -> FunctionStepRunner:
+        return FunctionStepRunner(calls=MockedCalls(clock=lambda: T0), **options)
+
+    line = (
+        r"Function completed in 0ms\. Sync: [0-9.e-]+ms\. Mem: 1\.2kb\. Ops: 42\. "
+        r"Event: 'http://localhost:8000/project/1/events/e-1/2026-03-02T09%3A00%3A00%2B00%3A00'"
+    )
+    once = await execute_pickup(run(), Options().build(run_function=runner()))
+    assert once.status == "completed", once.error
+    assert [log for log in action_logs(once, "hook") if re.fullmatch(line, log)]
+
+    parked = run()
+    first = await execute_pickup(parked, Options().build(run_function=runner(max_calls_per_pickup=0)))
+    assert first.status == "waiting"
+    assert first.state["currentAction"]["hogFunctionState"]["memoryBytes"] == 1197
+    second = await execute_pickup(parked, Options().build(run_function=runner()))
+    assert second.status == "completed", second.error
+    assert [log for log in action_logs(second, "hook") if re.fullmatch(line, log)]
