@@ -212,35 +212,3 @@ def test_garbage_is_not_charged() -> None:
         Label("end"),
     ]  # fmt: skip
     assert run(*churn, limits=Limits(memory_bytes=1_000_000)).finished
-
-
-def test_the_recursive_size_walk_counts_what_the_iterative_one_does() -> None:
-    # `deep_size` walks small values recursively and the rest (deep ones, budgeted walks) iteratively:
-    # both must give one number, whatever is shared, cyclic, a closure or too deep for the recursion.
-    from app.hog.limits import deep_size
-    from app.hog.values import Callable, Closure, Upvalue
-
-    shared = {"k": "shared", "n": [1, 2.5, None, True]}
-    cyclic: list[Any] = ["a"]
-    cyclic.append(cyclic)
-    upvalue = Upvalue(1, 0)
-    upvalue.value, upvalue.closed = {"captured": "yes"}, True
-    closure = Closure(Callable("local", "f", "root", 0, 1, 0), [upvalue, Upvalue(2, 3)])
-    deep: Any = "leaf"
-    for _ in range(200):
-        deep = {"d": [deep, "x"]}
-    values = [
-        {"event": {"properties": {"a": "b", "n": 1}}, "inputs": {"x": shared, "y": shared}},
-        [shared, shared, ("t", "u"), {("k", 1): "tuple key", 2: "int key"}],
-        cyclic,
-        closure,
-        {"fn": closure, "again": [closure]},
-        deep,
-        "plain",
-        42,
-        None,
-    ]
-    for value in values:
-        assert deep_size([value]) == deep_size([value], stop_at=1 << 60), value
-    assert deep_size(values) == deep_size(values, stop_at=1 << 60)
-    assert deep_size([shared, shared]) == 16 + 16 * 2 + len("k") + len("shared") + len("n") + 8 * 4
