@@ -38,6 +38,7 @@ from app.crypto import warn_if_default_key
 from app.db import json_codec
 from app.db.invalidation import relay
 from app.db.session import create_engine, create_sessionmaker
+from app.hog import parse_pool
 from app.ingest.services import ingest_services
 from app.ingest.vm_budget import GIL_SWITCH_SECONDS
 from app.ingest.webhooks import warm_up as warm_up_templates
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     relaying.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await relaying
+        await asyncio.to_thread(parse_pool.shutdown)  # started by warm_up_templates
         await engine.dispose()
 
     app = FastAPI(

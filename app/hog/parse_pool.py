@@ -110,8 +110,11 @@ def parse_in_process(func_name: str, text: str, timeout: float) -> str:
 
 
 def shutdown() -> None:
+    """End the parse processes and wait for them: the pool's queues are then released, which unregisters
+    their semaphores. A server killed by the signal that stopped it (uvicorn raises it again after its
+    shutdown) runs no exit handlers, and multiprocessing's resource tracker would warn of them as leaked."""
     global _pool
     with _lock:
         pool, _pool = _pool, None
     if pool is not None:
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown(wait=True, cancel_futures=True)
