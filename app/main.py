@@ -33,6 +33,7 @@ from app.api import (
 from app.api.errors import register_error_handlers
 from app.api.middleware import AnswerOptions, BodySizeLimit, OptionalTrailingSlash, RejectUnstorableText, RouteMethods
 from app.api.openapi import install_docs
+from app.api.team_routes import TeamRoutes
 from app.config import Settings, get_settings
 from app.crypto import warn_if_default_key
 from app.db import json_codec
@@ -130,8 +131,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         integrations.router,
     )
     for prefix in TEAM_PREFIXES:
+        app.include_router(TeamRoutes(prefix, team_routers), prefix=prefix)
         for router in team_routers:
-            app.include_router(router, prefix=prefix)
             route_methods.add_routes(router.routes, prefix)
     # Routes are matched in order: probes and scrapes, a few a minute, after the API.
     for router in (capture.router, webhooks.router, health.router):
