@@ -39,11 +39,11 @@ def _child_parse(func_name: str, text: str) -> str:
     return str(getattr(load_parser(), func_name)(text))
 
 
-def _end_with_parent() -> None:
-    """Exit when the server does, however it ends: a spawned child holds both ends of the pool's queue,
-    so a SIGKILLed server's children would never see EOF and outlive it. An orphan is adopted by
-    another process, which changes its parent id."""
-    parent = os.getppid()
+def _end_with_parent(parent: int) -> None:
+    """Exit when the server (`parent`) does, however it ends: a spawned child holds both ends of the pool's
+    queue, so a SIGKILLed server's children would never see EOF and outlive it. An orphan is adopted by
+    another process, which changes its parent id. The server passes its pid: a child still starting when
+    the server ended was already adopted when this ran, and would have watched its adopter."""
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -65,7 +65,10 @@ def _get_pool() -> concurrent.futures.ProcessPoolExecutor:
     with _lock:
         if _pool is None:
             pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=PROCESSES, mp_context=multiprocessing.get_context("spawn"), initializer=_end_with_parent
+                max_workers=PROCESSES,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_end_with_parent,
+                initargs=(os.getpid(),),
             )
             try:
                 for ready in [pool.submit(_child_ready) for _ in range(PROCESSES)]:
