@@ -85,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     relaying.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await relaying
-        await asyncio.to_thread(parse_pool.shutdown)  # started by warm_up_templates
+        await asyncio.to_thread(parse_pool.stop)  # started by warm_up_templates
         await engine.dispose()
 
     app = FastAPI(

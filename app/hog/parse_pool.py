@@ -27,6 +27,7 @@ PARENT_CHECK_SECONDS = 1.0
 
 _lock = threading.Lock()
 _pool: concurrent.futures.ProcessPoolExecutor | None = None
+_users = 0  # `start`s not yet `stop`ped
 
 
 class ParseProcessError(Exception):
@@ -81,8 +82,22 @@ def _get_pool() -> concurrent.futures.ProcessPoolExecutor:
 
 
 def start() -> None:
-    """Start the parse processes now (a server does it before it takes traffic)."""
+    """Start the parse processes now (a server does it before it takes traffic); `stop` once per `start`."""
+    global _users
+    with _lock:
+        _users += 1
     _get_pool()
+
+
+def stop() -> None:
+    """The end of a `start`: the last one running (several apps may share a process, as in tests) ends the
+    parse processes."""
+    global _users
+    with _lock:
+        _users -= 1
+        if _users > 0:
+            return
+    shutdown()
 
 
 def _discard(pool: concurrent.futures.ProcessPoolExecutor) -> None:
