@@ -5,9 +5,10 @@
 The runs are created first, then a worker's `RunPool` (fair batch claims, concurrent pickups, group
 commit of results: what `hogflows worker` does) executes them all. Prints steps per second, the
 duration of one pickup (claim excluded: from execution start to its result stored; p50/p99), the
-PostgreSQL round-trips per run — every statement, BEGIN and COMMIT/ROLLBACK, and a ping per checkout
-when the pool pings — and, as the baseline measured in the same process, the same flow executed in
-memory by the engine alone. The ratio says what persistence costs.
+PostgreSQL round-trips per run (every statement, through SQLAlchemy or straight on the asyncpg
+connection, BEGIN and COMMIT/ROLLBACK, and a ping per checkout when the pool pings) and, as the
+baseline measured in the same process, the same flow executed in memory by the engine alone. The
+ratio says what persistence costs.
 """
 
 import argparse
@@ -136,11 +137,22 @@ async def run(args: argparse.Namespace, url: str) -> None:
             nonlocal round_trips
             round_trips += 1
 
-        listeners = ["before_cursor_execute", "begin", "commit", "rollback"]
+        def count_cursor(*args: Any) -> None:
+            if not args[-1]:  # executemany: asyncpg's own logger counts it
+                count()
+
+        def log_driver(connection: Any, _record: Any) -> None:
+            connection.driver_connection.add_query_logger(count)
+
+        # Statements go two ways: SQLAlchemy's cursor (prepared statements, seen by `before_cursor_execute`)
+        # and straight on the asyncpg connection (app/db/asyncpg_direct.py), with BEGIN, COMMIT and ROLLBACK,
+        # which asyncpg's query logger sees. The pool starts over so that every connection has the logger.
+        await engine.dispose()
+        listeners = [("before_cursor_execute", count_cursor), ("connect", log_driver)]
         if engine.sync_engine.pool._pre_ping:
-            listeners.append("engine_connect")
-        for name in listeners:
-            event.listen(engine.sync_engine, name, count)
+            listeners.append(("engine_connect", count))
+        for name, listener in listeners:
+            event.listen(engine.sync_engine, name, listener)
         processor = RunProcessor(sessionmaker, WakeUpScheduler(), Settings())
         pickups: list[float] = []
         all_done = asyncio.Event()
@@ -162,8 +174,8 @@ async def run(args: argparse.Namespace, url: str) -> None:
         await all_done.wait()
         elapsed = time.perf_counter() - started
         await pool.close(5)
-        for name in listeners:
-            event.remove(engine.sync_engine, name, count)
+        for name, listener in listeners:
+            event.remove(engine.sync_engine, name, listener)
 
         async with session_scope(sessionmaker) as session:
             rows = (await session.execute(text("SELECT status, created_at, finished_at FROM hog_flow_runs"))).all()
