@@ -37,6 +37,21 @@ async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
+def child_pids(pid: int) -> set[int]:
+    """Children of every thread of `pid` (the kernel lists a child under the thread that started it)."""
+    return {
+        int(child) for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()
+    }
+
+
+def process_running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's exit is reaped by whoever adopts it, maybe late)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -9,7 +9,7 @@ import pytest
 
 from tests.ops.proxy import TcpProxy
 from tests.polling import wait_until
-from tests.serving import base_env, serving
+from tests.serving import base_env, child_pids, process_running, serving
 
 pytestmark = pytest.mark.postgres_only
 
@@ -47,27 +47,12 @@ def test_readyz_names_redis_when_it_is_unreachable(database_url: str, tmp_path: 
     assert all("exception" not in line for line in serve.json_lines()), serve.log_text()
 
 
-def _children(pid: int) -> set[int]:
-    """Children of every thread of `pid` (the kernel lists a child under the thread that started it)."""
-    return {
-        int(child) for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()
-    }
-
-
-def _running(pid: int) -> bool:
-    """Alive and not a zombie (an orphan's exit is reaped by whoever adopts it, maybe late)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 def test_parse_processes_end_with_a_killed_server(database_url: str, tmp_path: Path) -> None:
     env = base_env(DATABASE_URL=database_url, HOGFLOWS_QUEUE_NAME=f"hogflows-ops-{uuid.uuid4().hex[:8]}")
     with serving(env, tmp_path / "serve.log") as serve:
         # The parse pool starts before the server answers; each of its processes is a child of the server.
-        children = _children(serve.popen.pid)
-        assert len(children) >= 2 and all(_running(pid) for pid in children), children
+        children = child_pids(serve.popen.pid)
+        assert len(children) >= 2 and all(process_running(pid) for pid in children), children
         assert "template_warm_up_incomplete" not in serve.log_text()
         serve.kill()
-        assert wait_until(lambda: not any(_running(pid) for pid in children), within=20)
+        assert wait_until(lambda: not any(process_running(pid) for pid in children), within=20)
