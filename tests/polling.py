@@ -1,16 +1,19 @@
 """Waiting for something asynchronous to become true, without fixed sleeps."""
 
 import asyncio
+import inspect
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 
-async def wait_for(check: Callable[[], Awaitable[Any]], within: float = 30.0, interval: float = 0.2) -> Any:
-    """Poll an async check until it returns something truthy."""
+async def wait_for(check: Callable[[], Awaitable[Any] | Any], within: float = 30.0, interval: float = 0.2) -> Any:
+    """Poll a check (async, or a plain function of what the loop can see) until it returns something truthy."""
     deadline = asyncio.get_running_loop().time() + within
     while True:
-        result = await check()
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
         if result:
             return result
         if asyncio.get_running_loop().time() > deadline:

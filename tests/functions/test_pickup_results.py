@@ -28,7 +28,7 @@ async def test_a_pickup_that_lost_its_lease_stores_only_its_send_completion(
     flow, run_id = await webhook_run(sessionmaker, tenant, http_server)
     pickup = asyncio.create_task(processor(sessionmaker).process(run_id))
     try:
-        await wait_for(lambda: asyncio.sleep(0, result=len(http_server.requests) == 1), within=10, interval=0.02)
+        await wait_for(lambda: len(http_server.requests) == 1, within=10, interval=0.02)
         # The lease ran out and another worker took the run (its own pickup) while the request was in flight.
         async with session_scope(sessionmaker) as session:
             await session.execute(
@@ -58,7 +58,7 @@ async def test_a_cancel_after_the_last_step_boundary_ends_a_run_that_would_wait(
     flow, run_id = await webhook_run(sessionmaker, tenant, http_server)
     pickup = asyncio.create_task(processor(sessionmaker).process(run_id))
     try:
-        await wait_for(lambda: asyncio.sleep(0, result=len(http_server.requests) == 1), within=10, interval=0.02)
+        await wait_for(lambda: len(http_server.requests) == 1, within=10, interval=0.02)
         async with session_scope(sessionmaker) as session:
             await session.execute(update(HogFlowRun).where(HogFlowRun.id == run_id).values(cancel_requested=True))
     finally:

@@ -92,7 +92,7 @@ async def test_cancel_stops_a_running_run_at_its_next_step(
     )
     run_id = await start_run(client, tenant, flow_id)
     try:
-        await wait_for(lambda: _async(http_server.requests_to("/slow")))
+        await wait_for(lambda: http_server.requests_to("/slow"))
         response = await cancel(client, tenant, flow_id, {"all": True})
         assert response.status_code == 200, response.text
         assert response.json() == {"marked": 1, "remaining": 0, "done": True}
@@ -104,10 +104,6 @@ async def test_cancel_stops_a_running_run_at_its_next_step(
     assert trace(run) == [("slow", "succeeded")]
     assert http_server.requests_to("/after") == []
     assert "Workflow run canceled by request at [Action:after]" in await logs_of(client, tenant, flow_id, run_id)
-
-
-async def _async(value: Any) -> Any:
-    return value
 
 
 @pytest.mark.parametrize(
