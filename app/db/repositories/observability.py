@@ -133,20 +133,32 @@ _INSERT_METRICS_UNNEST = text(
 )
 
 
+def log_row(record: LogRecord) -> dict[str, Any]:
+    """One row of `LOG_RECORDSET` (the record already nudged)."""
+    return {
+        "log_source_id": record.log_source_id,
+        "instance_id": record.instance_id,
+        "timestamp": record.timestamp.isoformat(),
+        "level": record.level,
+        "message": storable_text(record.message),
+    }
+
+
 def log_rows(records: Sequence[LogRecord]) -> str:
     """`LOG_RECORDSET`'s JSON (records already nudged)."""
-    return json_codec.dumps(
-        [
-            {
-                "log_source_id": record.log_source_id,
-                "instance_id": record.instance_id,
-                "timestamp": record.timestamp.isoformat(),
-                "level": record.level,
-                "message": storable_text(record.message),
-            }
-            for record in records
-        ]
-    ).decode()
+    return json_codec.dumps([log_row(record) for record in records]).decode()
+
+
+def metric_row(record: MetricRecord, timestamp: str) -> dict[str, Any]:
+    """One row of `METRIC_RECORDSET`, its timestamp given in ISO format."""
+    return {
+        "app_source_id": record.app_source_id,
+        "instance_id": record.instance_id,
+        "metric_kind": record.metric_kind,
+        "metric_name": record.metric_name,
+        "count": record.count,
+        "timestamp": timestamp,
+    }
 
 
 def metric_rows(records: Sequence[MetricRecord]) -> str:
@@ -159,19 +171,7 @@ def metric_rows(records: Sequence[MetricRecord]) -> str:
             iso = stamps[moment] = moment.isoformat()
         return iso
 
-    return json_codec.dumps(
-        [
-            {
-                "app_source_id": record.app_source_id,
-                "instance_id": record.instance_id,
-                "metric_kind": record.metric_kind,
-                "metric_name": record.metric_name,
-                "count": record.count,
-                "timestamp": stamp(record.timestamp),
-            }
-            for record in records
-        ]
-    ).decode()
+    return json_codec.dumps([metric_row(record, stamp(record.timestamp)) for record in records]).decode()
 
 
 class ObservabilityRepository:

@@ -35,6 +35,7 @@ from app.db.models import (
     RunStatus,
     Team,
 )
+from app.db.repositories.observability import log_row, metric_row
 from app.db.repositories.sends import send_rows_sql
 from app.engine.records import LOG_SOURCE, LogRecord, MetricRecord, StepRecord
 from app.storable import storable_text
@@ -877,30 +878,11 @@ async def persist_pickups_pg(
     """Store pickups' results in one statement (`_PERSIST_PG`), in autocommit; maps each run still held to
     whether a cancel was requested (held, cancelled and not finished: nothing of it was stored)."""
     steps = [row for result in results for row in result.steps]
-    log_rows = [
-        {
-            "run": str(result.run_id),
-            "team_id": log.team_id,
-            "log_source_id": log.log_source_id,
-            "instance_id": log.instance_id,
-            "timestamp": log.timestamp.isoformat(),
-            "level": log.level,
-            "message": storable_text(log.message),
-        }
-        for result in results
-        for log in result.logs
+    logs = [
+        {"run": str(result.run_id), "team_id": log.team_id, **log_row(log)} for result in results for log in result.logs
     ]
-    metric_rows = [
-        {
-            "run": str(result.run_id),
-            "team_id": metric.team_id,
-            "app_source_id": metric.app_source_id,
-            "instance_id": metric.instance_id,
-            "metric_kind": metric.metric_kind,
-            "metric_name": metric.metric_name,
-            "count": metric.count,
-            "timestamp": metric.timestamp.isoformat(),
-        }
+    metrics = [
+        {"run": str(result.run_id), "team_id": metric.team_id, **metric_row(metric, metric.timestamp.isoformat())}
         for result in results
         for metric in result.metrics
     ]
@@ -920,7 +902,7 @@ async def persist_pickups_pg(
         [json_codec.dumps(item["response"]).decode() for item in completions],
         *([row[column] for row in steps] for column in _STEP_COLUMNS),
         LOG_SOURCE,
-        json_codec.dumps(log_rows).decode(),
-        json_codec.dumps(metric_rows).decode(),
+        json_codec.dumps(logs).decode(),
+        json_codec.dumps(metrics).decode(),
     )
     return {row[0]: bool(row[1]) for row in rows}
