@@ -208,25 +208,29 @@ class _TemplateInputs:
     secret_keys: frozenset[Any]
 
 
-_TEMPLATE_INPUTS: dict[int, tuple[FunctionTemplate, _TemplateInputs]] = {}
-
-
 def _template_inputs(template: FunctionTemplate) -> _TemplateInputs:
-    """What `build_globals` reads of a template's inputs schema, worked out once per template."""
-    cached = _TEMPLATE_INPUTS.get(id(template))
-    if cached is not None and cached[0] is template:
-        return cached[1]
+    """What `build_globals` reads of a template's inputs schema; worked out once per catalog template (templates
+    are constants, by id, as in `_omitted_defaults`)."""
+    if get_template(template.id) is not template:  # not from the catalog: nothing to cache it by
+        return _inputs_of(template)
+    return _catalog_inputs(template.id)
+
+
+@lru_cache(maxsize=256)
+def _catalog_inputs(template_id: str) -> _TemplateInputs:
+    template = get_template(template_id)
+    assert template is not None
+    return _inputs_of(template)
+
+
+def _inputs_of(template: FunctionTemplate) -> _TemplateInputs:
     schemas: dict[str, dict[str, Any]] = {}
     for item in template.inputs_schema:
         schemas.setdefault(item["key"], item)
     secret_keys = frozenset(
         item.get("key") for item in template.inputs_schema if isinstance(item, dict) and item.get("secret") is True
     )
-    known = _TemplateInputs(schemas, secret_keys)
-    if len(_TEMPLATE_INPUTS) >= 512:
-        _TEMPLATE_INPUTS.clear()
-    _TEMPLATE_INPUTS[id(template)] = (template, known)  # holds the template, so its id is not reused
-    return known
+    return _TemplateInputs(schemas, secret_keys)
 
 
 def _omitted_defaults(template: FunctionTemplate, given: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
